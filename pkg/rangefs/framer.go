@@ -1,0 +1,167 @@
+package rangefs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rangecast/rangecast/pkg/wire"
+)
+
+// ProtocolVersion is the version this package speaks.
+const ProtocolVersion = 1
+
+// DefaultMaxFrame is the frame size (header included) both ends announce unless told
+// otherwise: 256 KiB, the largest DataChannel message Chromium accepts (as of 2026-11).
+const DefaultMaxFrame = 256 << 10
+
+// framer writes and reads whole frames on a Transport. Writes are serialised by wmu so that
+// frames from many streams interleave only at frame boundaries.
+type framer struct {
+	t Transport
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	recvMax int // the largest frame we accept (what our HELLO announced)
+	sendMax int // the largest frame we may send; MinFrameSize until the peer's HELLO arrives
+}
+
+func newFramer(t Transport, recvMax int) *framer {
+	return &framer{t: t, recvMax: recvMax, sendMax: wire.MinFrameSize}
+}
+
+// transportMax returns the transport's message size cap, or 0 if it has none.
+func transportMax(t Transport) int {
+	if s, ok := t.(MessageSizer); ok {
+		return s.MaxMessageSize()
+	}
+	return 0
+}
+
+// clampFrame bounds an announced frame size to what this end and its transport can do.
+func clampFrame(want int, t Transport) int {
+	if want <= 0 {
+		want = DefaultMaxFrame
+	}
+	want = min(max(want, wire.MinFrameSize), wire.MaxFrameSize)
+	if m := transportMax(t); m > 0 && m < want {
+		want = max(m, wire.MinFrameSize)
+	}
+	return want
+}
+
+func (f *framer) writeFrame(stream uint32, fr wire.Frame) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.wbuf = wire.AppendFrame(f.wbuf[:0], stream, fr)
+	if len(f.wbuf) > f.sendMax {
+		return fmt.Errorf("rangefs: %v frame of %d bytes exceeds the agreed %d", fr.Type(), len(f.wbuf), f.sendMax)
+	}
+	_, err := f.t.Write(f.wbuf)
+	return err
+}
+
+// writeRaw writes an already encoded frame.
+func (f *framer) writeRaw(b []byte) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	_, err := f.t.Write(b)
+	return err
+}
+
+// readFrame reads one message into buf and decodes it. A message that is not exactly one
+// frame, or that the decoder refuses, is a *ProtocolError; a transport failure is returned
+// as is. On a decode failure the header is still returned when it parsed, so that the
+// caller can answer a malformed request on its own stream.
+func (f *framer) readFrame(buf []byte) (wire.Header, wire.Frame, error) {
+	n, err := f.t.Read(buf)
+	if err != nil {
+		if errors.Is(err, io.ErrShortBuffer) {
+			return wire.Header{}, nil, &ProtocolError{Code: wire.CodeFrameSize, Message: fmt.Sprintf("message larger than the agreed %d bytes", f.recvMax)}
+		}
+		return wire.Header{}, nil, err
+	}
+	msg := buf[:n]
+	h, err := wire.ParseHeader(msg, uint32(f.recvMax-wire.HeaderLen))
+	if err != nil {
+		code := wire.CodeProtocol
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = wire.CodeFrameSize
+		}
+		return h, nil, &ProtocolError{Code: code, Frame: h.Type, Message: err.Error()}
+	}
+	if int(h.Length) != n-wire.HeaderLen {
+		return h, nil, &ProtocolError{Code: wire.CodeFrameSize, Frame: h.Type, Message: fmt.Sprintf("message of %d bytes holds a frame declaring %d", n, wire.HeaderLen+int(h.Length))}
+	}
+	fr, err := wire.ParsePayload(h.Type, msg[wire.HeaderLen:])
+	if err != nil {
+		return h, nil, &ProtocolError{Code: wire.CodeProtocol, Frame: h.Type, Message: err.Error()}
+	}
+	return h, fr, nil
+}
+
+// errorWait bounds how long a closing end tries to deliver ERROR or GOAWAY to a peer that is
+// not reading.
+const errorWait = time.Second
+
+// closeWith tells the peer why the session ends (ERROR, for a local *ProtocolError) and
+// closes the transport. A peer that does not read cannot hold it up for longer than wait: the
+// transport is closed anyway, which unblocks the write.
+func (f *framer) closeWith(err error, wait time.Duration) {
+	var pe *ProtocolError
+	if errors.As(err, &pe) && !pe.Remote {
+		f.writeBounded(&wire.ErrorFrame{Code: pe.Code, FrameType: pe.Frame, Message: pe.Message}, wait)
+	}
+	_ = f.t.Close()
+}
+
+// writeBounded writes a stream-0 frame, giving up (by closing the transport) after wait.
+func (f *framer) writeBounded(fr wire.Frame, wait time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.writeFrame(0, fr)
+	}()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		_ = f.t.Close()
+		<-done
+	}
+}
+
+// handshake sends our HELLO and reads the peer's, which must be the first frame it sends.
+func (f *framer) handshake(local *wire.Hello, buf []byte) (*wire.Hello, error) {
+	if err := f.writeFrame(0, local); err != nil {
+		return nil, err
+	}
+	h, fr, err := f.readFrame(buf)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := fr.(*wire.ErrorFrame); ok {
+		return nil, &ProtocolError{Code: e.Code, Frame: e.FrameType, Message: e.Message, Remote: true}
+	}
+	hello, ok := fr.(*wire.Hello)
+	if !ok || h.Stream != 0 {
+		return nil, &ProtocolError{Code: wire.CodeProtocol, Frame: h.Type, Message: "first frame must be HELLO on stream 0"}
+	}
+	if hello.Version < ProtocolVersion {
+		return nil, &ProtocolError{Code: wire.CodeVersion, Frame: wire.TypeHello, Message: fmt.Sprintf("peer speaks version %d, need %d", hello.Version, ProtocolVersion)}
+	}
+	if hello.MaxFrame < wire.MinFrameSize {
+		return nil, &ProtocolError{Code: wire.CodeProtocol, Frame: wire.TypeHello, Message: fmt.Sprintf("max frame %d below the 16 KiB floor", hello.MaxFrame)}
+	}
+	f.wmu.Lock()
+	f.sendMax = int(min(hello.MaxFrame, wire.MaxFrameSize))
+	if m := transportMax(f.t); m > 0 && m < f.sendMax {
+		f.sendMax = max(m, wire.MinFrameSize)
+	}
+	f.wmu.Unlock()
+	return hello, nil
+}
