@@ -128,10 +128,14 @@ func (c *Client) BytesReceived() int64 { return c.bytesIn.Load() }
 // MaxFrame returns the largest frame the server may send on this session.
 func (c *Client) MaxFrame() int { return c.fr.recvMax }
 
-// fail records the first error and closes the transport, which ends the read loop.
+// fail records the first error and closes the transport, which ends the read loop. A
+// transport failure is recorded as a *ClosedError.
 func (c *Client) fail(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		if err != ErrClosed && !errors.As(err, new(*ProtocolError)) {
+			err = &ClosedError{Cause: err, GoingAway: c.goingAway}
+		}
 		c.err = err
 		c.mu.Unlock()
 		c.fr.closeWith(err, errorWait)
@@ -155,10 +159,6 @@ func (c *Client) readLoop(buf *[]byte) {
 		if err == nil {
 			err = c.dispatch(h, f, &buf)
 			c.flushCredit()
-		} else if !errors.As(err, new(*ProtocolError)) {
-			c.mu.Lock()
-			err = &ClosedError{Cause: err, GoingAway: c.goingAway}
-			c.mu.Unlock()
 		}
 		if err != nil {
 			c.fail(err)
