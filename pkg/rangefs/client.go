@@ -3,7 +3,7 @@ package rangefs
 import (
 	"context"
 	"errors"
-		"fmt"
+	"fmt"
 	"io/fs"
 	"sync"
 	"sync/atomic"
