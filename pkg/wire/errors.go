@@ -28,7 +28,7 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	if e.Type == 0 {
-		return fmt.Sprintf("wire: header %s: %v", e.Field, e.Err)
+		return fmt.Sprintf("wire: %s: %v", e.Field, e.Err)
 	}
 	return fmt.Sprintf("wire: %v frame: %s: %v", e.Type, e.Field, e.Err)
 }

@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Field limits enforced by the decoders.
 const (
@@ -514,11 +517,16 @@ func (f *Unknown) PayloadLen() int { return len(f.Payload) }
 // AppendPayload appends Payload to b.
 func (f *Unknown) AppendPayload(b []byte) []byte { return append(b, f.Payload...) }
 
+// truncMsg cuts a message to MaxMessage bytes, at a UTF-8 character boundary.
 func truncMsg(s string) string {
-	if len(s) > MaxMessage {
-		return s[:MaxMessage]
+	if len(s) <= MaxMessage {
+		return s
 	}
-	return s
+	cut := MaxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 func msgLen(s string) int { return len(truncMsg(s)) }
