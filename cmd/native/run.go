@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// usageError is a mistake on the command line; main exits 2 for it.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `rangecast — your files, in any browser, peer-to-peer.
+
+Usage:
+  rangecast serve [flags] [DIR]         export DIR (default: the current directory) read-only
+  rangecast get [-o FILE] [-c] LINK PATH download one file, print its sha256
+  rangecast ls LINK [DIR]               list a directory
+  rangecast demo DIR                    write a demo directory of assorted files
+  rangecast help [COMMAND]              show help
+
+Run 'rangecast help COMMAND' for a command's flags.
+`
+
+// run is the whole program but for the process exit: main decides the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "get":
+		return runGet(ctx, rest, stdout, stderr)
+	case "ls":
+		return runLs(ctx, rest, stdout, stderr)
+	case "demo":
+		return runDemo(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 1 && rest[0] != "help" {
+			return run(ctx, []string{rest[0], "-h"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usagef("unknown command %q", cmd)
+	}
+}
+
+// parseFlags parses fs allowing flags after positional arguments too (rangecast get LINK
+// PATH -o x), and returns the positional ones. help is true if -h was given (fs has printed
+// the help then).
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, true, nil
+			}
+			return nil, false, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, false, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), false, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

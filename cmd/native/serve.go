@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/rangecast/rangecast/pkg/peer"
+	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/web"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+type serveConfig struct {
+	dir        string
+	listen     string
+	token      string
+	maxPeers   int
+	iceServers []string
+	logLevel   string
+	logFormat  string
+	grace      time.Duration
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg serveConfig
+	var ice stringList
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "HTTP address for the web app and signaling; the default is loopback only, name another address to expose it")
+	fs.StringVar(&cfg.token, "token", "", "access token (default: $RANGECAST_TOKEN, else a random one)")
+	fs.IntVar(&cfg.maxPeers, "max-peers", 64, "peers served at once")
+	fs.Var(&ice, "ice-server", "STUN or TURN server URL, repeatable (none by default)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, help, err := parseFlags(fs, args)
+	if help || err != nil {
+		return err
+	}
+	switch len(pos) {
+	case 0:
+		cfg.dir = "."
+	case 1:
+		cfg.dir = pos[0]
+	default:
+		return usagef("serve takes one directory, got %d arguments", len(pos))
+	}
+	cfg.iceServers = ice
+	if cfg.token == "" {
+		cfg.token = os.Getenv("RANGECAST_TOKEN")
+	}
+	if cfg.maxPeers < 1 {
+		return usagef("--max-peers must be at least 1")
+	}
+	if cfg.grace <= 0 {
+		return usagef("--grace must be positive")
+	}
+	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stdout, log)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format: %q is not text or json", format)
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Logger) error {
+	st, err := os.Stat(cfg.dir)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("serve: %s is not a directory", cfg.dir)
+	}
+	if cfg.token == "" {
+		cfg.token = randomToken()
+	}
+	srv, err := rangefs.NewServer(cfg.dir, rangefs.ServerOptions{Logger: log, GracePeriod: cfg.grace})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	var iceServers []webrtc.ICEServer
+	for _, u := range cfg.iceServers {
+		iceServers = append(iceServers, webrtc.ICEServer{URLs: []string{u}})
+	}
+	sig, err := signal.NewHandler(signal.HandlerOptions{
+		Token:    cfg.token,
+		MaxPeers: cfg.maxPeers,
+		Peer: func() peer.Config {
+			return peer.Config{
+				ICEServers: iceServers,
+				Native: peer.NativeOptions{
+					// Browsers on this host in a loopback-only setup offer no candidate of
+					// their own and reach the daemon's 127.0.0.1 candidate as peer-reflexive.
+					IncludeLoopbackCandidate: true,
+					DisableMulticastDNS:      true,
+					ICEDisconnectedTimeout:   5 * time.Second,
+					ICEFailedTimeout:         10 * time.Second,
+					SCTPReceiveBufferSize:    4 << 20,
+				},
+			}
+		},
+		OnConnect: signal.ServeFiles(srv, log),
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		_ = sig.Close()
+		return fmt.Errorf("serve: --listen %s: %w", cfg.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           newMux(sig, cfg.dir),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	link := signal.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
+	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "max_peers", cfg.maxPeers)
+	fmt.Fprintln(stdout, link.String())
+
+	select {
+	case err := <-served:
+		_ = sig.Close()
+		return fmt.Errorf("serve: http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: telling peers (GOAWAY)")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace+3*time.Second)
+	defer cancel()
+	_ = sig.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// daemonStatus answers GET /api/v1/status: what a connection panel or a test wants to see.
+type daemonStatus struct {
+	Peers      int    `json:"peers"`
+	Goroutines int    `json:"goroutines"`
+	OpenFiles  int    `json:"open_files"` // -1 where the platform cannot tell
+	Dir        string `json:"dir"`        // base name of the served directory
+}
+
+// openFiles counts the process's open file descriptors (Linux), or returns -1.
+func openFiles() int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(es) - 1 // the directory being read
+}
+
+// linkHost is the host:port to print: a wildcard listen address is shown as loopback, the
+// one address that surely reaches it from this machine.
+func linkHost(a *net.TCPAddr) string {
+	ip := a.IP
+	if ip == nil || ip.IsUnspecified() {
+		if ip.To4() == nil && ip != nil {
+			ip = net.IPv6loopback
+		} else {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+}
+
+// newMux routes the signaling API, the status endpoint and the web app, with headers that
+// keep the page's token to itself.
+func newMux(sig *signal.Handler, dir string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(signal.APIPrefix, sig)
+	mux.HandleFunc("GET "+signal.APIPrefix+"status", func(w http.ResponseWriter, r *http.Request) {
+		if !sig.Authorized(r) {
+			signal.Unauthorized(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(daemonStatus{
+			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(dir),
+		})
+	})
+	files := http.FileServer(http.FS(web.FS()))
+	mux.Handle("/", files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; frame-ancestors 'none'")
+		mux.ServeHTTP(w, r)
+	})
+}

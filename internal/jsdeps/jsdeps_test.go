@@ -1,0 +1,41 @@
+// Package jsdeps checks what the browser build links. net/http alone adds ~7 MB to the wasm;
+// testing and pprof have no business there.
+package jsdeps
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// browserPackages are the packages the wasm client is built from.
+var browserPackages = []string{
+	"github.com/rangecast/rangecast/pkg/wire",
+	"github.com/rangecast/rangecast/pkg/rangefs",
+	"github.com/rangecast/rangecast/pkg/peer",
+	"github.com/rangecast/rangecast/pkg/signal",
+}
+
+var forbidden = []string{"net/http", "testing", "runtime/pprof", "net/http/pprof"}
+
+func TestBrowserDependencies(t *testing.T) {
+	args := append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, browserPackages...)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(cmd.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		deps[p] = true
+	}
+	if !deps["syscall/js"] {
+		t.Fatalf("the js dependency graph does not contain syscall/js: the list is not of the browser build:\n%s", out)
+	}
+	for _, p := range forbidden {
+		if deps[p] {
+			t.Errorf("%s is in the GOOS=js dependency graph of %v; find who imports it with: GOOS=js GOARCH=wasm go list -deps -f '{{.ImportPath}}: {{.Imports}}' ./pkg/... | grep '%s'", p, browserPackages, p)
+		}
+	}
+}

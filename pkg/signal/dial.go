@@ -1,0 +1,213 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rangecast/rangecast/pkg/peer"
+	"github.com/rangecast/rangecast/pkg/rangefs"
+)
+
+// ChannelLabel is the DataChannel the rangefs session runs on.
+const ChannelLabel = "rangefs"
+
+// DialOptions configures Dial and Connect. Zero fields take defaults.
+type DialOptions struct {
+	// Peer is the Conn configuration; Role and OnSignal are set by Dial, and OnStateChange,
+	// if set, is still called.
+	Peer peer.Config
+	// Timeout bounds the whole setup, offer to connected; 30 s.
+	Timeout time.Duration
+	// Client tunes the rangefs session (Connect only).
+	Client rangefs.ClientOptions
+}
+
+// Dial connects a client-role peer.Conn to the daemon named by link, trickling candidates
+// both ways over the signaling API, and returns once the Conn is connected. Signaling stops
+// then: nothing of it is left running.
+func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error) {
+	l, err := ParseLink(link)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, ErrSetupTimeout)
+	defer cancel()
+	a := newAPI()
+	defer a.close()
+
+	local := make(chan peer.Signal, 512)
+	connected := make(chan struct{})
+	var once sync.Once
+	cfg := opts.Peer
+	userState := cfg.OnStateChange
+	cfg.Role = peer.Client
+	cfg.OnSignal = func(s peer.Signal) {
+		select {
+		case local <- s:
+		default: // more candidates than anyone needs: drop the rest
+		}
+	}
+	cfg.OnStateChange = func(s peer.State) {
+		if s == peer.StateConnected {
+			once.Do(func() { close(connected) })
+		}
+		if userState != nil {
+			userState(s)
+		}
+	}
+	conn, err := peer.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*peer.Conn, error) {
+		_ = conn.CloseWithError(err)
+		if c := context.Cause(ctx); c != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = c
+		}
+		return nil, err
+	}
+
+	var offer peer.Signal
+	select {
+	case offer = <-local:
+	case <-ctx.Done():
+		return fail(context.Cause(ctx))
+	}
+	var created CreateResponse
+	if err := call(ctx, a, "POST", l.Base+APIPrefix+"sessions", l.Token, offer, &created); err != nil {
+		return fail(err)
+	}
+	sessURL := l.Base + APIPrefix + "sessions/" + created.ID
+	if err := conn.AddSignal(created.Answer); err != nil {
+		return fail(err)
+	}
+
+	sigCtx, stopSig := context.WithCancel(ctx)
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, sessURL, l.Token, local) }()
+	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, sessURL, l.Token, conn) }()
+
+	var setupErr error
+	for setupErr == nil {
+		select {
+		case <-connected:
+		case <-conn.Done():
+			setupErr = conn.Err()
+		case <-ctx.Done():
+			setupErr = context.Cause(ctx)
+		case err := <-errc:
+			if err != nil && sigCtx.Err() == nil {
+				setupErr = err
+			}
+			continue
+		}
+		break
+	}
+	stopSig()
+	wg.Wait()
+	if setupErr != nil {
+		// Tell the daemon to free the slot now rather than at its setup timeout.
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = call(dctx, a, "DELETE", sessURL, l.Token, nil, nil)
+		dcancel()
+		return fail(setupErr)
+	}
+	return conn, nil
+}
+
+// trickle posts local candidates in batches until end-of-candidates or ctx ends.
+func trickle(ctx context.Context, a api, sessURL, token string, local <-chan peer.Signal) error {
+	for {
+		var batch []peer.Signal
+		select {
+		case s := <-local:
+			batch = append(batch, s)
+		case <-ctx.Done():
+			return nil
+		}
+	more:
+		for len(batch) < MaxSignalsPerPost {
+			select {
+			case s := <-local:
+				batch = append(batch, s)
+			default:
+				break more
+			}
+		}
+		if err := call(ctx, a, "POST", sessURL+"/signals", token, batch, nil); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if batch[len(batch)-1].Type == peer.SignalEndOfCandidates {
+			return nil
+		}
+	}
+}
+
+// pollRemote applies the daemon's candidates as they come.
+func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Conn) error {
+	after := 0
+	for {
+		var pr PollResponse
+		if err := call(ctx, a, "GET", sessURL+"/signals?after="+strconv.Itoa(after), token, nil, &pr); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, s := range pr.Signals {
+			if s.Type == peer.SignalAnswer {
+				continue // already applied from the create answer
+			}
+			if err := conn.AddSignal(s); err != nil {
+				return fmt.Errorf("signal: daemon candidate: %w", err)
+			}
+		}
+		after = pr.Next
+		if pr.Done {
+			return nil
+		}
+	}
+}
+
+// Session is a connected peer with a rangefs session on its data channel.
+type Session struct {
+	*rangefs.Client
+	Conn *peer.Conn
+}
+
+// Connect dials the daemon named by link and opens the rangefs session.
+func Connect(ctx context.Context, link string, opts DialOptions) (*Session, error) {
+	conn, err := Dial(ctx, link, opts)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.CreateChannel(ctx, ChannelLabel)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	c, err := rangefs.Dial(ctx, ch, opts.Client)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &Session{Client: c, Conn: conn}, nil
+}
+
+// Close ends the rangefs session and the peer connection.
+func (s *Session) Close() error {
+	err := s.Client.Close()
+	return errors.Join(err, s.Conn.Close())
+}

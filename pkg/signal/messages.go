@@ -1,0 +1,115 @@
+package signal
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/rangecast/rangecast/pkg/peer"
+)
+
+// APIPrefix is the path under which the signaling endpoints live.
+const APIPrefix = "/api/v1/"
+
+// Limits the Handler enforces and clients respect.
+const (
+	// MaxBody caps every request body: an SDP offer with candidates is a few KiB.
+	MaxBody = 64 << 10
+	// MaxSignalsPerPost caps the candidates one POST may carry.
+	MaxSignalsPerPost = 64
+)
+
+// CreateResponse answers POST /api/v1/sessions.
+type CreateResponse struct {
+	ID     string      `json:"id"`
+	Answer peer.Signal `json:"answer"`
+}
+
+// PollResponse answers GET /api/v1/sessions/{id}/signals.
+type PollResponse struct {
+	Signals []peer.Signal `json:"signals"`
+	Next    int           `json:"next"` // the after= value for the next poll
+	Done    bool          `json:"done"` // no more signals will come
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Code    string `json:"code"` // stable, machine-readable: see the Code* constants
+	Message string `json:"error"`
+}
+
+// Stable error codes, in ErrorResponse.Code and APIError.Code.
+const (
+	CodeUnauthorized = "unauthorized"   // 401: missing or wrong token
+	CodeTooManyPeers = "too_many_peers" // 503: the daemon's peer limit is reached
+	CodeBadRequest   = "bad_request"    // 400: malformed JSON, wrong signal type, bad SDP
+	CodeTooLarge     = "too_large"      // 413: body or signal count above the limits
+	CodeNotFound     = "not_found"      // 404: no such session (expired or closed)
+	CodeTimeout      = "timeout"        // 504: the peer connection did not answer in time
+	CodeShuttingDown = "shutting_down"  // 503: the daemon is stopping
+	CodeMethod       = "method_not_allowed"
+)
+
+// Sentinel errors matched by APIError.Is.
+var (
+	ErrUnauthorized = errors.New("signal: wrong or missing access token")
+	ErrTooManyPeers = errors.New("signal: the daemon has too many peers")
+	ErrNotFound     = errors.New("signal: no such session")
+	ErrBadLink      = errors.New("signal: not a rangecast link")
+	ErrSetupTimeout = errors.New("signal: connection setup timed out")
+)
+
+// APIError is an error answer from the daemon.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("signal: daemon answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Is maps codes onto ErrUnauthorized, ErrTooManyPeers and ErrNotFound.
+func (e *APIError) Is(target error) bool {
+	switch e.Code {
+	case CodeUnauthorized:
+		return target == ErrUnauthorized
+	case CodeTooManyPeers, CodeShuttingDown:
+		return target == ErrTooManyPeers
+	case CodeNotFound:
+		return target == ErrNotFound
+	}
+	return false
+}
+
+// Link is a parsed daemon link: http://HOST:PORT/#t=TOKEN.
+type Link struct {
+	Base  string // scheme://host[:port], no trailing slash
+	Token string
+}
+
+// ParseLink splits a link into the daemon's base URL and the access token. The token travels
+// in the fragment so that it never reaches a server log or a Referer header.
+func ParseLink(s string) (Link, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return Link{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return Link{}, fmt.Errorf("%w: want http(s)://host:port/#t=TOKEN", ErrBadLink)
+	}
+	frag, err := url.ParseQuery(u.EscapedFragment())
+	if err != nil {
+		return Link{}, fmt.Errorf("%w: fragment: %v", ErrBadLink, err)
+	}
+	tok := frag.Get("t")
+	if tok == "" {
+		return Link{}, fmt.Errorf("%w: no token (#t=…) in the link", ErrBadLink)
+	}
+	return Link{Base: u.Scheme + "://" + u.Host, Token: tok}, nil
+}
+
+// String returns the link in the form the daemon prints.
+func (l Link) String() string { return l.Base + "/#t=" + url.QueryEscape(l.Token) }

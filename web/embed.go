@@ -1,0 +1,14 @@
+// Package web holds the browser app the daemon serves: the page and its assets, and the
+// built WebAssembly client under dist/ (a build output, git-ignored, embedded when present).
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed index.html all:dist
+var files embed.FS
+
+// FS returns the web app's files, rooted so that "index.html" is the page.
+func FS() fs.FS { return files }
