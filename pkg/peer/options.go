@@ -1,0 +1,112 @@
+//go:build !js
+
+package peer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// DefaultMaxReceiveMessageSize is the a=max-message-size a native Conn
+// advertises unless told otherwise: 256 KiB, what Chromium advertises, in
+// place of pion's default of 1 GiB.
+const DefaultMaxReceiveMessageSize = 256 << 10
+
+// sctpDefaultReceiveBuffer is pion/sctp's receive buffer when none is set.
+const sctpDefaultReceiveBuffer = 1 << 20
+
+// NativeOptions holds the settings of a native Conn that only pion exposes.
+// The zero value is a sensible default for a daemon: all interfaces, no
+// loopback candidate, pion's ICE timers and SCTP receive window, 4 MiB UDP
+// socket buffers, 256 KiB messages.
+//
+// Channels are always detached (SettingEngine.DetachDataChannels), which is
+// what lets a Channel read one whole message at a time under SCTP's receive
+// window.
+type NativeOptions struct {
+	// LoopbackOnly restricts ICE to loopback: only 127.0.0.1 and ::1 are
+	// gathered and checked, and multicast DNS is off. Tests use it to keep
+	// every packet on loopback. It implies IncludeLoopbackCandidate.
+	LoopbackOnly bool
+
+	// IncludeLoopbackCandidate also gathers loopback host candidates. A
+	// daemon needs it for browsers on the same host that offer no candidate
+	// of their own (Chromium in a loopback-only namespace), which reach its
+	// 127.0.0.1 candidate as peer-reflexive.
+	IncludeLoopbackCandidate bool
+
+	// DisableMulticastDNS turns off pion's mDNS querying, which otherwise
+	// joins the mDNS multicast group to resolve peers' .local candidates.
+	DisableMulticastDNS bool
+
+	// UDPMux, if set, carries all ICE traffic on its socket
+	// (SettingEngine.SetICEUDPMux). The caller owns and closes it.
+	UDPMux ice.UDPMux
+
+	// UDPBufferSize is the receive and send buffer size, in bytes, of the UDP
+	// sockets the Conn opens when there is no UDPMux (0:
+	// DefaultUDPBufferSize; negative: the system default). The kernel caps
+	// it; on Linux, at net.core.rmem_max and wmem_max.
+	UDPBufferSize int
+
+	// SCTPReceiveBufferSize is the SCTP receive window in bytes, shared by
+	// all channels of the Conn (0: pion's default, 1 MiB). It bounds the data
+	// received but not yet read; a larger one raises throughput.
+	SCTPReceiveBufferSize int
+
+	// MaxReceiveMessageSize is the largest message the peer may send, which
+	// the Conn advertises as a=max-message-size (0:
+	// DefaultMaxReceiveMessageSize); pion does not enforce it on receipt. It
+	// may not exceed the SCTP receive buffer, which has to hold a whole
+	// message until it is complete.
+	MaxReceiveMessageSize int
+
+	// ICEDisconnectedTimeout is how long ICE waits without hearing from the
+	// peer before reporting disconnected (0: pion's 5 s).
+	ICEDisconnectedTimeout time.Duration
+
+	// ICEFailedTimeout is how long ICE stays disconnected before reporting
+	// failed, which closes the Conn with ErrFailed (0: pion's 25 s).
+	ICEFailedTimeout time.Duration
+
+	// ICEKeepAliveInterval is how often ICE sends a check on an idle
+	// connection (0: pion's 2 s). Keep it well below the peer's disconnected
+	// timeout.
+	ICEKeepAliveInterval time.Duration
+
+	// SettingEngine, if set, is called last with the SettingEngine the Conn
+	// is about to use, for settings not listed here (for example
+	// SetNAT1To1IPs or SetEphemeralUDPPortRange). Disabling detached
+	// channels breaks the Conn.
+	SettingEngine func(*webrtc.SettingEngine)
+}
+
+func (o NativeOptions) withDefaults() (NativeOptions, error) {
+	if o.UDPBufferSize == 0 {
+		o.UDPBufferSize = DefaultUDPBufferSize
+	}
+	if o.MaxReceiveMessageSize <= 0 {
+		o.MaxReceiveMessageSize = DefaultMaxReceiveMessageSize
+	}
+	if o.SCTPReceiveBufferSize < 0 || o.SCTPReceiveBufferSize > 1<<31-1 {
+		return o, fmt.Errorf("peer: config: SCTPReceiveBufferSize %d out of range", o.SCTPReceiveBufferSize)
+	}
+	rbuf := o.SCTPReceiveBufferSize
+	if rbuf == 0 {
+		rbuf = sctpDefaultReceiveBuffer
+	}
+	if o.MaxReceiveMessageSize > rbuf {
+		return o, fmt.Errorf("peer: config: MaxReceiveMessageSize %d exceeds the SCTP receive buffer %d",
+			o.MaxReceiveMessageSize, rbuf)
+	}
+	return o, nil
+}
+
+// BrowserOptions holds the settings of a Conn built for the browser; it has no
+// fields natively.
+type BrowserOptions struct{}
+
+func (o BrowserOptions) withDefaults() (BrowserOptions, error) { return o, nil }

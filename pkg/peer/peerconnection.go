@@ -1,0 +1,170 @@
+//go:build !js
+
+package peer
+
+import (
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// target holds the per-target fields of a Conn; natively there are none.
+type target struct{}
+
+// newPeerConnection builds the SettingEngine from cfg.Native, creates the
+// PeerConnection and hooks its events to the Conn.
+func (c *Conn) newPeerConnection() error {
+	o := c.cfg.Native
+	var se webrtc.SettingEngine
+	se.DetachDataChannels()
+	se.SetSCTPMaxMessageSize(uint32(o.MaxReceiveMessageSize)) //nolint:gosec // bounded by withDefaults
+	if o.SCTPReceiveBufferSize > 0 {
+		se.SetSCTPMaxReceiveBufferSize(uint32(o.SCTPReceiveBufferSize)) //nolint:gosec // bounded by withDefaults
+	}
+	if o.IncludeLoopbackCandidate || o.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if o.LoopbackOnly {
+		loopback := func(ip net.IP) bool { return ip.IsLoopback() }
+		se.SetIPFilter(loopback)
+		se.SetRemoteIPFilter(loopback)
+	}
+	if o.DisableMulticastDNS || o.LoopbackOnly {
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	if o.UDPMux != nil {
+		se.SetICEUDPMux(o.UDPMux)
+	} else if o.UDPBufferSize > 0 {
+		n, err := newBufferedNet(o.UDPBufferSize)
+		if err != nil {
+			return err
+		}
+		se.SetNet(n)
+	}
+	if o.ICEDisconnectedTimeout > 0 || o.ICEFailedTimeout > 0 || o.ICEKeepAliveInterval > 0 {
+		se.SetICETimeouts(
+			orDefault(o.ICEDisconnectedTimeout, 5*time.Second),
+			orDefault(o.ICEFailedTimeout, 25*time.Second),
+			orDefault(o.ICEKeepAliveInterval, 2*time.Second),
+		)
+	}
+	if o.SettingEngine != nil {
+		o.SettingEngine(&se)
+	}
+
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: c.cfg.ICEServers})
+	if err != nil {
+		return err
+	}
+	c.pc = pc
+
+	// pion calls this on the ICE agent's goroutine, in order; nil means
+	// gathering is complete.
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			c.onLocalCandidate(nil)
+			return
+		}
+		init := cand.ToJSON()
+		c.onLocalCandidate(&init)
+	})
+	// pion calls this on a new goroutine per change, so two changes can race:
+	// read the current state rather than trust the argument, so that the
+	// last handler to run records the latest state.
+	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) {
+		c.onPeerState(fromPeerConnectionState(pc.ConnectionState()))
+	})
+	// pion's SCTP accept loop waits for this handler, so it must not block.
+	// A detached channel can only be detached once open.
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnOpen(func() {
+			rw, err := dc.DetachWithDeadline()
+			if err != nil {
+				_ = dc.Close()
+				return
+			}
+			c.onRemoteChannel(&detached{dc: dc, rw: rw})
+		})
+	})
+	return nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func fromPeerConnectionState(s webrtc.PeerConnectionState) State {
+	switch s {
+	case webrtc.PeerConnectionStateConnecting:
+		return StateConnecting
+	case webrtc.PeerConnectionStateConnected:
+		return StateConnected
+	case webrtc.PeerConnectionStateDisconnected:
+		return StateDisconnected
+	case webrtc.PeerConnectionStateFailed:
+		return StateFailed
+	case webrtc.PeerConnectionStateClosed:
+		return StateClosed
+	default:
+		return StateNew
+	}
+}
+
+// newDataChannel creates a reliable, ordered channel; a non-nil id makes it
+// pre-negotiated with that stream id.
+func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error) {
+	var init *webrtc.DataChannelInit
+	if id != nil {
+		negotiated := true
+		init = &webrtc.DataChannelInit{Negotiated: &negotiated, ID: id}
+	}
+	dc, err := c.pc.CreateDataChannel(label, init)
+	if err != nil {
+		return nil, err
+	}
+	p := &pendingChannel{
+		opened: make(chan struct{}),
+		abort:  func() { _ = dc.Close() },
+	}
+	// OnOpen fires once; with detached channels pion fires it as soon as the
+	// stream is dialed (or at SCTP start for a negotiated one).
+	dc.OnOpen(func() {
+		rw, err := dc.DetachWithDeadline()
+		if err != nil {
+			p.err = err
+		} else {
+			p.t = &detached{dc: dc, rw: rw}
+		}
+		close(p.opened)
+	})
+	return p, nil
+}
+
+// sendLimit returns the largest message the peer accepts: pion's SCTP
+// association takes it from the remote a=max-message-size (65535 when the
+// remote states none).
+func (c *Conn) sendLimit() int {
+	var n int
+	if sctp := c.pc.SCTP(); sctp != nil {
+		n = int(sctp.GetCapabilities().MaxMessageSize)
+	}
+	return clampMessageSize(n)
+}
+
+// addEndOfCandidates tells pion that the peer has no more candidates; pion
+// takes an empty candidate for that and does nothing with it.
+func (c *Conn) addEndOfCandidates() {
+	_ = c.pc.AddICECandidate(webrtc.ICECandidateInit{})
+}
+
+// closePeerConnection closes the PeerConnection and waits for the goroutines
+// pion started for it.
+func (c *Conn) closePeerConnection() {
+	_ = c.pc.GracefulClose()
+}
