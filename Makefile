@@ -1,11 +1,12 @@
 # rangecast — `make` lists the targets.
+SHELL := /bin/bash
 
 GO        ?= go
 GOROOT    := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 # Packages that must build for both targets; their tests also run under Node (GOOS=js).
 BOTH_PKGS := ./pkg/wire ./pkg/rangefs
-JS_PKGS   := $(BOTH_PKGS) ./pkg/peer
+JS_PKGS   := $(BOTH_PKGS) ./pkg/peer ./pkg/signal
 FUZZTIME  ?= 30s
 BENCHCOUNT ?= 5
 STATICCHECK_VERSION := 2026.2.2
@@ -17,8 +18,20 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## build bin/rangecast
-	$(GO) build -o bin/ ./...
+build: wasm ## build bin/rangecast, with the browser client embedded
+	$(GO) build -o bin/rangecast ./cmd/native
+
+.PHONY: wasm
+wasm: ## build the browser client into web/dist and print its size
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/dist/rangecast.wasm ./cmd/wasm
+	cp "$(GOROOT)/lib/wasm/wasm_exec.js" web/dist/wasm_exec.js
+	@raw=$$(stat -c %s web/dist/rangecast.wasm); gz=$$(gzip -9c web/dist/rangecast.wasm | wc -c); \
+		echo "rangecast.wasm: $$raw bytes raw, $$gz bytes gzip"
+
+.PHONY: run
+run: build ## build, write a demo directory (.demo) and serve it; prints the link to open
+	bin/rangecast demo .demo
+	bin/rangecast serve .demo
 
 .PHONY: vet
 vet: ## go vet, natively and for GOOS=js
@@ -26,9 +39,14 @@ vet: ## go vet, natively and for GOOS=js
 	GOOS=js GOARCH=wasm $(GO) vet $(JS_PKGS)
 
 .PHONY: test
-test: vet ## vet, then every test: -race natively, and the portable packages under Node
-	$(GO) test -race -count=1 ./...
+test: vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" $(BOTH_PKGS)
+	$(MAKE) e2e
+
+.PHONY: e2e
+e2e: wasm ## the chromedp suite: real Chromium against the real daemon, in a loopback-only netns
+	$(GO) test -count=1 -timeout 15m ./e2e
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
@@ -54,4 +72,5 @@ check: lint test ## lint and test: what CI runs
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf bin
+	rm -rf bin .demo
+	find web/dist -type f ! -name .gitkeep -delete

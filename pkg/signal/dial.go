@@ -198,7 +198,14 @@ func Connect(ctx context.Context, link string, opts DialOptions) (*Session, erro
 		_ = conn.Close()
 		return nil, err
 	}
-	c, err := rangefs.Dial(ctx, ch, opts.Client)
+	copts := opts.Client
+	if copts.SessionWindow == 0 {
+		copts.SessionWindow = defaultSessionWindow
+	}
+	if copts.StreamWindow == 0 {
+		copts.StreamWindow = defaultStreamWindow
+	}
+	c, err := rangefs.Dial(ctx, ch, copts)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
