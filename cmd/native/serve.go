@@ -160,8 +160,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		_ = sig.Close()
 		return fmt.Errorf("serve: --listen %s: %w", cfg.listen, err)
 	}
+	assets, err := newWebAssets(web.FS())
+	if err != nil {
+		_ = sig.Close()
+		return fmt.Errorf("serve: web app: %w", err)
+	}
 	hs := &http.Server{
-		Handler:           newMux(sig, cfg.dir),
+		Handler:           newMux(sig, assets, cfg.dir),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -227,7 +232,7 @@ func linkHost(a *net.TCPAddr) string {
 
 // newMux routes the signaling API, the status endpoint and the web app, with headers that
 // keep the page's token to itself.
-func newMux(sig *signal.Handler, dir string) http.Handler {
+func newMux(sig *signal.Handler, assets http.Handler, dir string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(signal.APIPrefix, sig)
 	mux.HandleFunc("GET "+signal.APIPrefix+"status", func(w http.ResponseWriter, r *http.Request) {
@@ -241,8 +246,7 @@ func newMux(sig *signal.Handler, dir string) http.Handler {
 			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(dir),
 		})
 	})
-	files := http.FileServer(http.FS(web.FS()))
-	mux.Handle("/", files)
+	mux.Handle("/", assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
