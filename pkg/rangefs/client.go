@@ -146,12 +146,9 @@ func (c *Client) fail(err error) {
 // within the credit granted, so the queue is bounded by the session window.
 func (c *Client) readLoop(buf *[]byte) {
 	defer func() {
+		// Queued frames stay with their streams: a stream that got all its DATA and its END
+		// before the transport closed (as after GOAWAY) still delivers them.
 		putFrameBuf(buf)
-		c.mu.Lock()
-		for _, s := range c.streams {
-			s.releaseQueueLocked()
-		}
-		c.mu.Unlock()
 		close(c.done)
 	}()
 	for {

@@ -13,7 +13,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// runtime.handleEvent is the js/wasm runtime's own event goroutine, there from the start.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("runtime.handleEvent"))
 }
 
 // session is a Client connected to a Server over an in-memory Pipe.

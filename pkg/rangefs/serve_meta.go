@@ -32,6 +32,14 @@ func (ss *session) openRegular(name string) (*os.File, fs.FileInfo, wire.Status,
 	if err := CheckPath("open", name); err != nil {
 		return nil, nil, wire.StatusInvalidPath, err.(*StatusError).Message
 	}
+	// Look before opening: open(2) of a socket fails with ENXIO, and opening a device can
+	// have side effects. The check after opening stays, for what changes in between.
+	if fi, err := ss.srv.root.Stat(name); err != nil {
+		s, m := statusOf(err)
+		return nil, nil, s, m
+	} else if !fi.Mode().IsRegular() {
+		return nil, nil, wire.StatusNotRegular, notRegular(fi.Mode())
+	}
 	f, err := ss.srv.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		s, m := statusOf(err)
@@ -45,9 +53,23 @@ func (ss *session) openRegular(name string) (*os.File, fs.FileInfo, wire.Status,
 	}
 	if !fi.Mode().IsRegular() {
 		_ = f.Close()
-		return nil, nil, wire.StatusNotRegular, fmt.Sprintf("%s is not a regular file", fi.Mode().Type())
+		return nil, nil, wire.StatusNotRegular, notRegular(fi.Mode())
 	}
 	return f, fi, wire.StatusOK, ""
+}
+
+func notRegular(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory, not a file"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO, not a regular file"
+	case m&fs.ModeSocket != 0:
+		return "a socket, not a regular file"
+	case m&fs.ModeDevice != 0:
+		return "a device, not a regular file"
+	}
+	return "not a regular file"
 }
 
 // serveOpen answers OPEN with INFO carrying a new handle.
@@ -83,6 +105,11 @@ func (ss *session) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) 
 func (ss *session) serveList(st *sstream, req *wire.List) (wire.Status, string) {
 	if err := CheckPath("list", req.Path); err != nil {
 		return wire.StatusInvalidPath, err.(*StatusError).Message
+	}
+	if fi, err := ss.srv.root.Stat(req.Path); err != nil {
+		return statusOf(err)
+	} else if !fi.IsDir() {
+		return wire.StatusNotDirectory, "not a directory"
 	}
 	dir, err := ss.srv.root.OpenFile(req.Path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
