@@ -1,5 +1,6 @@
-// Package web holds the browser app the daemon serves: the page and its assets, and the
-// built WebAssembly client under dist/ (a build output, git-ignored, embedded when present).
+// Package web holds the browser app the daemon serves: the page (index.html, app.js,
+// style.css), the JavaScript API's declarations (api.d.ts), and the built WebAssembly client
+// under dist/ (a build output, git-ignored, embedded when present).
 package web
 
 import (
@@ -7,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html all:dist
+//go:embed index.html app.js style.css api.d.ts all:dist
 var files embed.FS
 
 // FS returns the web app's files, rooted so that "index.html" is the page.

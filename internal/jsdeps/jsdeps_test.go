@@ -14,6 +14,7 @@ var browserPackages = []string{
 	"github.com/rangecast/rangecast/pkg/rangefs",
 	"github.com/rangecast/rangecast/pkg/peer",
 	"github.com/rangecast/rangecast/pkg/signal",
+	"github.com/rangecast/rangecast/cmd/wasm",
 }
 
 var forbidden = []string{"net/http", "testing", "runtime/pprof", "net/http/pprof"}

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+
+	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/signal"
+)
+
+const (
+	// maxRead caps File.read: the bytes are held twice (Go, then JavaScript) before they are
+	// returned. Larger reads belong to stream().
+	maxRead = 64 << 20
+	// streamChunk is the buffer each stream pull reads into: one frame at most (the browser's
+	// SCTP messages are at most 256 KiB), so a pull returns as soon as one frame is in.
+	streamChunk = 256 << 10
+)
+
+var (
+	files     = newRegistry()
+	streams   = newRegistry()
+	fileProto js.Value
+)
+
+// file is the Go side of a File object.
+type file struct {
+	cur  *signal.Session // the connection it was opened on; its streams open handles there too
+	f    *rangefs.File
+	path string
+	info *rangefs.FileInfo
+
+	mu      sync.Mutex
+	closed  bool
+	streams map[*stream]struct{}
+}
+
+func newFile(cur *signal.Session, p string, f *rangefs.File) js.Value {
+	fl := &file{cur: cur, f: f, path: p, info: f.Info(), streams: make(map[*stream]struct{})}
+	obj := jsObject.Call("create", fileProto)
+	typ := fl.info.MIMEType()
+	if typ == "" {
+		typ = "application/octet-stream"
+	}
+	for k, v := range map[string]any{
+		"name":  fl.info.Name(),
+		"path":  p,
+		"size":  fl.info.Size(),
+		"type":  typ,
+		"etag":  fl.info.ETag(),
+		"mtime": fl.info.ModTime().UnixMilli(),
+	} {
+		jsObject.Call("defineProperty", obj, k, map[string]any{"value": v, "enumerable": true})
+	}
+	files.add(obj, fl)
+	return obj
+}
+
+// finalize closes the server's handle of a File the page dropped without closing it. Its
+// streams have their own handles and go on.
+func (fl *file) finalize() {
+	fl.mu.Lock()
+	closed := fl.closed
+	fl.closed = true
+	fl.mu.Unlock()
+	if !closed {
+		_ = fl.f.Close()
+	}
+}
+
+func fileOf(this js.Value, sig string) (*file, error) {
+	v, ok := files.lookup(this)
+	if !ok {
+		return nil, badArgf("%s: called on something that is not a File", sig)
+	}
+	fl, _ := v.(*file)
+	if fl == nil {
+		return nil, codeErrorf(codeClosed, "the file is closed")
+	}
+	return fl, nil
+}
+
+func installFile() {
+	read := async(func(this js.Value, args []js.Value) (any, error) {
+		const sig = "File.read(offset, length, options?)"
+		if err := checkArgs(args, 2, 3, sig); err != nil {
+			return nil, err
+		}
+		fl, err := fileOf(this, sig)
+		if err != nil {
+			return nil, err
+		}
+		return fl.read(args, sig)
+	})
+	stream := syncFunc(func(this js.Value, args []js.Value) any {
+		const sig = "File.stream(offset?)"
+		var start int64
+		err := checkArgs(args, 0, 1, sig)
+		if err == nil && len(args) > 0 && !args[0].IsUndefined() {
+			start, err = toInt(args[0], 0, maxSafeInt, sig, "offset")
+		}
+		var fl *file
+		if err == nil {
+			fl, err = fileOf(this, sig)
+		}
+		if err != nil {
+			return erroredStream(err)
+		}
+		return fl.stream(start)
+	})
+	closeFn := async(func(this js.Value, args []js.Value) (any, error) {
+		const sig = "File.close()"
+		if err := checkArgs(args, 0, 0, sig); err != nil {
+			return nil, err
+		}
+		fl, err := fileOf(this, sig)
+		if err != nil {
+			return nil, err
+		}
+		fl.close()
+		return js.Undefined(), nil
+	})
+	fileProto = prototype(jsObject.Get("prototype"), "RangecastFile",
+		map[string]js.Func{"read": read, "stream": stream, "close": closeFn}, nil)
+}
+
+func (fl *file) read(args []js.Value, sig string) (any, error) {
+	off, err := toInt(args[0], 0, maxSafeInt, sig, "offset")
+	if err != nil {
+		return nil, err
+	}
+	n, err := toInt(args[1], 0, maxRead, sig, "length")
+	if err != nil {
+		return nil, err
+	}
+	opts, err := argOptions(args, 2, sig)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop, err := signalContext(context.Background(), opts, sig)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	size := fl.info.Size()
+	if off > size {
+		return nil, codeErrorf(codeRange, "read at %d: beyond the end of %s (%d bytes)", off, fl.path, size)
+	}
+	buf := make([]byte, min(n, size-off))
+	got, err := fl.f.ReadAtContext(ctx, buf, off)
+	if err != nil && err != io.EOF { // a bare io.EOF is a short read; wrapped ones are closes
+		return nil, err
+	}
+	return bytesToJS(buf[:got]), nil
+}
+
+// bytesToJS copies b into a new Uint8Array.
+func bytesToJS(b []byte) js.Value {
+	u8 := jsUint8Array.New(len(b))
+	js.CopyBytesToJS(u8, b)
+	return u8
+}
+
+// close errors the file's streams, then releases its handle. Closing twice is no error.
+func (fl *file) close() {
+	fl.mu.Lock()
+	if fl.closed {
+		fl.mu.Unlock()
+		return
+	}
+	fl.closed = true
+	sts := make([]*stream, 0, len(fl.streams))
+	for st := range fl.streams {
+		sts = append(sts, st)
+	}
+	fl.mu.Unlock()
+	for _, st := range sts {
+		st.abort(codeErrorf(codeClosed, "the file was closed"))
+	}
+	_ = fl.f.Close()
+}
+
+// stream is the underlying source of one ReadableStream. It reads through its own handle on
+// the file, so that its position and read-ahead are its own: two streams, or a stream and
+// read(), do not disturb each other, and cancel() stops the read-ahead at once by closing
+// that handle. The handle must carry the ETag the File was opened with, so a stream never
+// mixes two versions of the file.
+type stream struct {
+	fl     *file
+	ctx    context.Context // canceled by cancel() and abort()
+	cancel context.CancelFunc
+	id     int
+	ended  atomic.Bool // the controller must no longer be touched
+
+	ctrl js.Value // the ReadableStreamDefaultController, set by start
+
+	mu   sync.Mutex // held by a pull, and by whoever ends the stream
+	pos  int64
+	h    *rangefs.File
+	buf  []byte
+	done bool
+	pull js.Func
+	canc js.Func
+}
+
+// stream returns a ReadableStream of the file from start. Its queue holds one chunk: the
+// next pull is only asked for when the consumer has taken the last one, so a slow consumer
+// slows the reads, and the rangefs credit window bounds what is in flight.
+func (fl *file) stream(start int64) js.Value {
+	fl.mu.Lock()
+	if fl.closed {
+		fl.mu.Unlock()
+		return erroredStream(codeErrorf(codeClosed, "the file is closed"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &stream{fl: fl, ctx: ctx, cancel: cancel, pos: start}
+	fl.streams[st] = struct{}{}
+	fl.mu.Unlock()
+
+	st.pull = js.FuncOf(func(js.Value, []js.Value) any {
+		return promise(func() (any, error) {
+			st.pullOnce()
+			return js.Undefined(), nil
+		})
+	})
+	st.canc = js.FuncOf(func(js.Value, []js.Value) any {
+		st.ended.Store(true) // from now on the stream is closed: enqueue would throw
+		st.cancel()
+		return promise(func() (any, error) {
+			st.finish()
+			return js.Undefined(), nil
+		})
+	})
+	// start runs synchronously inside the constructor: the controller is known from then on.
+	startFn := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		st.ctrl = args[0]
+		return nil
+	})
+	defer startFn.Release()
+	src := jsObject.New()
+	src.Set("start", startFn)
+	src.Set("pull", st.pull)
+	src.Set("cancel", st.canc)
+	rs := jsGlobal.Get("ReadableStream").New(src, map[string]any{"highWaterMark": 1})
+	// A stream the page drops unread would otherwise keep its handle and read-ahead forever.
+	st.id = streams.add(rs, st)
+	return rs
+}
+
+// finalize stops a stream that was garbage-collected while still open.
+func (st *stream) finalize() {
+	st.ended.Store(true)
+	st.cancel()
+	st.finish()
+}
+
+// pullOnce enqueues the next chunk, or closes or errors the stream.
+func (st *stream) pullOnce() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done || st.ended.Load() {
+		return
+	}
+	size := st.fl.info.Size()
+	if st.pos > size {
+		st.failLocked(codeErrorf(codeRange, "stream from %d: beyond the end of %s (%d bytes)", st.pos, st.fl.path, size))
+		return
+	}
+	if st.pos == size {
+		st.closeLocked()
+		return
+	}
+	if st.h == nil {
+		if err := st.openLocked(); err != nil {
+			st.failLocked(err)
+			return
+		}
+	}
+	for {
+		n, err := st.h.ReadContext(st.ctx, st.buf)
+		if st.ended.Load() {
+			return // canceled meanwhile: whoever canceled finishes
+		}
+		if n > 0 {
+			if _, jerr := jsCall(st.ctrl, "enqueue", bytesToJS(st.buf[:n])); jerr != nil {
+				st.finishLocked()
+				return
+			}
+			st.pos += int64(n)
+			if st.pos >= size {
+				st.closeLocked()
+			}
+			if err != nil && err != io.EOF {
+				st.failLocked(err)
+			}
+			return
+		}
+		switch {
+		case err == io.EOF:
+			st.closeLocked()
+			return
+		case err != nil:
+			st.failLocked(err)
+			return
+		}
+	}
+}
+
+func (st *stream) openLocked() error {
+	h, err := st.fl.cur.Open(st.ctx, st.fl.path)
+	if err != nil {
+		return err
+	}
+	if h.Info().ETag() != st.fl.info.ETag() {
+		_ = h.Close()
+		return codeErrorf(codeChanged, "%s changed since it was opened", st.fl.path)
+	}
+	if _, err := h.Seek(st.pos, io.SeekStart); err != nil {
+		_ = h.Close()
+		return err
+	}
+	st.h, st.buf = h, make([]byte, streamChunk)
+	return nil
+}
+
+func (st *stream) closeLocked() {
+	if !st.ended.Swap(true) {
+		_, _ = jsCall(st.ctrl, "close")
+	}
+	st.finishLocked()
+}
+
+func (st *stream) failLocked(err error) {
+	if !st.ended.Swap(true) {
+		_, _ = jsCall(st.ctrl, "error", newJSError(err))
+	}
+	st.finishLocked()
+}
+
+// abort errors the stream from outside a pull (File.close()). The controller may be told at
+// any time; the pull in progress, if any, then returns without touching it.
+func (st *stream) abort(err error) {
+	if !st.ended.Swap(true) {
+		_, _ = jsCall(st.ctrl, "error", newJSError(err))
+	}
+	st.cancel()
+	st.finish()
+}
+
+func (st *stream) finish() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.finishLocked()
+}
+
+// finishLocked releases everything the stream holds. The stream calls neither pull nor
+// cancel once it is closed, errored or canceled, so the functions can go.
+func (st *stream) finishLocked() {
+	if st.done {
+		return
+	}
+	st.done = true
+	st.cancel()
+	if st.h != nil {
+		_ = st.h.Close()
+		st.h, st.buf = nil, nil
+	}
+	st.fl.mu.Lock()
+	delete(st.fl.streams, st)
+	st.fl.mu.Unlock()
+	streams.remove(st.id)
+	st.pull.Release()
+	st.canc.Release()
+}
+
+// erroredStream returns a ReadableStream whose first read rejects with err: stream() is
+// synchronous, and Go cannot throw into JavaScript.
+func erroredStream(err error) js.Value {
+	start := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		args[0].Call("error", newJSError(err))
+		return nil
+	})
+	defer start.Release()
+	src := jsObject.New()
+	src.Set("start", start)
+	return jsGlobal.Get("ReadableStream").New(src)
+}

@@ -1,0 +1,487 @@
+// Package e2e drives Debian's Chromium with chromedp against the real daemon, inside a
+// loopback-only network namespace: the page loads the Go/wasm client, connects over WebRTC,
+// and reads real byte ranges, which the tests compare with the source by sha256.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rangecast/rangecast/internal/netns"
+	"github.com/rangecast/rangecast/pkg/signal"
+)
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	size64       = 64 << 20
+	size256      = 256 << 20
+)
+
+var (
+	repoRoot string
+	binPath  string
+	dataDir  string
+	data256  []byte // dataDir/big.bin; its first 64 MiB are dataDir/m64.bin
+	//go:embed testdata/sha256.js
+	sha256JS string
+)
+
+func TestMain(m *testing.M) {
+	netns.Reexec()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %s is missing: apt-get install -y chromium (.ci/run does)\n", chromiumPath)
+		os.Exit(1)
+	}
+	tmp, err := os.MkdirTemp("", "rangecast-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	code := func() int {
+		defer os.RemoveAll(tmp)
+		wd, _ := os.Getwd()
+		repoRoot = filepath.Dir(wd)
+		if err := checkWasmFresh(tmp); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		binPath = filepath.Join(tmp, "rangecast")
+		if out, err := exec.Command("go", "build", "-o", binPath, "../cmd/native").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
+			return 1
+		}
+		dataDir = filepath.Join(tmp, "data")
+		for _, d := range []string{"videos", "docs/deep"} {
+			must(os.MkdirAll(filepath.Join(dataDir, d), 0o755))
+		}
+		data256 = make([]byte, size256)
+		_, _ = rand.NewChaCha8([32]byte{4}).Read(data256)
+		must(os.WriteFile(filepath.Join(dataDir, "big.bin"), data256, 0o644))
+		must(os.WriteFile(filepath.Join(dataDir, "m64.bin"), data256[:size64], 0o644))
+		must(os.WriteFile(filepath.Join(dataDir, "docs", "readme.txt"), []byte("hello from rangecast\n"), 0o644))
+		must(os.WriteFile(filepath.Join(dataDir, "videos", "clip.mp4"), data256[:1<<20], 0o644))
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// checkWasmFresh fails if web/dist/rangecast.wasm is not what the current source builds: the
+// daemon embeds that file, so a stale one would test old code. Builds with -trimpath are
+// reproducible, so equal source gives equal bytes.
+func checkWasmFresh(tmp string) error {
+	have, err := os.ReadFile(filepath.Join(repoRoot, "web", "dist", "rangecast.wasm"))
+	if err != nil {
+		return fmt.Errorf("web/dist/rangecast.wasm: %w (run make wasm)", err)
+	}
+	fresh := filepath.Join(tmp, "fresh.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", fresh, "./cmd/wasm")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build wasm: %v\n%s", err, out)
+	}
+	want, err := os.ReadFile(fresh)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(have, want) {
+		return fmt.Errorf("web/dist/rangecast.wasm is stale against the source: run make wasm")
+	}
+	return nil
+}
+
+type daemon struct {
+	cmd    *exec.Cmd
+	link   string
+	base   string
+	exited chan error
+	log    *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0"}, append(args, dataDir)...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, exited: make(chan error, 1), log: &lockedBuffer{}}
+	cmd.Stderr = d.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-d.exited
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.log.String())
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case d.link = <-line:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no link from the daemon:\n%s", d.log.String())
+	}
+	l, err := signal.ParseLink(d.link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.base = l.Base
+	return d
+}
+
+// browser starts a fresh Chromium for the test and returns a tab context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		// chromedp sets disable-features itself: repeat its values.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		cancelC()
+		cancelA()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	forwardConsole(t, ctx)
+	return ctx
+}
+
+// newTab opens another tab in the same browser as ctx.
+func newTab(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	forwardConsole(t, tab)
+	return tab
+}
+
+// forwardConsole copies the page's console output and uncaught exceptions into the test log,
+// until the test ends.
+func forwardConsole(t *testing.T, ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			t.Logf("browser %s: %s", m.Type, m.String())
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// eval runs a JavaScript expression in the page, awaits it if it is a promise, and decodes
+// its result.
+func eval[T any](ctx context.Context, js string) (T, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// openApp navigates to the link and waits until the page's state is want.
+func openApp(t *testing.T, ctx context.Context, link, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`body[data-state=%q]`, want))),
+	)
+	if err != nil {
+		state, _ := eval[string](ctx, `document.body.dataset.state`)
+		t.Fatalf("page did not reach state %q (now %q): %v", want, state, err)
+	}
+	if _, err := eval[bool](ctx, sha256JS+";true"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestConnectAndList(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+
+	names, err := eval[[]string](ctx, `app.session.listAll("/").then(es => es.map(e => e.name + (e.isDir ? "/" : "")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"big.bin", "docs/", "m64.bin", "videos/"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("listAll(/) = %v, want %v", names, want)
+	}
+	rows, err := eval[[]string](ctx, `Array.from(document.querySelectorAll("#files [data-path]"), r => r.dataset.path)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/big.bin", "/docs", "/m64.bin", "/videos"} {
+		if !contains(rows, p) {
+			t.Errorf("file browser rows %v lack %s", rows, p)
+		}
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifacts := filepath.Join(repoRoot, "e2e", "artifacts")
+	must(os.MkdirAll(artifacts, 0o755))
+	shot := filepath.Join(artifacts, "file-browser.png")
+	must(os.WriteFile(shot, png, 0o644))
+	t.Logf("screenshot: %s", shot)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRandomRangesThroughAPI(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	rng := rand.New(rand.NewPCG(3, 4))
+	type rg struct{ Off, Len int64 }
+	ranges := make([]rg, 200)
+	var js strings.Builder
+	js.WriteString(`(async () => { const f = await app.session.open("m64.bin"); const out = []; for (const [o, n] of [`)
+	for i := range ranges {
+		off := rng.Int64N(size64)
+		n := min(rng.Int64N(1<<20)+1, size64-off)
+		ranges[i] = rg{off, n}
+		fmt.Fprintf(&js, "[%d,%d],", off, n)
+	}
+	js.WriteString(`]) { const b = await f.read(o, n); const h = testSHA256(); h.update(b); out.push(b.length + ":" + h.hex()); } await f.close(); return out; })()`)
+	got, err := eval[[]string](ctx, js.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ranges) {
+		t.Fatalf("%d results for %d ranges", len(got), len(ranges))
+	}
+	for i, r := range ranges {
+		want := fmt.Sprintf("%d:%s", r.Len, hexSum(data256[r.Off:r.Off+r.Len]))
+		if got[i] != want {
+			t.Errorf("range %d (%d+%d): got %s, want %s", i, r.Off, r.Len, got[i], want)
+		}
+	}
+}
+
+// streamJS reads a whole file through File.stream() and returns its sha256, the byte count,
+// the MB/s, and the time from navigation start to the first byte.
+const streamJS = `(async (path) => {
+  const t0 = performance.now();
+  const f = await app.session.open(path);
+  const h = testSHA256(); let n = 0, first = -1;
+  const rd = f.stream().getReader();
+  for (;;) { const {done, value} = await rd.read(); if (done) break; if (first < 0) first = performance.now(); h.update(value); n += value.length; }
+  const secs = (performance.now() - t0) / 1000;
+  await f.close();
+  return {sum: h.hex(), n, mbps: n / secs / 1e6, firstByteMs: first};
+})`
+
+type streamResult struct {
+	Sum         string  `json:"sum"`
+	N           int64   `json:"n"`
+	MBps        float64 `json:"mbps"`
+	FirstByteMs float64 `json:"firstByteMs"`
+}
+
+func TestStream256MiB(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	r, err := eval[streamResult](ctx, streamJS+`("big.bin")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.N != size256 || r.Sum != hexSum(data256) {
+		t.Fatalf("stream of big.bin: %d bytes, sha256 %s; want %d, %s", r.N, r.Sum, size256, hexSum(data256))
+	}
+	t.Logf("256 MiB through File.stream(), hashed in the page: %.1f MB/s; navigation → first byte %.0f ms", r.MBps, r.FirstByteMs)
+}
+
+func TestCancelThenReadAgain(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	got, err := eval[string](ctx, `(async () => {
+	  const f = await app.session.open("big.bin");
+	  const rd = f.stream(1000).getReader();
+	  let n = 0;
+	  while (n < (8 << 20)) { const {value} = await rd.read(); n += value.length; }
+	  await rd.cancel("test");
+	  const b = await f.read(12345, 100000);
+	  const h = testSHA256(); h.update(b);
+	  await f.close();
+	  const g = await app.session.open("m64.bin");
+	  const c = await g.read(0, 1 << 20); const h2 = testSHA256(); h2.update(c);
+	  return h.hex() + "," + h2.hex();
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hexSum(data256[12345:12345+100000]) + "," + hexSum(data256[:1<<20])
+	if got != want {
+		t.Fatalf("reads after cancel: %s, want %s", got, want)
+	}
+}
+
+func TestWrongTokenScreen(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.base+"/#t=wrong-token", "error")
+	code, err := eval[string](ctx, `document.querySelector("#error").dataset.code`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != "unauthorized" {
+		t.Errorf("error code %q, want unauthorized", code)
+	}
+	openApp(t, ctx, d.base+"/", "error")
+	code, err = eval[string](ctx, `document.querySelector("#error").dataset.code`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != "bad_link" {
+		t.Errorf("error code %q, want bad_link", code)
+	}
+}
+
+func TestDaemonKilledShowsDisconnected(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	_ = d.cmd.Process.Kill()
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`body[data-state="disconnected"], body[data-state="reconnecting"]`))); err != nil {
+		state, _ := eval[string](ctx, `document.body.dataset.state`)
+		t.Fatalf("page state %q after the daemon died: %v", state, err)
+	}
+}
+
+func TestFourTabs(t *testing.T) {
+	d := startDaemon(t)
+	ctx := browser(t)
+	tabs := []context.Context{ctx}
+	for range 3 {
+		tabs = append(tabs, newTab(t, ctx))
+	}
+	for _, tab := range tabs {
+		openApp(t, tab, d.link, "browsing")
+	}
+	want := hexSum(data256[:size64])
+	var wg sync.WaitGroup
+	errs := make([]error, len(tabs))
+	for i, tab := range tabs {
+		wg.Go(func() {
+			r, err := eval[streamResult](tab, streamJS+`("m64.bin")`)
+			if err == nil && (r.N != size64 || r.Sum != want) {
+				err = fmt.Errorf("got %d bytes with sha256 %s", r.N, r.Sum)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("tab %d: %v", i, err)
+		}
+	}
+}
+
+// The daemon serves the page's assets with their content types.
+func TestAssets(t *testing.T) {
+	d := startDaemon(t)
+	for path, ctype := range map[string]string{
+		"/":                    "text/html; charset=utf-8",
+		"/dist/rangecast.wasm": "application/wasm",
+		"/dist/wasm_exec.js":   "text/javascript; charset=utf-8",
+		"/app.js":              "text/javascript; charset=utf-8",
+	} {
+		resp, err := http.Get(d.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
+			t.Errorf("%s: %d %q, want 200 %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), ctype)
+		}
+	}
+}

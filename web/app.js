@@ -1,0 +1,750 @@
+// rangecast web app: a file browser with downloads, on the Go/wasm client's JavaScript API
+// (globalThis.rangecast, declared in api.d.ts). Plain JavaScript, no build step; the page's
+// CSP forbids inline scripts, so everything lives here.
+"use strict";
+
+(() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+
+  // ---------------------------------------------------------------- state and test hooks
+
+  const state = {
+    rc: null,         // globalThis.rangecast, once the wasm has installed it
+    session: null,    // the current Session
+    token: "",
+    dir: "/",
+    entries: [],
+    listError: null,
+    sort: { key: "name", dir: 1 },
+    filter: "",
+    rootName: "",
+    navSeq: 0,
+    lastDetail: null, // the last statechange detail, for the reconnect countdown
+  };
+
+  // window.app is what end-to-end tests (and curious developers) use.
+  const app = {
+    get session() { return state.session; },
+    get state() { return document.body.dataset.state; },
+    get dir() { return state.dir; },
+    downloads: new Map(),
+    navigate: (p) => go(p),
+  };
+  window.app = app;
+
+  function setPageState(s) {
+    document.body.dataset.state = s;
+  }
+
+  // ---------------------------------------------------------------- formatting
+
+  const KIB = 1024;
+  function formatBytes(n) {
+    if (n == null || !Number.isFinite(n)) return "–";
+    if (n < KIB) return `${n} B`;
+    const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    let v = n / KIB, i = 0;
+    while (v >= KIB && i < units.length - 1) { v /= KIB; i++; }
+    return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+  }
+  function formatRate(bps) {
+    if (!bps || bps < 1) return "0 B/s";
+    return `${formatBytes(Math.round(bps))}/s`;
+  }
+  function formatDuration(sec) {
+    if (!Number.isFinite(sec) || sec < 0) return "";
+    if (sec < 10) return `${sec < 1 ? sec.toFixed(2) : sec.toFixed(1)} s`;
+    sec = Math.ceil(sec);
+    if (sec < 60) return `${sec} s`;
+    const m = Math.floor(sec / 60), s = sec % 60;
+    if (m < 60) return `${m} min ${String(s).padStart(2, "0")} s`;
+    return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  }
+  function formatRTT(ms) {
+    if (ms == null) return "–";
+    return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+  }
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const dateFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+  const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+  function formatTime(ms) {
+    const d = Date.now() - ms;
+    if (d >= -60e3 && d < 60e3) return "just now";
+    if (d > 0 && d < 3600e3) return rtf.format(-Math.round(d / 60e3), "minute");
+    if (d > 0 && d < 86400e3) return rtf.format(-Math.round(d / 3600e3), "hour");
+    if (d > 0 && d < 7 * 86400e3) return rtf.format(-Math.round(d / 86400e3), "day");
+    return dateFmt.format(ms);
+  }
+
+  // ---------------------------------------------------------------- kinds and icons
+
+  const EXT = {
+    video: "mp4 m4v mkv webm mov avi wmv flv mpg mpeg ts m2ts 3gp ogv",
+    audio: "mp3 wav flac ogg oga opus m4a aac wma aiff aif mid midi",
+    image: "png jpg jpeg gif webp avif svg bmp ico tif tiff heic heif raw cr2 nef psd",
+    document: "pdf txt md markdown rst doc docx odt rtf tex epub html htm xls xlsx ods ppt pptx odp pages key numbers log " +
+      "go js mjs ts tsx jsx py rs c h cc cpp hpp java kt swift rb php sh css scss toml ini cfg conf",
+    archive: "zip tar gz tgz bz2 tbz xz txz zst 7z rar lz lz4 iso dmg img deb rpm apk jar war whl cab",
+    data: "json jsonl ndjson csv tsv xml yaml yml bin dat db sqlite sqlite3 parquet arrow avro npy npz h5 hdf5 pb proto wasm",
+  };
+  const extKind = new Map();
+  for (const [kind, list] of Object.entries(EXT)) for (const e of list.split(" ")) extKind.set(e, kind);
+
+  function kindOf(entry) {
+    if (entry.isDir) return "folder";
+    const t = entry.type || "";
+    if (t.startsWith("video/")) return "video";
+    if (t.startsWith("audio/")) return "audio";
+    if (t.startsWith("image/")) return "image";
+    const dot = entry.name.lastIndexOf(".");
+    const ext = dot > 0 ? entry.name.slice(dot + 1).toLowerCase() : "";
+    if (extKind.has(ext)) return extKind.get(ext);
+    if (t.startsWith("text/") || t === "application/pdf") return "document";
+    return /^(readme|license|changelog|notes|authors|makefile|dockerfile)$/i.test(entry.name) ? "document" : "data";
+  }
+  const KIND_LABEL = {
+    folder: "Folder", video: "Video", audio: "Audio", image: "Image",
+    document: "Document", archive: "Archive", data: "Data",
+  };
+
+  const ICON_PATHS = {
+    folder: '<path d="M3 7.5A2.5 2.5 0 0 1 5.5 5h3.6l2.2 2.2h7.2A2.5 2.5 0 0 1 21 9.7v7.8a2.5 2.5 0 0 1-2.5 2.5h-13A2.5 2.5 0 0 1 3 17.5z"/>',
+    video: '<rect x="2.5" y="6" width="14" height="12" rx="2.5"/><path d="m16.5 10.5 5-3v9l-5-3"/>',
+    audio: '<path d="M9 18V5.5l11-2v12.5"/><circle cx="6.5" cy="18" r="2.5"/><circle cx="17.5" cy="16" r="2.5"/>',
+    image: '<rect x="3" y="4" width="18" height="16" rx="2.5"/><circle cx="8.5" cy="9.5" r="1.6"/><path d="m21 15.5-4.8-4.8L6 20.5"/>',
+    document: '<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z"/><path d="M14 3v5h5M9 13h6M9 17h4"/>',
+    archive: '<rect x="3" y="3.5" width="18" height="5" rx="1.5"/><path d="M5 8.5V19a1.5 1.5 0 0 0 1.5 1.5h11A1.5 1.5 0 0 0 19 19V8.5M10 12.5h4"/>',
+    data: '<ellipse cx="12" cy="6" rx="7.5" ry="3"/><path d="M4.5 6v12c0 1.7 3.4 3 7.5 3s7.5-1.3 7.5-3V6M4.5 12c0 1.7 3.4 3 7.5 3s7.5-1.3 7.5-3"/>',
+  };
+  const UI_ICONS = {
+    download: '<path d="M12 4v11m-4.5-4.5L12 15l4.5-4.5M5 20h14"/>',
+    x: '<path d="M17 7 7 17M7 7l10 10"/>',
+    retry: '<path d="M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7"/>',
+    save: '<path d="M12 4v11m-4.5-4.5L12 15l4.5-4.5M5 20h14"/>',
+    home: '<path d="M3.5 10.5 12 4l8.5 6.5V19a1.5 1.5 0 0 1-1.5 1.5h-4.5V15h-5v5.5H5A1.5 1.5 0 0 1 3.5 19z"/>',
+    chevron: '<path d="m9 6 6 6-6 6"/>',
+  };
+  function svg(paths) {
+    const s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("aria-hidden", "true");
+    s.innerHTML = paths; // static strings from this file only
+    return s;
+  }
+  function kindIcon(kind) {
+    const span = document.createElement("span");
+    span.className = "kind-icon";
+    span.append(svg(ICON_PATHS[kind] || ICON_PATHS.data));
+    return span;
+  }
+  function el(tag, props = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "dataset") Object.assign(e.dataset, v);
+      else if (k in e && k !== "type") e[k] = v;
+      else e.setAttribute(k, v);
+    }
+    e.append(...children.filter((c) => c != null));
+    return e;
+  }
+
+  // ---------------------------------------------------------------- the link in the fragment
+
+  // The fragment carries the token and the folder: #t=TOKEN&p=/dir. It never reaches the
+  // server (no logs, no Referer), and links to folders keep the token.
+  function parseHash() {
+    const q = new URLSearchParams(location.hash.slice(1));
+    return { token: q.get("t") || "", path: normPath(q.get("p") || "/") };
+  }
+  function normPath(p) {
+    return "/" + p.split("/").filter((s) => s && s !== "." && s !== "..").join("/");
+  }
+  function hashFor(path) {
+    let h = "#t=" + encodeURIComponent(state.token);
+    if (path !== "/") h += "&p=" + encodeURIComponent(path).replace(/%2F/g, "/");
+    return h;
+  }
+  function linkFor(token) {
+    return location.origin + location.pathname + "#t=" + encodeURIComponent(token);
+  }
+
+  // ---------------------------------------------------------------- error screens
+
+  const ERRORS = {
+    bad_link: ["This link has no access token",
+      "Open the complete link the daemon printed, including the part after #t=.", false],
+    unauthorized: ["The daemon refused this link's token",
+      "The daemon may have restarted with a new token: open the link it printed most recently.", false],
+    unreachable: ["Can't reach the daemon",
+      "Check that rangecast serve is still running on that machine, then try again.", true],
+    too_many_peers: ["The daemon is busy",
+      "It is already serving as many browsers as it allows: close another rangecast tab or wait a moment, then try again.", true],
+    setup_timeout: ["The connection could not be set up",
+      "The daemon answered but the peer-to-peer connection never came up; a firewall may block UDP. Try again.", true],
+    closed: ["Disconnected from the daemon",
+      "The connection ended. Check that the daemon is running, then reconnect.", true],
+    going_away: ["The daemon is shutting down",
+      "It stopped serving files. Start it again, then reconnect.", true],
+    protocol: ["The daemon answered something unexpected",
+      "This page and the daemon may be different versions: reload the page, then try again.", true],
+    internal: ["Something went wrong",
+      "Reload the page and try again; if it keeps happening, please report it with the details below.", true],
+  };
+
+  let retryAction = null;
+  function showError(err, retry) {
+    const code = (err && err.code) || "internal";
+    const [title, text, canRetry] = ERRORS[code] || ERRORS.internal;
+    const box = $("#error");
+    box.dataset.code = code;
+    $("[data-field=title]", box).textContent = title;
+    $("[data-field=text]", box).textContent = text;
+    $("[data-field=detail]", box).textContent = `${code}: ${(err && err.message) || err}`;
+    retryAction = canRetry ? (retry || (() => location.reload())) : null;
+    $("#retry").hidden = !canRetry;
+    $("#retry").parentElement.hidden = !canRetry;
+    document.title = `${title} — rangecast`;
+    $("#toast").hidden = true;
+    stopTimers();
+    setPageState("error");
+    updateConn();
+    if (canRetry) $("#retry").focus({ preventScroll: true });
+  }
+
+  function showSplash(title, text) {
+    $("#splash [data-field=title]").textContent = title;
+    $("#splash [data-field=text]").textContent = text;
+  }
+
+  // ---------------------------------------------------------------- loading the wasm
+
+  async function loadClient() {
+    if (typeof Go !== "function") throw Object.assign(new Error("dist/wasm_exec.js did not load"), { code: "internal" });
+    const go = new Go();
+    // main() installs globalThis.rangecast and fires this event before go.run returns.
+    const ready = new Promise((resolve) =>
+      globalThis.addEventListener("rangecast:ready", (e) => resolve(e.detail), { once: true }));
+    let result;
+    try {
+      result = await WebAssembly.instantiateStreaming(fetch("dist/rangecast.wasm"), go.importObject);
+    } catch (e) {
+      // A server that sends the wasm with another Content-Type: compile from bytes instead.
+      const resp = await fetch("dist/rangecast.wasm");
+      if (!resp.ok) throw Object.assign(new Error(`dist/rangecast.wasm: HTTP ${resp.status}`), { code: "internal" });
+      result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    }
+    const exited = go.run(result.instance);
+    exited.then(() => {
+      // The Go program never returns on its own: this is a crash.
+      state.session = null;
+      showError({ code: "internal", message: "the WebAssembly client stopped; see the console" });
+    });
+    return Promise.race([ready, exited.then(() => { throw new Error("the WebAssembly client exited at start"); })]);
+  }
+
+  // ---------------------------------------------------------------- connecting
+
+  let connectSeq = 0;
+  async function connect() {
+    const seq = ++connectSeq;
+    const { token, path } = parseHash();
+    if (state.session) {
+      const old = state.session;
+      state.session = null;
+      old.close().catch(() => {});
+    }
+    if (!token) {
+      showError({ code: "bad_link", message: "the link has no #t= token" }, null);
+      return;
+    }
+    state.token = token;
+    state.dir = path;
+    $("#home-link").href = hashFor("/");
+    setPageState("connecting");
+    showSplash("Connecting to the daemon…", "Setting up a direct peer-to-peer connection.");
+    updateConn();
+    let s;
+    try {
+      s = await state.rc.connect(linkFor(token));
+    } catch (e) {
+      if (seq === connectSeq) showError(e, connect);
+      return;
+    }
+    if (seq !== connectSeq) { s.close().catch(() => {}); return; }
+    state.session = s;
+    s.addEventListener("statechange", onStateChange);
+    s.addEventListener("close", onClose);
+    fetchRootName(token);
+    startTimers();
+    await navigate(state.dir, true);
+  }
+
+  function onStateChange(e) {
+    if (e.target !== state.session) return;
+    const d = e.detail;
+    state.lastDetail = { ...d, at: Date.now() };
+    switch (d.state) {
+      case "connected":
+        if (document.body.dataset.state === "disconnected" || document.body.dataset.state === "reconnecting") {
+          setPageState("browsing");
+          toast(d.attempt ? "Reconnected" : "Connection restored");
+          navigate(state.dir, true); // the folder may have changed meanwhile
+        }
+        break;
+      case "disconnected":
+        setPageState("disconnected");
+        break;
+      case "reconnecting":
+      case "connecting":
+        setPageState("reconnecting");
+        break;
+    }
+    updateOffline();
+    updateConn();
+  }
+
+  function onClose(e) {
+    if (e.target !== state.session) return;
+    state.session = null;
+    const d = e.detail || {};
+    showError({ code: d.code === "unauthorized" || d.code === "bad_link" ? d.code : d.code || "closed", message: d.message }, connect);
+  }
+
+  function updateOffline() {
+    const d = state.lastDetail;
+    const box = $("#offline");
+    const status = $("[data-field=status]", box);
+    const s = document.body.dataset.state;
+    if (s !== "disconnected" && s !== "reconnecting") return;
+    if (!d || d.state === "disconnected") {
+      status.textContent = "Waiting for the daemon to answer…";
+    } else if (d.state === "connecting") {
+      status.textContent = `Reconnecting… (attempt ${d.attempt})`;
+    } else if (d.state === "reconnecting") {
+      const left = Math.max(0, d.at + (d.retryInMs || 0) - Date.now());
+      status.textContent = left > 0
+        ? `Reconnecting… next attempt in ${Math.ceil(left / 1000)} s (attempt ${d.attempt})`
+        : `Reconnecting… (attempt ${d.attempt})`;
+    }
+  }
+
+  async function fetchRootName(token) {
+    try {
+      const r = await fetch("api/v1/status", { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+      if (!r.ok) return;
+      const st = await r.json();
+      if (st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
+        state.rootName = st.dir;
+        renderCrumbs();
+        updateTitle();
+      }
+    } catch { /* the root keeps its generic name */ }
+  }
+
+  // ---------------------------------------------------------------- navigating
+
+  function go(path) {
+    path = normPath(path);
+    const h = hashFor(path);
+    if (location.hash !== h) location.hash = h; // hashchange navigates
+    else navigate(path);
+  }
+
+  window.addEventListener("hashchange", () => {
+    if (!state.rc) return;
+    const { token, path } = parseHash();
+    if (token !== state.token || !state.session) { connect(); return; }
+    if (path !== state.dir) navigate(path);
+  });
+
+  async function navigate(path, keepFilter = false) {
+    const s = state.session;
+    if (!s) return;
+    const seq = ++state.navSeq;
+    const changed = path !== state.dir;
+    state.dir = path;
+    if (changed && !keepFilter) { state.filter = ""; $("#filter").value = ""; }
+    renderCrumbs();
+    updateTitle();
+    const slow = setTimeout(() => { if (seq === state.navSeq) showListStatus("Loading…", ""); }, 200);
+    let entries = null, err = null;
+    try {
+      entries = await s.listAll(path);
+    } catch (e) {
+      err = e;
+    }
+    clearTimeout(slow);
+    if (seq !== state.navSeq || s !== state.session) return;
+    state.entries = entries || [];
+    state.listError = err;
+    renderFiles();
+    const ps = document.body.dataset.state;
+    if (ps === "connecting" || ps === "loading") setPageState(s.state === "connected" ? "browsing" : "reconnecting");
+    updateConn();
+  }
+
+  function updateTitle() {
+    const name = state.dir === "/" ? (state.rootName || "Files") : state.dir.slice(state.dir.lastIndexOf("/") + 1);
+    document.title = `${name} — rangecast`;
+  }
+
+  function renderCrumbs() {
+    const nav = $("#crumbs");
+    const parts = state.dir.split("/").filter(Boolean);
+    const items = [];
+    const rootLabel = el("span", { className: "root" }, svg(UI_ICONS.home), el("span", {}, state.rootName || "Files"));
+    items.push(parts.length
+      ? el("a", { href: hashFor("/"), title: "Top folder" }, rootLabel)
+      : el("span", { className: "current", "aria-current": "page" }, rootLabel));
+    let acc = "";
+    parts.forEach((p, i) => {
+      acc += "/" + p;
+      items.push(el("span", { className: "sep", "aria-hidden": "true" }, svg(UI_ICONS.chevron)));
+      items.push(i === parts.length - 1
+        ? el("span", { className: "current", "aria-current": "page", title: p }, p)
+        : el("a", { href: hashFor(acc), title: p }, p));
+    });
+    nav.replaceChildren(...items);
+  }
+
+  // ---------------------------------------------------------------- the file list
+
+  function sortedEntries() {
+    const f = state.filter.trim().toLowerCase();
+    const list = state.entries
+      .filter((e) => !f || e.name.toLowerCase().includes(f))
+      .map((e) => ({ ...e, kind: kindOf(e) }));
+    const { key, dir } = state.sort;
+    const byName = (a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" });
+    list.sort((a, b) => {
+      if (a.isDir !== b.isDir) return a.isDir ? -1 : 1; // folders first, whatever the order
+      let c = 0;
+      if (key === "size") c = a.size - b.size;
+      else if (key === "mtime") c = a.mtime - b.mtime;
+      else if (key === "kind") c = a.kind.localeCompare(b.kind);
+      return (c || byName(a, b)) * dir;
+    });
+    return list;
+  }
+
+  function showListStatus(title, text, isError, action) {
+    const box = $("#list-status");
+    box.className = "list-status" + (isError ? " error" : "");
+    box.replaceChildren(el("strong", {}, title), text ? el("span", {}, text) : null,
+      action ? el("div", { className: "list-action" }, action) : null);
+    box.hidden = false;
+  }
+
+  const LIST_ERRORS = {
+    not_found: ["This folder does not exist", "It may have been moved or deleted."],
+    not_directory: ["This is not a folder", "The link points at a file."],
+    forbidden: ["This folder cannot be read", "The daemon may not read it or it lies outside the shared folder."],
+    invalid_path: ["This path is not valid", "Go back to the top folder."],
+  };
+
+  function renderFiles() {
+    const tbody = $("#files tbody");
+    for (const b of document.querySelectorAll("#files th .sort")) {
+      if (b.dataset.sort === state.sort.key) b.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
+      else b.removeAttribute("aria-sort");
+    }
+    if (state.listError) {
+      tbody.replaceChildren();
+      const e = state.listError;
+      const [t, x] = LIST_ERRORS[e.code] || ["This folder could not be listed", e.message];
+      const up = state.dir === "/" ? null : el("a", { className: "button", href: hashFor(state.dir.slice(0, state.dir.lastIndexOf("/")) || "/") }, "Go up one folder");
+      showListStatus(t, x, true, up);
+      $("#summary").textContent = "";
+      return;
+    }
+    const list = sortedEntries();
+    const rows = list.map(row);
+    tbody.replaceChildren(...rows);
+    if (!state.entries.length) showListStatus("This folder is empty", "");
+    else if (!list.length) showListStatus("Nothing matches this filter", "");
+    else $("#list-status").hidden = true;
+
+    const dirs = state.entries.filter((e) => e.isDir).length;
+    const filesN = state.entries.length - dirs;
+    const total = state.entries.reduce((n, e) => n + (e.isDir ? 0 : e.size), 0);
+    const parts = [];
+    if (dirs) parts.push(`${dirs} folder${dirs === 1 ? "" : "s"}`);
+    if (filesN) parts.push(`${filesN} file${filesN === 1 ? "" : "s"}, ${formatBytes(total)}`);
+    $("#summary").textContent = parts.join(" · ");
+  }
+
+  function row(e) {
+    const name = e.isDir
+      ? el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name))
+      : el("span", { className: "entry" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+    name.title = e.name;
+    let action = null;
+    if (!e.isDir) {
+      action = el("button", { type: "button", className: "dl-button", title: `Download ${e.name}`, "aria-label": `Download ${e.name}` },
+        svg(UI_ICONS.download), el("span", { className: "dl-text" }, "Download"));
+      action.addEventListener("click", () => startDownload(e));
+    }
+    return el("tr", { dataset: { path: e.path, kind: e.kind } },
+      el("td", { className: "name" }, name),
+      el("td", { className: "kind" }, KIND_LABEL[e.kind]),
+      el("td", { className: "size" }, e.isDir ? "—" : formatBytes(e.size)),
+      el("td", { className: "mtime", title: fullFmt.format(e.mtime) }, formatTime(e.mtime)),
+      el("td", { className: "actions" }, action));
+  }
+
+  for (const b of document.querySelectorAll("#files th .sort")) {
+    b.addEventListener("click", () => {
+      const key = b.dataset.sort;
+      state.sort = state.sort.key === key ? { key, dir: -state.sort.dir } : { key, dir: key === "mtime" || key === "size" ? -1 : 1 };
+      renderFiles();
+    });
+  }
+  $("#filter").addEventListener("input", (e) => { state.filter = e.target.value; renderFiles(); });
+  $("#refresh").addEventListener("click", () => navigate(state.dir, true));
+  $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
+  $("#reconnect-now").addEventListener("click", () => { state.session?.reconnect().catch(() => {}); });
+
+  // ---------------------------------------------------------------- downloads
+
+  // Each download streams the file through File.stream() into Blob parts, and saves the Blob
+  // with an <a download> at the end. (Streaming straight to disk through a service worker
+  // comes later; until then the file is held in memory, which Chromium pages to disk for
+  // large Blobs.)
+  let dlSeq = 0;
+  const PART = 16 << 20; // bytes gathered before they are folded into a Blob part
+
+  async function startDownload(entry) {
+    const s = state.session;
+    if (!s) return;
+    const d = {
+      id: ++dlSeq, name: entry.name, path: entry.path, kind: entry.kind || kindOf(entry),
+      size: entry.size, received: 0, state: "running", error: null,
+      samples: [], reader: null, url: null, started: performance.now(), finished: 0,
+    };
+    app.downloads.set(d.id, d);
+    renderDownloads();
+    let file = null;
+    try {
+      file = await s.open(d.path);
+      d.size = file.size;
+      d.type = file.type;
+      if (d.state !== "running") return;
+      d.reader = file.stream().getReader();
+      const parts = [];
+      let pending = [], pendingBytes = 0;
+      for (;;) {
+        const { done, value } = await d.reader.read();
+        if (done) break;
+        pending.push(value);
+        pendingBytes += value.length;
+        d.received += value.length;
+        if (pendingBytes >= PART) {
+          parts.push(new Blob(pending));
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      if (d.state !== "running") return;
+      parts.push(new Blob(pending));
+      const blob = new Blob(parts, { type: d.type || "application/octet-stream" });
+      d.url = URL.createObjectURL(blob);
+      d.state = "done";
+      d.finished = performance.now();
+      save(d);
+    } catch (e) {
+      if (d.state === "running") {
+        d.state = "failed";
+        d.error = e;
+      }
+    } finally {
+      d.reader = null;
+      if (file) file.close().catch(() => {});
+      renderDownloads();
+    }
+  }
+
+  function save(d) {
+    const a = el("a", { href: d.url, download: d.name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  function cancelDownload(d) {
+    if (d.state !== "running") return;
+    d.state = "canceled";
+    d.reader?.cancel("canceled by the user").catch(() => {});
+    renderDownloads();
+  }
+
+  function dismissDownload(d) {
+    if (d.state === "running") cancelDownload(d);
+    if (d.url) URL.revokeObjectURL(d.url);
+    app.downloads.delete(d.id);
+    renderDownloads();
+  }
+
+  function speedOf(d) {
+    const now = performance.now();
+    d.samples.push([now, d.received]);
+    while (d.samples.length > 2 && now - d.samples[0][0] > 2000) d.samples.shift();
+    const [t0, n0] = d.samples[0];
+    return now - t0 > 200 ? ((d.received - n0) * 1000) / (now - t0) : 0;
+  }
+
+  function downloadMeta(d) {
+    switch (d.state) {
+      case "running": {
+        const sp = speedOf(d);
+        const eta = sp > 0 ? formatDuration((d.size - d.received) / sp) : "";
+        const pct = d.size > 0 ? Math.floor((d.received / d.size) * 100) : 0;
+        const of = `${pct}% of ${formatBytes(d.size)}`;
+        return d.received === 0 && !d.reader ? "Opening…" : `${of} · ${formatRate(sp)}${eta ? ` · ${eta} left` : ""}`;
+      }
+      case "done": {
+        const secs = (d.finished - d.started) / 1000;
+        return `Done · ${formatBytes(d.size)} in ${formatDuration(secs)}`;
+      }
+      case "canceled":
+        return "Canceled";
+      case "failed": {
+        const code = d.error && d.error.code;
+        const why = code === "closed" || code === "unreachable" ? "connection lost"
+          : code === "changed" ? "the file changed while downloading"
+            : code === "not_found" ? "the file is gone" : (d.error && d.error.message) || "failed";
+        return `Failed: ${why}`;
+      }
+    }
+    return "";
+  }
+
+  function renderDownloads() {
+    const list = $("#downloads-list");
+    const all = [...app.downloads.values()];
+    $("#downloads").hidden = all.length === 0;
+    const running = all.filter((d) => d.state === "running").length;
+    $("#downloads-count").textContent = running ? `${running} active` : String(all.length);
+    const existing = new Map([...list.children].map((li) => [Number(li.dataset.id), li]));
+    for (const d of all) {
+      let li = existing.get(d.id);
+      existing.delete(d.id);
+      if (!li) {
+        li = el("li", { className: "dl", dataset: { id: String(d.id), kind: d.kind } },
+          kindIcon(d.kind),
+          el("span", { className: "dl-name", title: d.path }, d.name),
+          el("div", { className: "dl-actions" }),
+          el("div", { className: "progress", role: "progressbar", "aria-label": `Download of ${d.name}` }, el("div")),
+          el("span", { className: "dl-meta" }));
+        list.prepend(li);
+      }
+      if (li.dataset.state !== d.state) {
+        li.dataset.state = d.state;
+        const actions = $(".dl-actions", li);
+        const btns = [];
+        if (d.state === "running") {
+          btns.push(iconButton(UI_ICONS.x, `Cancel download of ${d.name}`, () => cancelDownload(d)));
+        } else {
+          if (d.state === "done") {
+            const a = el("a", { href: d.url, download: d.name, title: "Save again", "aria-label": `Save ${d.name} again` }, svg(UI_ICONS.save));
+            btns.push(a);
+          }
+          if (d.state === "failed" || d.state === "canceled") {
+            btns.push(iconButton(UI_ICONS.retry, `Retry download of ${d.name}`, () => {
+              dismissDownload(d);
+              startDownload({ name: d.name, path: d.path, size: d.size, kind: d.kind, isDir: false });
+            }));
+          }
+          btns.push(iconButton(UI_ICONS.x, `Remove ${d.name} from the list`, () => dismissDownload(d)));
+        }
+        actions.replaceChildren(...btns);
+      }
+      const pct = d.size > 0 ? Math.min(100, (d.received / d.size) * 100) : d.state === "done" ? 100 : 0;
+      $(".progress > div", li).style.width = `${pct.toFixed(1)}%`;
+      $(".progress", li).setAttribute("aria-valuenow", String(Math.round(pct)));
+      $(".dl-meta", li).textContent = downloadMeta(d);
+    }
+    for (const li of existing.values()) li.remove();
+  }
+
+  function iconButton(icon, label, onClick) {
+    const b = el("button", { type: "button", title: label, "aria-label": label }, svg(icon));
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  $("#downloads-clear").addEventListener("click", () => {
+    for (const d of [...app.downloads.values()]) if (d.state !== "running") dismissDownload(d);
+  });
+
+  // ---------------------------------------------------------------- connection panel
+
+  const STATE_LABEL = {
+    loading: "Loading", connecting: "Connecting", connected: "Connected", disconnected: "Disconnected",
+    reconnecting: "Reconnecting", closed: "Closed", failed: "Failed", error: "Not connected",
+  };
+
+  function updateConn() {
+    const conn = $("#conn");
+    const s = state.session;
+    const st = s ? s.stats() : null;
+    const name = st ? st.state : document.body.dataset.state;
+    conn.querySelector("[data-field=state]").textContent = STATE_LABEL[name] || name;
+    conn.dataset.state = name;
+    conn.querySelector("[data-field=rtt]").textContent = st && st.state === "connected" ? formatRTT(st.rttMs) : "–";
+    conn.querySelector("[data-field=throughput]").textContent = st ? formatRate(st.throughput) : "–";
+    conn.querySelector("[data-field=bytes]").textContent = st ? formatBytes(st.bytesReceived) : "–";
+  }
+
+  let tickTimer = 0, pingTimer = 0;
+  function startTimers() {
+    stopTimers();
+    tickTimer = setInterval(() => {
+      updateConn();
+      updateOffline();
+      if ([...app.downloads.values()].some((d) => d.state === "running")) renderDownloads();
+    }, 250);
+    const ping = async () => {
+      const s = state.session;
+      if (!s) return;
+      if (s.state === "connected") {
+        try { await s.ping(); } catch { /* the statechange events tell the story */ }
+        updateConn();
+      }
+      if (s === state.session) pingTimer = setTimeout(ping, 2000);
+    };
+    ping();
+  }
+  function stopTimers() {
+    clearInterval(tickTimer);
+    clearTimeout(pingTimer);
+  }
+
+  // ---------------------------------------------------------------- toast
+
+  let toastTimer = 0;
+  function toast(text) {
+    const t = $("#toast");
+    t.textContent = text;
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, 2500);
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async function boot() {
+    setPageState("loading");
+    showSplash("Loading rangecast…", "Starting the browser client.");
+    updateConn();
+    try {
+      state.rc = await loadClient();
+    } catch (e) {
+      showError({ code: "internal", message: `could not start the WebAssembly client: ${e.message || e}` }, () => location.reload());
+      return;
+    }
+    $("#version").textContent = state.rc.version;
+    await connect();
+  }
+
+  boot();
+})();
