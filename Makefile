@@ -9,7 +9,7 @@ BOTH_PKGS := ./pkg/wire ./pkg/rangefs
 JS_PKGS   := $(BOTH_PKGS) ./pkg/peer ./pkg/signal ./cmd/wasm
 FUZZTIME  ?= 30s
 BENCHCOUNT ?= 5
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
 
@@ -64,8 +64,9 @@ bench-smoke: ## one short run of every benchmark, so that they cannot rot
 .PHONY: lint
 lint: vet ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	GOOS=js GOARCH=wasm $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(JS_PKGS)
+	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	bin/staticcheck ./...
+	GOOS=js GOARCH=wasm bin/staticcheck $(JS_PKGS)
 
 .PHONY: check
 check: lint test ## lint and test: what CI runs

@@ -18,8 +18,9 @@ const maxPendingCandidates = 128
 // are safe for concurrent use. Always call Close: it releases everything the
 // Conn started, and returns once that is done.
 type Conn struct {
-	cfg    Config
-	pc     *webrtc.PeerConnection
+	cfg Config
+	pc  *webrtc.PeerConnection
+	//lint:ignore U1000 empty natively; the js twin's fields are used there.
 	target // per-target fields: peerconnection.go, peerconnection_js.go
 
 	events    *notifier

@@ -11,6 +11,8 @@ import (
 )
 
 // target holds the per-target fields of a Conn; natively there are none.
+//
+//lint:ignore U1000 the js twin has fields; Conn embeds target on both targets.
 type target struct{}
 
 // newPeerConnection builds the SettingEngine from cfg.Native, creates the

@@ -168,3 +168,21 @@ func (h *handlers) release(v js.Value) {
 	}
 	h.props, h.funcs = nil, nil
 }
+
+// stateFromString maps an RTCPeerConnectionState name to a State.
+func stateFromString(s string) State {
+	switch s {
+	case "connecting":
+		return StateConnecting
+	case "connected":
+		return StateConnected
+	case "disconnected":
+		return StateDisconnected
+	case "failed":
+		return StateFailed
+	case "closed":
+		return StateClosed
+	default:
+		return StateNew
+	}
+}

@@ -42,21 +42,3 @@ func (s State) String() string {
 		return "unknown"
 	}
 }
-
-// stateFromString maps an RTCPeerConnectionState name to a State.
-func stateFromString(s string) State {
-	switch s {
-	case "connecting":
-		return StateConnecting
-	case "connected":
-		return StateConnected
-	case "disconnected":
-		return StateDisconnected
-	case "failed":
-		return StateFailed
-	case "closed":
-		return StateClosed
-	default:
-		return StateNew
-	}
-}

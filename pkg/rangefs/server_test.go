@@ -230,11 +230,9 @@ func TestVanishingPeerFreesSession(t *testing.T) {
 	go func() { served <- srv.ServeTransport(context.Background(), b) }()
 	c, err := Dial(t.Context(), a, ClientOptions{StreamWindow: 1 << 20, SessionWindow: 2 << 20})
 	require.NoError(t, err)
-	var files []*File
 	for range 5 {
 		f, err := c.Open(t.Context(), "f")
 		require.NoError(t, err)
-		files = append(files, f)
 		go func() { _, _ = io.Copy(io.Discard, f) }()
 	}
 	waitFor(t, func() bool { return c.BytesReceived() > 1<<20 })
