@@ -4,14 +4,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -25,7 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rangecast/rangecast/internal/netns"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/internal/testdaemon"
 )
 
 const (
@@ -117,65 +115,14 @@ type daemon struct {
 	link   string
 	base   string
 	exited chan error
-	log    *lockedBuffer
+	log    *testdaemon.Buffer
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// startDaemon serves dataDir on a free loopback port.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0"}, append(args, dataDir)...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{cmd: cmd, exited: make(chan error, 1), log: &lockedBuffer{}}
-	cmd.Stderr = d.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-d.exited
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.log.String())
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case d.link = <-line:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no link from the daemon:\n%s", d.log.String())
-	}
-	l, err := signal.ParseLink(d.link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.base = l.Base
-	return d
+	td := testdaemon.Start(t, binPath, nil, append(append([]string{"--listen", "127.0.0.1:0"}, args...), dataDir)...)
+	return &daemon{cmd: td.Cmd, link: td.Link, base: td.Base, exited: td.Exited, log: td.Log}
 }
 
 // browser starts a fresh Chromium for the test and returns a tab context.

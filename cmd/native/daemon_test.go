@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
+	"github.com/rangecast/rangecast/internal/testdaemon"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
 
@@ -80,62 +80,18 @@ type daemonProc struct {
 	link   string
 	token  string
 	base   string
-	stderr *syncBuffer
+	stderr *testdaemon.Buffer
 	exited chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// syncBuffer collects a client process's stderr while the test reads it.
+type syncBuffer = testdaemon.Buffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startDaemon runs `rangecast serve` and waits for the link it prints.
+// startDaemon runs `rangecast serve --log-level debug args...` with a fixed token.
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"serve", "--log-level", "debug"}, args...)...)
-	cmd.Env = append(os.Environ(), "RANGECAST_TOKEN=test-token-123")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	d := &daemonProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = d.stderr
-	require.NoError(t, cmd.Start())
-	go func() { d.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-d.exited
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.stderr.String())
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case d.link = <-line:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("daemon printed no link; log:\n%s", d.stderr.String())
-	}
-	l, err := signal.ParseLink(d.link)
-	require.NoError(t, err)
-	d.token, d.base = l.Token, l.Base
-	return d
+	td := testdaemon.Start(t, binPath, []string{"RANGECAST_TOKEN=test-token-123"}, append([]string{"--log-level", "debug"}, args...)...)
+	return &daemonProc{cmd: td.Cmd, link: td.Link, token: td.Token, base: td.Base, stderr: td.Log, exited: td.Exited}
 }
 
 func (d *daemonProc) status(t *testing.T) daemonStatus {
