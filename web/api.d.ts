@@ -16,6 +16,13 @@
 
 export {};
 
+// Besides this API, the page registers sw.js (scope "/"), a service worker that answers
+// GET/HEAD requests for `/stream/<path>` (each segment URL-encoded) with the file's bytes, read
+// over the session of a rangecast page open in the same browser: Range requests get 206 and
+// Content-Range, others 200 and Content-Length; `?download=1` adds Content-Disposition:
+// attachment. With no connected rangecast page in the browser it answers 503. Use these URLs
+// as <video src>, <img src>, download links, or links opened in another tab.
+
 /** The stable error codes. Match on these, not on messages. */
 export type ErrorCode =
   /** The link is not http(s)://host:port/#t=TOKEN (no token, not a URL). */

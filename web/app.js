@@ -18,6 +18,7 @@
     sort: { key: "name", dir: 1 },
     filter: "",
     rootName: "",
+    udp: "", // the daemon's UDP address(es), from api/v1/status
     navSeq: 0,
     lastDetail: null, // the last statechange detail, for the reconnect countdown
   };
@@ -233,6 +234,8 @@
       if (!resp.ok) throw Object.assign(new Error(`dist/rangecast.wasm: HTTP ${resp.status}`), { code: "internal" });
       result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
     }
+    // The Go heap lives in this memory, outside the JS heap: tests watch both.
+    app.wasmMemoryBytes = () => result.instance.exports.mem.buffer.byteLength;
     const exited = go.run(result.instance);
     exited.then(() => {
       // The Go program never returns on its own: this is a crash.
@@ -274,7 +277,7 @@
     state.session = s;
     s.addEventListener("statechange", onStateChange);
     s.addEventListener("close", onClose);
-    fetchRootName(token);
+    fetchStatus(token);
     startTimers();
     await navigate(state.dir, true);
   }
@@ -328,11 +331,16 @@
     }
   }
 
-  async function fetchRootName(token) {
+  // fetchStatus reads the daemon's status: the served folder's name and its UDP address.
+  async function fetchStatus(token) {
     try {
       const r = await fetch("api/v1/status", { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
       if (!r.ok) return;
       const st = await r.json();
+      if (st && Array.isArray(st.udp)) {
+        state.udp = st.udp.join(", ");
+        updateConn();
+      }
       if (st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
         state.rootName = st.dir;
         renderCrumbs();
@@ -476,10 +484,16 @@
   function row(e) {
     const name = e.isDir
       ? el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name))
-      : el("span", { className: "entry" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
-    name.title = e.name;
+      : el("button", { type: "button", className: "entry open-button" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+    name.title = e.isDir ? e.name : `Open ${e.name}`;
+    if (!e.isDir) name.addEventListener("click", () => openViewer(e));
     let action = null;
-    if (!e.isDir) {
+    if (!e.isDir && swControls()) {
+      // Through the service worker: the browser's download manager writes it to disk as it
+      // arrives, so the page's memory stays flat whatever the size.
+      action = el("a", { className: "dl-button", href: streamURL(e.path, true), title: `Download ${e.name}`, "aria-label": `Download ${e.name}` },
+        svg(UI_ICONS.download), el("span", { className: "dl-text" }, "Download"));
+    } else if (!e.isDir) {
       action = el("button", { type: "button", className: "dl-button", title: `Download ${e.name}`, "aria-label": `Download ${e.name}` },
         svg(UI_ICONS.download), el("span", { className: "dl-text" }, "Download"));
       action.addEventListener("click", () => startDownload(e));
@@ -506,10 +520,10 @@
 
   // ---------------------------------------------------------------- downloads
 
-  // Each download streams the file through File.stream() into Blob parts, and saves the Blob
-  // with an <a download> at the end. (Streaming straight to disk through a service worker
-  // comes later; until then the file is held in memory, which Chromium pages to disk for
-  // large Blobs.)
+  // The fallback when no service worker controls the page (the first load before it claims
+  // the page, or a browser without service workers): each download streams the file through
+  // File.stream() into Blob parts and saves the Blob with an <a download> at the end, holding
+  // the file in memory (Chromium pages large Blobs to disk).
   let dlSeq = 0;
   const PART = 16 << 20; // bytes gathered before they are folded into a Blob part
 
@@ -676,6 +690,193 @@
     for (const d of [...app.downloads.values()]) if (d.state !== "running") dismissDownload(d);
   });
 
+  // ---------------------------------------------------------------- service worker bridge
+
+  // sw.js answers /stream/<path> requests (media elements, downloads, copied links) with bytes
+  // this page reads over its session: the worker cannot hold a peer connection. For each
+  // request the worker sends a MessagePort; the protocol is described at the top of sw.js.
+
+  const STREAM_PREFIX = "/stream";
+  function streamURL(path, download = false) {
+    const enc = path.split("/").filter(Boolean).map(encodeURIComponent).join("/");
+    return `${location.origin}${STREAM_PREFIX}/${enc}${download ? "?download=1" : ""}`;
+  }
+  app.streamURL = streamURL;
+
+  function swControls() {
+    return "serviceWorker" in navigator && !!navigator.serviceWorker.controller;
+  }
+
+  // app.serviceWorker resolves once a worker controls this page (at once after the first
+  // visit; after clients.claim() on the first).
+  app.serviceWorker = new Promise((resolve) => {
+    if (!("serviceWorker" in navigator)) return;
+    if (navigator.serviceWorker.controller) { resolve(true); return; }
+    navigator.serviceWorker.addEventListener("controllerchange", () => { resolve(true); renderFiles(); }, { once: true });
+  });
+
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.addEventListener("message", (e) => {
+      if (e.data && e.data.type === "rangecast:stream" && e.ports[0]) servePort(e.ports[0]);
+    });
+    navigator.serviceWorker.register("sw.js", { scope: "/" }).catch((err) => {
+      console.warn("rangecast: service worker not registered; playback and downloads fall back to memory", err);
+    });
+  }
+
+  // sessionForStream waits for this page's session to be connected (a request may arrive
+  // while the page is still connecting after a reload). null: this page has none to offer.
+  async function sessionForStream(timeoutMs) {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const s = state.session;
+      if (s && s.state === "connected") return s;
+      const ps = document.body.dataset.state;
+      if (ps === "error" || performance.now() > until) return s && s.state !== "closed" ? s : null;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // While streams are open, tell the worker every 10 s that it is still needed: Chromium stops
+  // a worker that has had no event for 30 s, even one whose response body is still flowing.
+  let activeStreams = 0, keepaliveTimer = 0;
+  app.streams = { get active() { return activeStreams; }, served: 0 };
+  function streamStarted() {
+    activeStreams++;
+    app.streams.served++;
+    if (!keepaliveTimer) keepaliveTimer = setInterval(() => navigator.serviceWorker.controller?.postMessage("keepalive"), 10000);
+  }
+  function streamEnded() {
+    if (--activeStreams === 0) { clearInterval(keepaliveTimer); keepaliveTimer = 0; }
+  }
+
+  function toBuffer(v) {
+    return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v.buffer : v.slice().buffer;
+  }
+
+  function servePort(port) {
+    let file = null, reader = null, pos = -1, ended = false;
+    streamStarted();
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      reader?.cancel("the browser dropped the request").catch(() => {});
+      reader = null;
+      file?.close().catch(() => {});
+      port.close();
+      streamEnded();
+    };
+    port.onmessage = async (m) => {
+      const msg = m.data || {};
+      if (ended) return;
+      switch (msg.op) {
+        case "open": {
+          const s = await sessionForStream(15000);
+          if (!s) {
+            port.postMessage({ ok: false, code: "no_session", message: "this page has no connection to the daemon" });
+            finish();
+            return;
+          }
+          try {
+            file = await s.open(msg.path);
+          } catch (e) {
+            port.postMessage({ ok: false, code: e.code || "internal", message: e.message || String(e) });
+            finish();
+            return;
+          }
+          if (ended) { file.close().catch(() => {}); return; }
+          port.postMessage({ ok: true, size: file.size, type: file.type, etag: file.etag, mtime: file.mtime });
+          return;
+        }
+        case "pull": {
+          try {
+            if (!reader || pos !== msg.offset) {
+              reader?.cancel().catch(() => {});
+              reader = file.stream(msg.offset).getReader();
+              pos = msg.offset;
+            }
+            const { done, value } = await reader.read();
+            if (ended) return;
+            if (done) { port.postMessage({ done: true }); return; }
+            const v = value.length > msg.length ? value.subarray(0, msg.length) : value;
+            pos += v.length;
+            const buf = toBuffer(v);
+            port.postMessage({ chunk: buf, done: v.length >= msg.length }, [buf]);
+          } catch (e) {
+            if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
+            finish();
+          }
+          return;
+        }
+        case "cancel":
+        case "close":
+          finish();
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- viewer
+
+  const PREVIEW = { video: "video", audio: "audio", image: "img" };
+  function previewKind(entry) {
+    const k = entry.kind || kindOf(entry);
+    if (PREVIEW[k]) return k;
+    if (entry.type === "application/pdf" || /\.pdf$/i.test(entry.name)) return "pdf";
+    return "";
+  }
+
+  function openViewer(entry) {
+    const box = $("#viewer");
+    const url = streamURL(entry.path);
+    const pk = previewKind(entry);
+    let media = null;
+    if (!swControls()) {
+      media = el("p", { className: "viewer-note" }, "The page's service worker is not active yet: reload the page to play files.");
+    } else if (pk === "video" || pk === "audio") {
+      media = el(pk, { controls: true, autoplay: true, preload: "auto", src: url, className: "viewer-media" });
+    } else if (pk === "image") {
+      media = el("img", { src: url, alt: entry.name, className: "viewer-media" });
+    } else if (pk === "pdf") {
+      media = el("iframe", { src: url, title: entry.name, className: "viewer-media viewer-frame" });
+    } else {
+      media = el("p", { className: "viewer-note" }, "No preview for this kind of file: download it instead.");
+    }
+    $("[data-field=name]", box).textContent = entry.name;
+    $("#viewer-download").href = streamURL(entry.path, true);
+    $("#viewer-download").hidden = !swControls();
+    $("#viewer-body").replaceChildren(media);
+    box.dataset.path = entry.path;
+    box.dataset.kind = pk;
+    box.hidden = false;
+    $("#viewer-close").focus({ preventScroll: true });
+  }
+  app.openViewer = (path) => {
+    const e = state.entries.find((x) => x.path === path) || { name: path.slice(path.lastIndexOf("/") + 1), path, isDir: false, type: "" };
+    openViewer(e);
+  };
+
+  function closeViewer() {
+    const box = $("#viewer");
+    for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
+    $("#viewer-body").replaceChildren();
+    box.hidden = true;
+  }
+  $("#viewer-close").addEventListener("click", closeViewer);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#viewer").hidden) closeViewer(); });
+
+  // The link plays in any tab of this browser while some rangecast page holds a session;
+  // with none open the worker answers 503 with a message saying to open the rangecast link.
+  $("#viewer-copy").addEventListener("click", async () => {
+    const url = streamURL($("#viewer").dataset.path);
+    try {
+      await navigator.clipboard.writeText(url);
+      toast("Link copied: it opens in this browser while a rangecast tab is connected");
+    } catch {
+      toast(url);
+    }
+  });
+
   // ---------------------------------------------------------------- connection panel
 
   const STATE_LABEL = {
@@ -693,6 +894,7 @@
     conn.querySelector("[data-field=rtt]").textContent = st && st.state === "connected" ? formatRTT(st.rttMs) : "–";
     conn.querySelector("[data-field=throughput]").textContent = st ? formatRate(st.throughput) : "–";
     conn.querySelector("[data-field=bytes]").textContent = st ? formatBytes(st.bytesReceived) : "–";
+    conn.querySelector("[data-field=udp]").textContent = state.udp || "–";
   }
 
   let tickTimer = 0, pingTimer = 0;
@@ -733,6 +935,7 @@
   // ---------------------------------------------------------------- start
 
   async function boot() {
+    registerWorker();
     setPageState("loading");
     showSplash("Loading rangecast…", "Starting the browser client.");
     updateConn();

@@ -1,0 +1,208 @@
+// rangecast service worker: answers the browser's own HTTP requests for /stream/<path> —
+// <video src>, <audio src>, <img src>, <iframe src>, a download link, a link pasted into a new
+// tab — with bytes read over the daemon connection of a rangecast page in this browser.
+//
+// A worker cannot hold an RTCPeerConnection, so the bytes come from a controlled app page: for
+// each request the worker opens a MessageChannel to a page and asks it to open the file; the
+// page answers with the file's size and type, then sends one chunk per "pull" (the
+// ReadableStream's pull, so the browser's consumption paces the reads), and stops on "cancel"
+// (the browser aborts the body on every seek, which cancels the stream).
+//
+// Protocol on the per-request port (worker → page, page → worker):
+//   → {op: "open", path}             ← {ok: true, size, type, etag, mtime} | {ok: false, code, message}
+//   → {op: "pull", offset, length}   ← {chunk: ArrayBuffer (transferred)} | {done: true} | {error}
+//   → {op: "cancel"}                 (no answer; the page releases the file)
+//   → {op: "close"}                  (no answer; the read ended normally)
+"use strict";
+
+const PREFIX = "/stream/";
+// How long one page may take to answer "open": a page still connecting waits for its session.
+const OPEN_TIMEOUT_MS = 20000;
+// How long a chunk may take: a page that was closed or reloaded mid-read never answers, and
+// the request must fail rather than hang.
+const PULL_TIMEOUT_MS = 60000;
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
+
+// The page sends "keepalive" while it serves streams: a message event extends this worker's
+// lifetime, so a long download is not cut when Chromium stops idle workers.
+self.addEventListener("message", () => {});
+
+self.addEventListener("fetch", (e) => {
+  const url = new URL(e.request.url);
+  if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
+  if (e.request.method !== "GET" && e.request.method !== "HEAD") {
+    e.respondWith(textResponse(405, "Only GET and HEAD are supported.", { Allow: "GET, HEAD" }));
+    return;
+  }
+  e.respondWith(serve(e, url));
+});
+
+function textResponse(status, text, headers = {}) {
+  return new Response(text + "\n", {
+    status,
+    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers },
+  });
+}
+
+function filePath(url) {
+  try {
+    return "/" + url.pathname.slice(PREFIX.length).split("/").map(decodeURIComponent).filter(Boolean).join("/");
+  } catch {
+    return null;
+  }
+}
+
+// parseRange returns {start, end} (end inclusive), null when there is no usable Range header
+// (serve the whole file), or "unsatisfiable".
+function parseRange(header, size) {
+  if (!header) return null;
+  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*(,.*)?$/.exec(header.trim());
+  // Not one byte range (garbage, or several ranges): RFC 9110 §14.2 lets a server ignore
+  // Range, and the whole file in a 200 is right for every request.
+  if (!m || m[3] || (m[1] === "" && m[2] === "")) return null;
+  let start, end;
+  if (m[1] === "") { // suffix: the last N bytes
+    const n = Number(m[2]);
+    if (n === 0) return "unsatisfiable";
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== "" && Number(m[2]) < start) return null;
+  }
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
+// A request's conversation with one page over a MessagePort.
+class Link {
+  constructor(client) {
+    const ch = new MessageChannel();
+    this.port = ch.port1;
+    this.waiting = null;
+    this.port.onmessage = (m) => {
+      const w = this.waiting;
+      this.waiting = null;
+      if (w) w.resolve(m.data);
+    };
+    client.postMessage({ type: "rangecast:stream" }, [ch.port2]);
+  }
+  ask(msg, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      let timer = 0;
+      if (timeoutMs) timer = setTimeout(() => { this.waiting = null; reject(new Error("timeout")); }, timeoutMs);
+      this.waiting = { resolve: (v) => { clearTimeout(timer); resolve(v); } };
+      this.port.postMessage(msg);
+    });
+  }
+  tell(msg) {
+    try { this.port.postMessage(msg); } catch { /* closed */ }
+    if (msg.op === "cancel" || msg.op === "close") this.port.close();
+  }
+}
+
+// appClients lists the pages that may hold a session: app pages (not /stream/ documents),
+// the requesting page first. Looked up on every request: the worker keeps no state between
+// requests, so it survives being stopped when idle and the page being reloaded.
+async function appClients(e) {
+  const all = await self.clients.matchAll({ type: "window", includeUncontrolled: false });
+  const app = all.filter((c) => !new URL(c.url).pathname.startsWith(PREFIX));
+  app.sort((a, b) => (b.id === e.clientId) - (a.id === e.clientId) || (b.focused - a.focused));
+  return app;
+}
+
+async function open(e, path) {
+  const none = { code: "no_session", message: "No rangecast page with a connection to the daemon is open in this browser: open the rangecast link in a tab, then reload this one." };
+  for (const c of await appClients(e)) {
+    const link = new Link(c);
+    let r;
+    try {
+      r = await link.ask({ op: "open", path }, OPEN_TIMEOUT_MS);
+    } catch {
+      link.tell({ op: "cancel" });
+      continue;
+    }
+    if (r.ok) return { link, meta: r };
+    link.tell({ op: "cancel" });
+    if (r.code !== "no_session") return { error: r };
+  }
+  return { error: none };
+}
+
+const STATUS = { not_found: 404, forbidden: 403, invalid_path: 400, not_regular: 403, no_session: 503 };
+
+async function serve(e, url) {
+  const path = filePath(url);
+  if (!path || path === "/") return textResponse(400, "Not a file path.");
+  const { link, meta, error } = await open(e, path);
+  if (error) return textResponse(STATUS[error.code] || 502, `${path}: ${error.message}`);
+
+  const size = meta.size;
+  const headers = {
+    "Content-Type": meta.type || "application/octet-stream",
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  };
+  if (meta.etag) headers.ETag = `"${meta.etag}"`;
+  if (meta.mtime) headers["Last-Modified"] = new Date(meta.mtime).toUTCString();
+  if (url.searchParams.has("download")) {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+    headers["Content-Disposition"] = `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  }
+
+  let range = e.request.headers.get("Range") ? parseRange(e.request.headers.get("Range"), size) : null;
+  if (range && headers.ETag) {
+    const ifRange = e.request.headers.get("If-Range");
+    if (ifRange && ifRange !== headers.ETag) range = null; // changed: send it whole
+  }
+  if (range === "unsatisfiable") {
+    link.tell({ op: "cancel" });
+    return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${size}` } });
+  }
+  let status = 200, start = 0, end = size - 1;
+  if (range) {
+    status = 206;
+    ({ start, end } = range);
+    headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
+  }
+  headers["Content-Length"] = String(end - start + 1);
+  if (e.request.method === "HEAD" || end < start) {
+    link.tell({ op: "cancel" });
+    return new Response(null, { status, headers });
+  }
+
+  let pos = start;
+  const body = new ReadableStream({
+    async pull(ctrl) {
+      let r;
+      try {
+        r = await link.ask({ op: "pull", offset: pos, length: end + 1 - pos }, PULL_TIMEOUT_MS);
+      } catch {
+        r = { error: "the page serving this file stopped answering" };
+      }
+      if (r.error) {
+        link.tell({ op: "cancel" });
+        ctrl.error(new Error(r.error));
+        return;
+      }
+      if (r.chunk && r.chunk.byteLength) {
+        pos += r.chunk.byteLength;
+        ctrl.enqueue(new Uint8Array(r.chunk));
+      }
+      if (r.done || pos > end) {
+        link.tell({ op: "close" });
+        ctrl.close();
+      }
+    },
+    cancel() {
+      // The browser dropped the response: a seek, a closed tab, a canceled download.
+      link.tell({ op: "cancel" });
+    },
+  }, { highWaterMark: 4 }); // up to 4 chunks (1 MiB) read ahead of the browser: keeps the channel busy
+  return new Response(body, { status, headers });
+}
