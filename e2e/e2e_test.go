@@ -11,10 +11,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -383,11 +385,13 @@ func TestDaemonKilledShowsDisconnected(t *testing.T) {
 	}
 }
 
-func TestFourTabs(t *testing.T) {
+// TestEightTabsOnePort streams a 64 MiB file into 8 tabs at once, each verified by sha256,
+// while every UDP socket of the daemon stays on the one port it reports.
+func TestEightTabsOnePort(t *testing.T) {
 	d := startDaemon(t)
 	ctx := browser(t)
 	tabs := []context.Context{ctx}
-	for range 3 {
+	for range 7 {
 		tabs = append(tabs, newTab(t, ctx))
 	}
 	for _, tab := range tabs {
@@ -405,12 +409,52 @@ func TestFourTabs(t *testing.T) {
 			errs[i] = err
 		})
 	}
-	wg.Wait()
+	udp, err := eval[string](ctx, `(async () => {
+	  const el = document.querySelector("#conn [data-field=udp]"); // filled in from api/v1/status
+	  for (let i = 0; i < 400 && el.textContent === "–"; i++) await new Promise(r => setTimeout(r, 25));
+	  return el.textContent;
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, err := net.SplitHostPort(udp)
+	if err != nil {
+		t.Fatalf("the connection panel shows UDP %q: %v", udp, err)
+	}
+	seen := map[int]bool{}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		ports, err := testdaemon.UDPPorts(d.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range ports {
+			seen[p] = true
+		}
+		select {
+		case <-done:
+			running = false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("tab %d: %v", i, err)
 		}
 	}
+	if len(seen) != 1 || !seen[atoi(t, port)] {
+		t.Errorf("the daemon's UDP ports during the streams: %v, want only %s (shown in the page)", seen, port)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // The daemon serves the page's assets with their content types.

@@ -24,6 +24,7 @@ import (
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/udpmux"
 	"github.com/rangecast/rangecast/web"
 )
 
@@ -39,6 +40,7 @@ type serveConfig struct {
 	token      string
 	maxPeers   int
 	iceServers []string
+	udp        []string
 	logLevel   string
 	logFormat  string
 	grace      time.Duration
@@ -48,11 +50,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg serveConfig
-	var ice stringList
+	var ice, udp stringList
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "HTTP address for the web app and signaling; the default is loopback only, name another address to expose it")
 	fs.StringVar(&cfg.token, "token", "", "access token (default: $RANGECAST_TOKEN, else a random one)")
 	fs.IntVar(&cfg.maxPeers, "max-peers", 64, "peers served at once")
 	fs.Var(&ice, "ice-server", "STUN or TURN server URL, repeatable (none by default)")
+	fs.Var(&udp, "udp", "UDP address (IP:port) that carries every peer's WebRTC traffic; repeatable, one socket set per address, all on one port (default: the --listen IP, a free port)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
@@ -73,6 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("serve takes one directory, got %d arguments", len(pos))
 	}
 	cfg.iceServers = ice
+	cfg.udp = udp
 	if cfg.token == "" {
 		cfg.token = os.Getenv("RANGECAST_TOKEN")
 	}
@@ -131,6 +135,23 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	for _, u := range cfg.iceServers {
 		iceServers = append(iceServers, webrtc.ICEServer{URLs: []string{u}})
 	}
+
+	// The HTTP listener is bound first so that the UDP port can default to its address.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("serve: --listen %s: %w", cfg.listen, err)
+	}
+	defer ln.Close() // after Serve has taken it, a second Close is harmless
+	mux, err := newUDPMux(cfg.udp, ln.Addr().(*net.TCPAddr), log)
+	if err != nil {
+		return err
+	}
+	defer mux.Close() // after every peer has closed: defers run last-in first-out
+	udpAddrs := make([]string, 0, len(mux.LocalAddrs()))
+	for _, a := range mux.LocalAddrs() {
+		udpAddrs = append(udpAddrs, a.String())
+	}
+
 	sig, err := signal.NewHandler(signal.HandlerOptions{
 		Token:    cfg.token,
 		MaxPeers: cfg.maxPeers,
@@ -141,6 +162,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					// Browsers on this host in a loopback-only setup offer no candidate of
 					// their own and reach the daemon's 127.0.0.1 candidate as peer-reflexive.
 					IncludeLoopbackCandidate: true,
+					UDPMux:                   mux,
 					DisableMulticastDNS:      true,
 					ICEDisconnectedTimeout:   5 * time.Second,
 					ICEFailedTimeout:         10 * time.Second,
@@ -155,18 +177,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		_ = sig.Close()
-		return fmt.Errorf("serve: --listen %s: %w", cfg.listen, err)
-	}
 	assets, err := newWebAssets(web.FS())
 	if err != nil {
 		_ = sig.Close()
 		return fmt.Errorf("serve: web app: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           newMux(sig, assets, cfg.dir),
+		Handler:           newMux(sig, assets, cfg.dir, udpAddrs),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -176,7 +193,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	go func() { served <- hs.Serve(ln) }()
 
 	link := signal.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
-	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "max_peers", cfg.maxPeers)
+	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers)
 	fmt.Fprintln(stdout, link.String())
 
 	select {
@@ -201,10 +218,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 
 // daemonStatus answers GET /api/v1/status: what a connection panel or a test wants to see.
 type daemonStatus struct {
-	Peers      int    `json:"peers"`
-	Goroutines int    `json:"goroutines"`
-	OpenFiles  int    `json:"open_files"` // -1 where the platform cannot tell
-	Dir        string `json:"dir"`        // base name of the served directory
+	Peers      int      `json:"peers"`
+	Goroutines int      `json:"goroutines"`
+	OpenFiles  int      `json:"open_files"` // -1 where the platform cannot tell
+	Dir        string   `json:"dir"`        // base name of the served directory
+	UDP        []string `json:"udp"`        // the addresses every peer's WebRTC traffic uses
 }
 
 // openFiles counts the process's open file descriptors (Linux), or returns -1.
@@ -214,6 +232,26 @@ func openFiles() int {
 		return -1
 	}
 	return len(es) - 1 // the directory being read
+}
+
+// newUDPMux opens the one UDP port every peer shares: on the --udp addresses, or else on
+// the HTTP listener's IP with a port the kernel picks. An unspecified IP (0.0.0.0, ::) serves
+// every address of its family, loopback included, for browsers on this host.
+func newUDPMux(addrs []string, httpAddr *net.TCPAddr, log *slog.Logger) (*udpmux.Mux, error) {
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(httpAddr.IP.String(), "0")}
+	}
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || net.ParseIP(host) == nil {
+			return nil, usagef("--udp: %q is not IP:port (for example 127.0.0.1:0 or [::1]:3478)", a)
+		}
+	}
+	m, err := udpmux.New(udpmux.Options{Addr: addrs[0], Addrs: addrs[1:], IncludeLoopback: true, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("serve: --udp %s: %w", strings.Join(addrs, ","), err)
+	}
+	return m, nil
 }
 
 // linkHost is the host:port to print: a wildcard listen address is shown as loopback, the
@@ -232,7 +270,7 @@ func linkHost(a *net.TCPAddr) string {
 
 // newMux routes the signaling API, the status endpoint and the web app, with headers that
 // keep the page's token to itself.
-func newMux(sig *signal.Handler, assets http.Handler, dir string) http.Handler {
+func newMux(sig *signal.Handler, assets http.Handler, dir string, udp []string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(signal.APIPrefix, sig)
 	mux.HandleFunc("GET "+signal.APIPrefix+"status", func(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +282,7 @@ func newMux(sig *signal.Handler, assets http.Handler, dir string) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(daemonStatus{
 			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(dir),
+			UDP: udp,
 		})
 	})
 	mux.Handle("/", assets)
