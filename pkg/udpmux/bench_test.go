@@ -252,3 +252,46 @@ func BenchmarkDispatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSessionsThroughput connects 50 pion sessions through each mux
+// (the servers on the mux, the clients on their own sockets), then has all
+// of them echo 1 MiB at once, each checked by sha256. MB/s is the aggregate
+// of the bytes each session sent and got back, per second, over one op: all
+// 50 echoes. Setup is not timed.
+func BenchmarkSessionsThroughput(b *testing.B) {
+	const (
+		sessions = 50
+		size     = 1 << 20
+	)
+	for _, c := range []benchMux{contenders()[0], contenders()[4]} {
+		b.Run("sessions=50/mux="+c.name, func(b *testing.B) {
+			mux, _ := c.open(b)
+			ss := make([]*session, sessions)
+			defer closeAll(ss)
+			for i := range ss {
+				s, err := newSession(mux)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ss[i] = s
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			b.SetBytes(2 * sessions * size) // out and back
+			b.ResetTimer()
+			for range b.N {
+				var wg sync.WaitGroup
+				errs := make([]error, sessions)
+				for i, s := range ss {
+					wg.Go(func() { errs[i] = s.echo(ctx, size, 16<<10, byte(i)) })
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						b.Fatalf("session %d: %v", i, err)
+					}
+				}
+			}
+		})
+	}
+}
