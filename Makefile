@@ -41,6 +41,8 @@ vet: ## go vet, natively and for GOOS=js
 .PHONY: test
 test: vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
+	# 300 sessions through one port: the race detector's run above scales that down to 100.
+	$(GO) test -count=1 -run '^TestManySessions$$' ./pkg/udpmux
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" $(BOTH_PKGS)
 	$(MAKE) e2e
 
