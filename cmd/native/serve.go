@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/signal"
@@ -131,9 +129,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	}
 	defer srv.Close()
 
-	var iceServers []webrtc.ICEServer
+	var iceServers []peer.ICEServer
 	for _, u := range cfg.iceServers {
-		iceServers = append(iceServers, webrtc.ICEServer{URLs: []string{u}})
+		iceServers = append(iceServers, peer.ICEServer{URLs: []string{u}})
 	}
 
 	// The HTTP listener is bound first so that the UDP port can default to its address.

@@ -3,8 +3,6 @@ package peer
 import (
 	"errors"
 	"fmt"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Role says which side of the negotiation a Conn takes.
@@ -57,7 +55,7 @@ type Config struct {
 	// ICEServers lists STUN and TURN servers. It is empty by default, and
 	// nothing in this package adds one: on loopback and on a LAN, host
 	// candidates are enough.
-	ICEServers []webrtc.ICEServer
+	ICEServers []ICEServer
 
 	// OnSignal receives every local signal: the offer or answer, then each
 	// trickled candidate, then end-of-candidates. It is called on one

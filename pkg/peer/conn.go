@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // maxPendingCandidates bounds the remote candidates held until the remote
@@ -18,10 +16,8 @@ const maxPendingCandidates = 128
 // are safe for concurrent use. Always call Close: it releases everything the
 // Conn started, and returns once that is done.
 type Conn struct {
-	cfg Config
-	pc  *webrtc.PeerConnection
-	//lint:ignore U1000 empty natively; the js twin's fields are used there.
-	target // per-target fields: peerconnection.go, peerconnection_js.go
+	cfg    Config
+	target // per-target fields, the PeerConnection: peerconnection.go, peerconnection_js.go
 
 	events    *notifier
 	acceptQ   chan *Channel
@@ -43,7 +39,7 @@ type Conn struct {
 
 	signalMu         sync.Mutex // serializes AddSignal
 	remoteSet        bool
-	remoteCandidates []webrtc.ICECandidateInit
+	remoteCandidates []ICECandidateInit
 }
 
 // New creates a Conn and its control channel. A Client also creates its offer
@@ -119,14 +115,11 @@ func (c *Conn) abandon() {
 }
 
 func (c *Conn) offer() error {
-	desc, err := c.pc.CreateOffer(nil)
+	sdp, err := c.createLocalDescription(SignalOffer)
 	if err != nil {
 		return err
 	}
-	if err := c.pc.SetLocalDescription(desc); err != nil {
-		return err
-	}
-	c.emitLocalDescription(SignalOffer, desc.SDP)
+	c.emitLocalDescription(SignalOffer, sdp)
 	return nil
 }
 
@@ -184,11 +177,7 @@ func (c *Conn) AddSignal(sig Signal) error {
 		if c.remoteSet {
 			return fmt.Errorf("%w: second %s (renegotiation is not supported)", ErrUnexpectedSignal, sig.Type)
 		}
-		typ := webrtc.SDPTypeAnswer
-		if sig.Type == SignalOffer {
-			typ = webrtc.SDPTypeOffer
-		}
-		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: typ, SDP: sig.SDP}); err != nil {
+		if err := c.setRemoteDescription(sig.Type, sig.SDP); err != nil {
 			return fmt.Errorf("peer: remote %s: %w", sig.Type, err)
 		}
 		c.remoteSet = true
@@ -205,7 +194,7 @@ func (c *Conn) AddSignal(sig Signal) error {
 		return errors.Join(errs...)
 
 	case SignalCandidate, SignalEndOfCandidates:
-		var cand webrtc.ICECandidateInit // empty: end of candidates
+		var cand ICECandidateInit // empty: end of candidates
 		if sig.Type == SignalCandidate {
 			if sig.Candidate == nil || sig.Candidate.Candidate == "" {
 				return fmt.Errorf("%w: candidate signal without a candidate", ErrUnexpectedSignal)
@@ -227,25 +216,22 @@ func (c *Conn) AddSignal(sig Signal) error {
 }
 
 func (c *Conn) answer() error {
-	desc, err := c.pc.CreateAnswer(nil)
+	sdp, err := c.createLocalDescription(SignalAnswer)
 	if err != nil {
 		return err
 	}
-	if err := c.pc.SetLocalDescription(desc); err != nil {
-		return err
-	}
-	c.emitLocalDescription(SignalAnswer, desc.SDP)
+	c.emitLocalDescription(SignalAnswer, sdp)
 	return nil
 }
 
 // addCandidate applies a remote candidate; an empty one means end of
 // candidates, which is only a hint, so its failure is ignored.
-func (c *Conn) addCandidate(cand webrtc.ICECandidateInit) error {
+func (c *Conn) addCandidate(cand ICECandidateInit) error {
 	if cand.Candidate == "" {
 		c.addEndOfCandidates()
 		return nil
 	}
-	if err := c.pc.AddICECandidate(cand); err != nil {
+	if err := c.addICECandidate(cand); err != nil {
 		return fmt.Errorf("peer: remote candidate: %w", err)
 	}
 	return nil
@@ -267,7 +253,7 @@ func (c *Conn) emitLocalDescription(typ SignalType, sdp string) {
 
 // onLocalCandidate emits a gathered candidate; nil means gathering is
 // complete.
-func (c *Conn) onLocalCandidate(cand *webrtc.ICECandidateInit) {
+func (c *Conn) onLocalCandidate(cand *ICECandidateInit) {
 	s := Signal{Type: SignalEndOfCandidates}
 	if cand != nil {
 		s = Signal{Type: SignalCandidate, Candidate: cand}

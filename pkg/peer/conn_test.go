@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -166,7 +165,7 @@ func TestAddSignalErrors(t *testing.T) {
 	}
 
 	bad := "candidate:not a candidate"
-	assert.Error(t, p.client.AddSignal(Signal{Type: SignalCandidate, Candidate: &webrtc.ICECandidateInit{Candidate: bad}}))
+	assert.Error(t, p.client.AddSignal(Signal{Type: SignalCandidate, Candidate: &ICECandidateInit{Candidate: bad}}))
 	assert.NoError(t, p.client.AddSignal(Signal{Type: SignalEndOfCandidates}))
 
 	// None of that broke the connection.
@@ -182,7 +181,7 @@ func TestPendingCandidatesBounded(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, server.Close()) })
 
-	cand := Signal{Type: SignalCandidate, Candidate: &webrtc.ICECandidateInit{
+	cand := Signal{Type: SignalCandidate, Candidate: &ICECandidateInit{
 		Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
 	}}
 	for range maxPendingCandidates {
@@ -202,7 +201,7 @@ func TestSignalJSON(t *testing.T) {
 		{"end", Signal{Type: SignalEndOfCandidates}, `{"type":"end-of-candidates"}`},
 		{
 			"candidate",
-			Signal{Type: SignalCandidate, Candidate: &webrtc.ICECandidateInit{
+			Signal{Type: SignalCandidate, Candidate: &ICECandidateInit{
 				Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", SDPMid: &mid, SDPMLineIndex: &idx,
 			}},
 			`{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host",` +

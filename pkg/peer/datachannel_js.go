@@ -43,7 +43,7 @@ type browserChannel struct {
 func newBrowserChannel(v js.Value, limit int) *browserChannel {
 	b := &browserChannel{v: v, lbl: v.Get("label").String(), limit: limit}
 	b.cond.L = &b.mu
-	// pion never sets binaryType, and the default "blob" can only be read
+	// The default binaryType, "blob", can only be read
 	// asynchronously.
 	v.Set("binaryType", "arraybuffer")
 	b.handlers.set(v, "onmessage", b.onMessage)

@@ -1,7 +1,7 @@
 // Package peer wraps one WebRTC PeerConnection as a [Conn] with a [Client] and a
 // [Server] role, and its DataChannels as message-oriented [Channel]s. The same
-// exported API builds natively (pion/webrtc) and under GOOS=js (pion's browser
-// bindings over the browser's RTCPeerConnection).
+// exported API builds natively (pion/webrtc) and under GOOS=js, where it drives
+// the browser's RTCPeerConnection through syscall/js and links no pion package.
 //
 // A Conn is signaling-agnostic: local session descriptions and trickled ICE
 // candidates come out of [Config].OnSignal as [Signal] values, which marshal to

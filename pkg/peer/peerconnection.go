@@ -10,10 +10,11 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// target holds the per-target fields of a Conn; natively there are none.
-//
-//lint:ignore U1000 the js twin has fields; Conn embeds target on both targets.
-type target struct{}
+// target holds the per-target fields of a Conn: natively, pion's
+// PeerConnection.
+type target struct {
+	pc *webrtc.PeerConnection
+}
 
 // newPeerConnection builds the SettingEngine from cfg.Native, creates the
 // PeerConnection and hooks its events to the Conn.
@@ -57,7 +58,7 @@ func (c *Conn) newPeerConnection() error {
 	}
 
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: c.cfg.ICEServers})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(c.cfg.ICEServers)})
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,10 @@ func (c *Conn) newPeerConnection() error {
 			return
 		}
 		init := cand.ToJSON()
-		c.onLocalCandidate(&init)
+		c.onLocalCandidate(&ICECandidateInit{
+			Candidate: init.Candidate, SDPMid: init.SDPMid,
+			SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
+		})
 	})
 	// pion calls this on a new goroutine per change, so two changes can race:
 	// read the current state rather than trust the argument, so that the
@@ -92,6 +96,51 @@ func (c *Conn) newPeerConnection() error {
 		})
 	})
 	return nil
+}
+
+// pionICEServers converts the configured servers to pion's type.
+func pionICEServers(servers []ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(servers))
+	for _, s := range servers {
+		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}
+
+// createLocalDescription creates the offer or answer and sets it as the local
+// description, which starts gathering; it returns its SDP.
+func (c *Conn) createLocalDescription(typ SignalType) (string, error) {
+	var desc webrtc.SessionDescription
+	var err error
+	if typ == SignalOffer {
+		desc, err = c.pc.CreateOffer(nil)
+	} else {
+		desc, err = c.pc.CreateAnswer(nil)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := c.pc.SetLocalDescription(desc); err != nil {
+		return "", err
+	}
+	return desc.SDP, nil
+}
+
+// setRemoteDescription applies the peer's offer or answer.
+func (c *Conn) setRemoteDescription(typ SignalType, sdp string) error {
+	t := webrtc.SDPTypeAnswer
+	if typ == SignalOffer {
+		t = webrtc.SDPTypeOffer
+	}
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: t, SDP: sdp})
+}
+
+// addICECandidate applies one remote candidate.
+func (c *Conn) addICECandidate(cand ICECandidateInit) error {
+	return c.pc.AddICECandidate(webrtc.ICECandidateInit{
+		Candidate: cand.Candidate, SDPMid: cand.SDPMid,
+		SDPMLineIndex: cand.SDPMLineIndex, UsernameFragment: cand.UsernameFragment,
+	})
 }
 
 func orDefault(d, def time.Duration) time.Duration {

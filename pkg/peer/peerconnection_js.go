@@ -1,34 +1,52 @@
 package peer
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"syscall/js"
-
-	"github.com/pion/webrtc/v4"
 )
 
-// target holds the per-target fields of a Conn: the RTCPeerConnection and the
-// event handlers installed on it, released on close.
+// target holds the per-target fields of a Conn: the browser's
+// RTCPeerConnection and the event handlers installed on it, released on
+// close.
 //
-// The Conn installs its own handlers instead of pion's On* methods, because
-// pion runs each event on a new goroutine: candidates and state changes could
-// be reordered, and a channel announced by ondatachannel could receive
-// messages before a handler is attached. Handlers here run synchronously in
-// the event and never block.
+// The browser build drives RTCPeerConnection directly through syscall/js
+// rather than through pion's js bindings: those only forward to the same
+// browser API, but linking them pulls pion's ICE, DTLS, SCTP and TURN packages
+// into the wasm (over 3 MB raw). The handlers run synchronously in the event,
+// in order, and never block; pion's ran each event on a new goroutine, free
+// to reorder candidates and state changes.
 type target struct {
 	pcv      js.Value
 	handlers handlers
 }
 
-func (c *Conn) newPeerConnection() error {
-	api := webrtc.NewAPI()
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: c.cfg.ICEServers})
-	if err != nil {
-		return err
+func (c *Conn) newPeerConnection() (err error) {
+	ctor := js.Global().Get("RTCPeerConnection")
+	if ctor.Type() != js.TypeFunction {
+		return errors.New("peer: this JavaScript environment has no RTCPeerConnection")
 	}
-	c.pc = pc
-	c.pcv = pc.JSValue()
-	v := c.pcv
+	servers := make([]any, 0, len(c.cfg.ICEServers))
+	for _, s := range c.cfg.ICEServers {
+		urls := make([]any, len(s.URLs))
+		for i, u := range s.URLs {
+			urls[i] = u
+		}
+		srv := map[string]any{"urls": urls}
+		if s.Username != "" {
+			srv["username"] = s.Username
+		}
+		if s.Credential != "" {
+			srv["credential"] = s.Credential
+		}
+		servers = append(servers, srv)
+	}
+	v, err := jsCall(func() js.Value { return ctor.New(map[string]any{"iceServers": servers}) })
+	if err != nil {
+		return fmt.Errorf("peer: new RTCPeerConnection: %w", err)
+	}
+	c.pcv = v
 
 	c.handlers.set(v, "onicecandidate", func(args []js.Value) {
 		cand := args[0].Get("candidate")
@@ -60,9 +78,119 @@ func (c *Conn) newPeerConnection() error {
 	return nil
 }
 
+// createLocalDescription creates the offer or answer and sets it as the local
+// description, which starts gathering; it returns its SDP.
+func (c *Conn) createLocalDescription(typ SignalType) (string, error) {
+	method := "createAnswer"
+	if typ == SignalOffer {
+		method = "createOffer"
+	}
+	desc, err := awaitCall(c.pcv, method)
+	if err != nil {
+		return "", err
+	}
+	if _, err := awaitCall(c.pcv, "setLocalDescription", desc); err != nil {
+		return "", err
+	}
+	return desc.Get("sdp").String(), nil
+}
+
+// setRemoteDescription applies the peer's offer or answer.
+func (c *Conn) setRemoteDescription(typ SignalType, sdp string) error {
+	_, err := awaitCall(c.pcv, "setRemoteDescription", map[string]any{"type": string(typ), "sdp": sdp})
+	return err
+}
+
+// addICECandidate applies one remote candidate.
+func (c *Conn) addICECandidate(cand ICECandidateInit) error {
+	init := map[string]any{"candidate": cand.Candidate, "sdpMid": nil, "sdpMLineIndex": nil, "usernameFragment": nil}
+	if cand.SDPMid != nil {
+		init["sdpMid"] = *cand.SDPMid
+	}
+	if cand.SDPMLineIndex != nil {
+		init["sdpMLineIndex"] = int(*cand.SDPMLineIndex)
+	}
+	if cand.UsernameFragment != nil {
+		init["usernameFragment"] = *cand.UsernameFragment
+	}
+	_, err := awaitCall(c.pcv, "addIceCandidate", init)
+	return err
+}
+
+// awaitCall calls v[method](args...), which returns a Promise, and waits for
+// it to settle. A synchronous exception or a rejection becomes an error. It
+// blocks, so it must not run inside a JavaScript callback.
+func awaitCall(v js.Value, method string, args ...any) (js.Value, error) {
+	p, err := jsCall(func() js.Value { return v.Call(method, args...) })
+	if err != nil {
+		return js.Undefined(), fmt.Errorf("%s: %w", method, err)
+	}
+	type settled struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan settled, 1)
+	onOK := js.FuncOf(func(_ js.Value, a []js.Value) any {
+		ch <- settled{v: argOrUndefined(a)}
+		return nil
+	})
+	onErr := js.FuncOf(func(_ js.Value, a []js.Value) any {
+		ch <- settled{err: jsError(argOrUndefined(a))}
+		return nil
+	})
+	defer onOK.Release()
+	defer onErr.Release()
+	p.Call("then", onOK, onErr)
+	r := <-ch
+	if r.err != nil {
+		return js.Undefined(), fmt.Errorf("%s: %w", method, r.err)
+	}
+	return r.v, nil
+}
+
+func argOrUndefined(a []js.Value) js.Value {
+	if len(a) == 0 {
+		return js.Undefined()
+	}
+	return a[0]
+}
+
+// jsCall runs f, turning a JavaScript exception (which syscall/js raises as a
+// panic) into an error.
+func jsCall(f func() js.Value) (v js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(js.Error); ok {
+				err = jsError(e.Value)
+				return
+			}
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return f(), nil
+}
+
+// jsError describes a thrown or rejected JavaScript value: "Name: message"
+// for an Error (a DOMException included), its string form otherwise.
+func jsError(v js.Value) error {
+	if v.Type() == js.TypeObject {
+		if msg := v.Get("message"); msg.Type() == js.TypeString {
+			name := v.Get("name")
+			if name.Type() == js.TypeString && name.String() != "" {
+				return fmt.Errorf("%s: %s", name.String(), msg.String())
+			}
+			return errors.New(msg.String())
+		}
+	}
+	if v.IsUndefined() || v.IsNull() {
+		return errors.New("rejected without a reason")
+	}
+	return errors.New(v.String())
+}
+
 // candidateInit converts an RTCIceCandidate to its RTCIceCandidateInit form.
-func candidateInit(v js.Value) webrtc.ICECandidateInit {
-	init := webrtc.ICECandidateInit{Candidate: v.Get("candidate").String()}
+func candidateInit(v js.Value) ICECandidateInit {
+	init := ICECandidateInit{Candidate: v.Get("candidate").String()}
 	if mid := v.Get("sdpMid"); mid.Type() == js.TypeString {
 		s := mid.String()
 		init.SDPMid = &s
@@ -82,16 +210,15 @@ func candidateInit(v js.Value) webrtc.ICECandidateInit {
 // pre-negotiated with that stream id. Its handlers are attached before this
 // goroutine yields to the event loop, so no message is missed.
 func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error) {
-	var init *webrtc.DataChannelInit
+	var init any = js.Undefined()
 	if id != nil {
-		negotiated := true
-		init = &webrtc.DataChannelInit{Negotiated: &negotiated, ID: id}
+		init = map[string]any{"negotiated": true, "id": int(*id)}
 	}
-	dc, err := c.pc.CreateDataChannel(label, init)
+	dc, err := jsCall(func() js.Value { return c.pcv.Call("createDataChannel", label, init) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("createDataChannel: %w", err)
 	}
-	b := newBrowserChannel(dc.JSValue(), c.cfg.Browser.ReceiveQueueSize)
+	b := newBrowserChannel(dc, c.cfg.Browser.ReceiveQueueSize)
 	p := &pendingChannel{
 		opened: make(chan struct{}),
 		abort:  func() { _ = b.close() },
@@ -129,12 +256,12 @@ func (c *Conn) sendLimit() int {
 // end of candidates for every m-line. It is only a hint, so a browser that
 // rejects it is ignored.
 func (c *Conn) addEndOfCandidates() {
-	_ = c.pc.AddICECandidate(webrtc.ICECandidateInit{})
+	_, _ = awaitCall(c.pcv, "addIceCandidate", map[string]any{"candidate": ""})
 }
 
 // closePeerConnection closes the RTCPeerConnection and releases the handlers.
 func (c *Conn) closePeerConnection() {
-	_ = c.pc.Close()
+	_, _ = jsCall(func() js.Value { return c.pcv.Call("close") })
 	c.handlers.release(c.pcv)
 }
 

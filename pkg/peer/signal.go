@@ -1,10 +1,6 @@
 package peer
 
-import (
-	"fmt"
-
-	"github.com/pion/webrtc/v4"
-)
+import "fmt"
 
 // SignalType names the kind of a Signal. Its values are the strings that
 // appear in the JSON form.
@@ -33,7 +29,7 @@ type Signal struct {
 	// SDP is the session description of an offer or answer.
 	SDP string `json:"sdp,omitempty"`
 	// Candidate is the ICE candidate of a SignalCandidate.
-	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Candidate *ICECandidateInit `json:"candidate,omitempty"`
 }
 
 // String returns a short description of the signal for logs; it leaves out
