@@ -21,6 +21,9 @@ type listener struct {
 	addr  netip.AddrPort // bound address, with the real port
 	is4   bool
 	socks []*net.UDPConn
+	// senders, where the platform has UDP_SEGMENT (canGSO), send each
+	// socket's datagrams in batches; else writes go straight to the socket.
+	senders []*batchSender
 
 	// mu guards the tables and the routes' addrs and removed fields. The
 	// readers take it shared once per datagram; writers take it exclusively
@@ -41,7 +44,7 @@ var errAddrInUse = syscall.EADDRINUSE
 // the moment between closing the probe and binding the group, in which
 // another program of the same user binding that very port with
 // SO_REUSEPORT would join it; a plain bind there makes ours fail instead.
-func openListener(m *Mux, ap netip.AddrPort, n, bufSize int) (*listener, error) {
+func openListener(m *Mux, ap netip.AddrPort, n, bufSize int, batchWrite bool) (*listener, error) {
 	network := "udp4"
 	if !ap.Addr().Is4() {
 		network = "udp6"
@@ -75,6 +78,11 @@ func openListener(m *Mux, ap netip.AddrPort, n, bufSize int) (*listener, error) 
 		for _, s := range l.socks {
 			_ = s.SetReadBuffer(bufSize)
 			_ = s.SetWriteBuffer(bufSize)
+		}
+	}
+	if canGSO && batchWrite {
+		for _, s := range l.socks {
+			l.senders = append(l.senders, newBatchSender(s))
 		}
 	}
 	return l, nil
@@ -125,14 +133,14 @@ func (l *listener) listenAddresses(includeLoopback bool) []net.Addr {
 	return out
 }
 
-// sockFor picks the socket to send to dst from. All of them have the same
+// sockIndex picks the socket to send to dst from. All of them have the same
 // address, so the peer cannot tell; spreading the writes keeps them from
 // queueing on one socket's write lock.
-func (l *listener) sockFor(dst netip.AddrPort) *net.UDPConn {
+func (l *listener) sockIndex(dst netip.AddrPort) int {
 	if len(l.socks) == 1 {
-		return l.socks[0]
+		return 0
 	}
-	return l.socks[int(dst.Port())%len(l.socks)]
+	return int(dst.Port()) % len(l.socks)
 }
 
 // register maps dst to r, as pion's mux does when a connection first sends
@@ -188,11 +196,18 @@ func (l *listener) register(r *route, dst netip.AddrPort) {
 
 // writeTo sends one datagram.
 func (l *listener) writeTo(b []byte, dst netip.AddrPort) (int, error) {
-	return l.sockFor(dst).WriteToUDPAddrPort(b, dst)
+	i := l.sockIndex(dst)
+	if l.senders != nil {
+		return l.senders[i].write(b, dst)
+	}
+	return l.socks[i].WriteToUDPAddrPort(b, dst)
 }
 
 // close closes the sockets, which ends their readers.
 func (l *listener) close() error {
+	for _, s := range l.senders {
+		s.close() // sends what is queued first
+	}
 	var errs []error
 	for _, s := range l.socks {
 		if err := s.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

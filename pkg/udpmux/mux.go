@@ -89,6 +89,15 @@ type Options struct {
 	// datagram per call.
 	Batch int
 
+	// NoBatchWrite sends every datagram from the writer's goroutine, one
+	// system call each. By default, where Linux has UDP_SEGMENT, each socket
+	// has a goroutine that sends runs of equal-sized datagrams to one address
+	// in one sendmsg (GSO), which on loopback costs about what one datagram
+	// does: it halves the CPU a bulk transfer costs the kernel. Datagrams
+	// below about 1100 bytes are sent at once; full-sized ones may wait up to
+	// 100 µs for others to join their run.
+	NoBatchWrite bool
+
 	// QueueLen bounds the datagrams each connection holds for its reader
 	// (default DefaultQueueLen). A datagram arriving at a full queue is
 	// dropped, never waited for.
@@ -258,7 +267,7 @@ func (m *Mux) listen() error {
 var errPortTaken = errors.New("udpmux: port taken")
 
 func (m *Mux) listenAll(first netip.AddrPort, more []netip.AddrPort) ([]*listener, error) {
-	l0, err := openListener(m, first, m.opts.Readers, m.opts.SocketBufferSize)
+	l0, err := openListener(m, first, m.opts.Readers, m.opts.SocketBufferSize, !m.opts.NoBatchWrite)
 	if err != nil {
 		// With several readers the port is free when probed and bound a
 		// moment later; if someone took it between, pick another.
@@ -273,7 +282,7 @@ func (m *Mux) listenAll(first netip.AddrPort, more []netip.AddrPort) ([]*listene
 		if sharedPort {
 			ap = netip.AddrPortFrom(ap.Addr(), l0.addr.Port())
 		}
-		l, err := openListener(m, ap, m.opts.Readers, m.opts.SocketBufferSize)
+		l, err := openListener(m, ap, m.opts.Readers, m.opts.SocketBufferSize, !m.opts.NoBatchWrite)
 		if err != nil {
 			for _, l := range ls {
 				l.close()
