@@ -88,6 +88,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tuneGC()
+	stopProfile, err := startProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return serve(ctx, cfg, stdout, log)
 }
 
@@ -245,7 +251,10 @@ func newUDPMux(addrs []string, httpAddr *net.TCPAddr, log *slog.Logger) (*udpmux
 			return nil, usagef("--udp: %q is not IP:port (for example 127.0.0.1:0 or [::1]:3478)", a)
 		}
 	}
-	m, err := udpmux.New(udpmux.Options{Addr: addrs[0], Addrs: addrs[1:], IncludeLoopback: true, Logger: log})
+	m, err := udpmux.New(udpmux.Options{
+		Addr: addrs[0], Addrs: addrs[1:], IncludeLoopback: true, Logger: log,
+		NoBatchWrite: os.Getenv(envNoBatchWrite) == "1",
+	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: --udp %s: %w", strings.Join(addrs, ","), err)
 	}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+)
+
+// defaultGCPercent is the GOGC the daemon (serve) runs with unless $GOGC says
+// otherwise. A transfer allocates a little per SCTP packet (in pion) over a small live
+// heap, so that the default of 100 collects several times a second; 400 cut the
+// daemon's CPU per GB by about a sixth (bench: RANGECAST_BENCH_AB_ENV=GOGC=400) for a heap
+// a few tens of MiB larger.
+const defaultGCPercent = 400
+
+// tuneGC applies defaultGCPercent if $GOGC is unset.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
+// envNoBatchWrite, set to 1, turns off the daemon's batched UDP sends
+// (udpmux.Options.NoBatchWrite): an escape hatch for kernels or networks where
+// UDP_SEGMENT misbehaves, and the A side of `RANGECAST_BENCH_AB_ENV=RANGECAST_NO_BATCH_WRITE=1`.
+const envNoBatchWrite = "RANGECAST_NO_BATCH_WRITE"
+
+// envCPUProfile names the file a command writes a CPU profile to, from start to exit. It is
+// for measuring the daemon (bench/daemon.go passes it on) and is deliberately not a flag:
+// `RANGECAST_CPUPROFILE=/tmp/serve.prof rangecast serve DIR`, then
+// `go tool pprof -top /tmp/serve.prof`. A "%p" in the path is replaced by the process id, for
+// several daemons at once. The profile is written when the command returns, so stop the
+// daemon with SIGINT or SIGTERM, not SIGKILL.
+const envCPUProfile = "RANGECAST_CPUPROFILE"
+
+// startProfile starts the CPU profile $RANGECAST_CPUPROFILE asks for, if any, and returns
+// the function that stops and writes it.
+func startProfile() (stop func(), err error) {
+	path := os.Getenv(envCPUProfile)
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("$%s: %w", envCPUProfile, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("$%s: %w", envCPUProfile, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
