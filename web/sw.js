@@ -22,7 +22,19 @@ const OPEN_TIMEOUT_MS = 20000;
 // the request must fail rather than hang.
 const PULL_TIMEOUT_MS = 60000;
 
-self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("install", (e) => {
+  self.skipWaiting();
+  // Only /stream/ needs this worker. Without routes, every request of a controlled page (the
+  // navigation, the scripts, the wasm, each signaling call) would first wait for the worker to
+  // start and run its fetch handler, which only returns. The static routing API (Chromium
+  // 123+) sends the rest straight to the network: the first matching route wins.
+  if (typeof e.addRoutes === "function") {
+    e.waitUntil(e.addRoutes([
+      { condition: { urlPattern: PREFIX + "*" }, source: "fetch-event" },
+      { condition: { urlPattern: "/*" }, source: "network" },
+    ]).catch((err) => console.warn("rangecast worker: static routes not installed:", err)));
+  }
+});
 self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 
 // The page sends "keepalive" while it serves streams: a message event extends this worker's
