@@ -13,9 +13,16 @@ import (
 // ProtocolVersion is the version this package speaks.
 const ProtocolVersion = 1
 
-// DefaultMaxFrame is the frame size (header included) both ends announce unless told
-// otherwise: 256 KiB, the largest DataChannel message Chromium accepts (as of 2026-11).
+// DefaultMaxFrame is the frame size (header included) a client announces unless told
+// otherwise: 256 KiB, the largest DataChannel message Chromium accepts (as of 2026-11). The
+// server sends DATA in frames up to the size the client announces.
 const DefaultMaxFrame = 256 << 10
+
+// DefaultServerMaxFrame is the frame size a server announces, and so the read buffer each
+// session holds, unless told otherwise: 16 KiB (wire.MinFrameSize), since the largest request
+// (a LIST or READ naming a wire.MaxPath path) fits in under 5 KiB. A 256 KiB buffer cost each
+// idle session a quarter MiB of the daemon's memory (measured 2026-11: 254 of 325 KiB).
+const DefaultServerMaxFrame = wire.MinFrameSize
 
 // framer writes and reads whole frames on a Transport. Writes are serialised by wmu so that
 // frames from many streams interleave only at frame boundaries.

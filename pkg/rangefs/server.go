@@ -15,7 +15,7 @@ import (
 
 // ServerOptions bounds what one session may use. Zero fields take the defaults shown.
 type ServerOptions struct {
-	MaxFrame     int           // largest frame accepted and announced; DefaultMaxFrame
+	MaxFrame     int           // largest frame accepted and announced; DefaultServerMaxFrame
 	MaxStreams   int           // concurrent requests per session; 64
 	MaxHandles   int           // open handles per session; 256
 	ListPage     int           // largest LIST page, in entries; 1000
@@ -27,7 +27,7 @@ type ServerOptions struct {
 
 func (o ServerOptions) withDefaults() ServerOptions {
 	if o.MaxFrame <= 0 {
-		o.MaxFrame = DefaultMaxFrame
+		o.MaxFrame = DefaultServerMaxFrame
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = 64

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -373,5 +374,22 @@ func TestPingFloodIsBounded(t *testing.T) {
 		assert.Equal(t, wire.CodeLimitExceeded, pe.Code)
 	case <-time.After(10 * time.Second):
 		t.Fatal("flood not cut off")
+	}
+}
+
+// The server's default frame limit must hold the largest request a client can send: every
+// request type with every string at its maximum.
+func TestLargestRequestFitsServerFrame(t *testing.T) {
+	path := strings.Repeat("p", wire.MaxPath)
+	after := strings.Repeat("a", wire.MaxName)
+	etag := strings.Repeat("e", 255) // str8
+	for _, f := range []wire.Frame{
+		&wire.Stat{Path: path},
+		&wire.Open{Path: path},
+		&wire.List{Path: path, After: after, Limit: 1000},
+		&wire.Read{Offset: 1 << 62, Length: 1 << 40, IfMatch: etag, Path: path},
+	} {
+		n := len(wire.AppendFrame(nil, 1, f))
+		assert.LessOrEqual(t, n, DefaultServerMaxFrame, "%v frame of %d bytes", f.Type(), n)
 	}
 }
