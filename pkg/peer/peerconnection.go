@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -57,7 +58,12 @@ func (c *Conn) newPeerConnection() error {
 		o.SettingEngine(&se)
 	}
 
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	// A Conn carries DataChannels only: an empty MediaEngine and interceptor registry spare
+	// each PeerConnection pion's default codecs and its four media interceptors (NACK, RTCP
+	// reports, TWCC), each with a goroutine and buffers of its own.
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se),
+		webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(c.cfg.ICEServers)})
 	if err != nil {
 		return err
