@@ -94,6 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopProfile()
+	defer startMemProfiler(log)()
 	return serve(ctx, cfg, stdout, log)
 }
 
