@@ -24,6 +24,25 @@ type DialOptions struct {
 	Timeout time.Duration
 	// Client tunes the rangefs session (Connect only).
 	Client rangefs.ClientOptions
+
+	// LocalSignal, if set, sees each local signal (offer, candidates, end of candidates)
+	// before it is sent to the daemon, and returns the signal to send instead, or false to
+	// drop it. RemoteSignal does the same for each of the daemon's signals (its answer
+	// included) before it is applied. They are meant for tests and benchmarks that reroute
+	// the peer traffic, for example through a relay that delays or drops packets: rewrite
+	// the daemon's candidates to the relay's address and drop the local ones. Dropping the
+	// offer or the answer makes the setup fail. Nil means unchanged. Each is called from
+	// one goroutine at a time.
+	LocalSignal  func(peer.Signal) (peer.Signal, bool)
+	RemoteSignal func(peer.Signal) (peer.Signal, bool)
+}
+
+// filterSignal applies a LocalSignal or RemoteSignal hook; nil keeps s.
+func filterSignal(hook func(peer.Signal) (peer.Signal, bool), s peer.Signal) (peer.Signal, bool) {
+	if hook == nil {
+		return s, true
+	}
+	return hook(s)
 }
 
 // Dial connects a client-role peer.Conn to the daemon named by link, trickling candidates
@@ -49,6 +68,10 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	userState := cfg.OnStateChange
 	cfg.Role = peer.Client
 	cfg.OnSignal = func(s peer.Signal) {
+		s, ok := filterSignal(opts.LocalSignal, s)
+		if !ok {
+			return
+		}
 		select {
 		case local <- s:
 		default: // more candidates than anyone needs: drop the rest
@@ -85,7 +108,11 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 		return fail(err)
 	}
 	sessURL := l.Base + APIPrefix + "sessions/" + created.ID
-	if err := conn.AddSignal(created.Answer); err != nil {
+	answer, ok := filterSignal(opts.RemoteSignal, created.Answer)
+	if !ok {
+		return fail(errors.New("signal: RemoteSignal dropped the answer"))
+	}
+	if err := conn.AddSignal(answer); err != nil {
 		return fail(err)
 	}
 
@@ -94,7 +121,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, sessURL, l.Token, local) }()
-	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, sessURL, l.Token, conn) }()
+	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, sessURL, l.Token, conn, opts.RemoteSignal) }()
 
 	var setupErr error
 	for setupErr == nil {
@@ -155,8 +182,8 @@ func trickle(ctx context.Context, a api, sessURL, token string, local <-chan pee
 	}
 }
 
-// pollRemote applies the daemon's candidates as they come.
-func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Conn) error {
+// pollRemote applies the daemon's candidates as they come, through hook if set.
+func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Conn, hook func(peer.Signal) (peer.Signal, bool)) error {
 	after := 0
 	for {
 		var pr PollResponse
@@ -169,6 +196,10 @@ func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Co
 		for _, s := range pr.Signals {
 			if s.Type == peer.SignalAnswer {
 				continue // already applied from the create answer
+			}
+			s, ok := filterSignal(hook, s)
+			if !ok {
+				continue
 			}
 			if err := conn.AddSignal(s); err != nil {
 				return fmt.Errorf("signal: daemon candidate: %w", err)
