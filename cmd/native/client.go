@@ -4,25 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
 
 // connect opens a session to the daemon named by link, with the native client's settings.
 func connect(ctx context.Context, link string) (*signal.Session, error) {
-	s, err := signal.Connect(ctx, link, signal.DialOptions{
-		Peer: peer.Config{Native: peer.NativeOptions{
-			IncludeLoopbackCandidate: true,
-			DisableMulticastDNS:      true,
-			ICEDisconnectedTimeout:   5 * time.Second,
-			ICEFailedTimeout:         10 * time.Second,
-			SCTPReceiveBufferSize:    8 << 20,
-		}},
-		Timeout: 30 * time.Second,
-	})
+	s, err := signal.Connect(ctx, link, signal.NativeDialOptions())
 	if err != nil {
 		return nil, explain(err)
 	}
