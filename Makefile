@@ -56,11 +56,13 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzServeFrames$$' -fuzztime $(FUZZTIME) ./pkg/rangefs
 
 .PHONY: bench
-bench: ## benchmarks, BENCHCOUNT runs each (never part of make test)
+bench: ## the performance table vs baselines (bench/results.json, docs/BENCHMARKS.md), then the in-memory benchmarks; never part of make test
+	$(GO) run ./bench -runs $(BENCHCOUNT)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./pkg/...
 
 .PHONY: bench-smoke
-bench-smoke: ## one short run of every benchmark, so that they cannot rot
+bench-smoke: ## one short run of every benchmark, small sizes, so that they cannot rot
+	$(GO) run ./bench -quick -o $${TMPDIR:-/tmp}/rangecast-bench-smoke.json
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/...
 
 .PHONY: lint

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rangecast/rangecast/pkg/signal"
+)
+
+// daemon is a `rangecast serve` child process.
+type daemon struct {
+	cmd  *exec.Cmd
+	link string
+	done chan error
+}
+
+// startDaemon runs `rangecast serve` on 127.0.0.1:0 and waits for the link it prints.
+func startDaemon(ctx context.Context, cfg *config, extra ...string) (*daemon, error) {
+	return startDaemonEnv(ctx, cfg, nil, extra...)
+}
+
+// startDaemonEnv is startDaemon with env added to this process's environment.
+func startDaemonEnv(ctx context.Context, cfg *config, env []string, extra ...string) (*daemon, error) {
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--max-peers", "128", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(cfg.bin, append(args, cfg.dataDir)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &daemon{cmd: cmd, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, out)
+		d.done <- cmd.Wait()
+	}()
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			d.stop()
+			return nil, fmt.Errorf("daemon exited without printing a link")
+		}
+		d.link = strings.TrimSpace(l)
+	case <-time.After(10 * time.Second):
+		d.stop()
+		return nil, fmt.Errorf("daemon printed no link in 10 s")
+	case <-ctx.Done():
+		d.stop()
+		return nil, ctx.Err()
+	}
+	return d, nil
+}
+
+// stop sends SIGTERM, then SIGKILL after a few seconds, and reaps the process.
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(8 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// cpuSeconds is the daemon's user+system CPU time so far, from /proc/PID/stat.
+func (d *daemon) cpuSeconds() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	// utime and stime are fields 14 and 15 of stat, 12 and 13 here (state is field 3).
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parse /proc stat: %q", s)
+	}
+	return (ut + st) / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, 100 on every Linux this runs on.
+const clockTicks = 100
+
+// rssBytes is the daemon's resident set size, VmRSS from /proc/PID/status.
+func (d *daemon) rssBytes() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			kb, err := strconv.ParseFloat(f[0], 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", d.cmd.Process.Pid)
+}
+
+// connect opens a rangefs session to the daemon with the options `rangecast get` uses.
+func connect(ctx context.Context, link string) (*signal.Session, error) {
+	return connectWith(ctx, link, nil)
+}
+
+// connectWith is connect with the options edited by mod, if not nil (netem sets the
+// signal hooks that reroute the traffic through a relay).
+func connectWith(ctx context.Context, link string, mod func(*signal.DialOptions)) (*signal.Session, error) {
+	opts := signal.NativeDialOptions()
+	if mod != nil {
+		mod(&opts)
+	}
+	return signal.Connect(ctx, link, opts)
+}
