@@ -22,6 +22,7 @@ type target struct {
 func (c *Conn) newPeerConnection() error {
 	o := c.cfg.Native
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLoggers
 	se.DetachDataChannels()
 	se.SetSCTPMaxMessageSize(uint32(o.MaxReceiveMessageSize)) //nolint:gosec // bounded by withDefaults
 	if o.SCTPReceiveBufferSize > 0 {
