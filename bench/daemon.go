@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -116,6 +118,36 @@ func (d *daemon) rssBytes() (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", d.cmd.Process.Pid)
+}
+
+// memStatus is the part of the daemon's /api/v1/status that tells what its memory holds.
+type memStatus struct {
+	Goroutines int     `json:"goroutines"`
+	HeapBytes  float64 `json:"heap_bytes"`
+	StackBytes float64 `json:"stack_bytes"`
+}
+
+// memory asks the daemon for its goroutine count and its heap in objects and in stacks.
+func (d *daemon) memory(ctx context.Context) (memStatus, error) {
+	var st memStatus
+	l, err := signal.ParseLink(d.link)
+	if err != nil {
+		return st, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signal.APIPrefix+"status", nil)
+	if err != nil {
+		return st, err
+	}
+	req.Header.Set("Authorization", "Bearer "+l.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status: HTTP %d", resp.StatusCode)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 // connect opens a rangefs session to the daemon with the options `rangecast get` uses.

@@ -48,6 +48,10 @@ func sessionsRun(ctx context.Context, cfg *config, n int, per int64) (aggMBps, k
 	if err != nil {
 		return 0, 0, err
 	}
+	m0, err := d.memory(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
 
 	ss := make([]*signal.Session, n)
 	defer func() {
@@ -78,6 +82,16 @@ func sessionsRun(ctx context.Context, cfg *config, n int, per int64) (aggMBps, k
 	if err != nil {
 		return 0, 0, err
 	}
+	m1, err := d.memory(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	// Where the resident memory of an idle session goes: its goroutines' stacks, its heap
+	// objects, and the rest (heap the runtime has not given back, allocator overhead).
+	perKiB := func(a, b float64) float64 { return (b - a) / 1024 / float64(n) }
+	logf("  per idle session: RSS %.0f KiB = stacks %.0f KiB (%.1f goroutines) + heap objects %.0f KiB + other %.0f KiB",
+		perKiB(rss0, rss1), perKiB(m0.StackBytes, m1.StackBytes), float64(m1.Goroutines-m0.Goroutines)/float64(n),
+		perKiB(m0.HeapBytes, m1.HeapBytes), perKiB(rss0, rss1)-perKiB(m0.StackBytes, m1.StackBytes)-perKiB(m0.HeapBytes, m1.HeapBytes))
 
 	start := make(chan struct{})
 	for i := range n {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	tuneGC()
 	stopProfile, err := startProfile()
 	if err != nil {
 		return err
@@ -228,6 +228,26 @@ type daemonStatus struct {
 	OpenFiles  int      `json:"open_files"` // -1 where the platform cannot tell
 	Dir        string   `json:"dir"`        // base name of the served directory
 	UDP        []string `json:"udp"`        // the addresses every peer's WebRTC traffic uses
+	HeapBytes  uint64   `json:"heap_bytes"` // live and not yet collected heap objects
+	StackBytes uint64   `json:"stack_bytes"`
+}
+
+// memoryMetrics reads the heap in objects and in goroutine stacks: with the goroutine count,
+// what a connected peer costs the daemon.
+func memoryMetrics() (heap, stacks uint64) {
+	ms := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(ms)
+	for i, m := range ms {
+		if m.Value.Kind() != metrics.KindUint64 {
+			continue
+		}
+		if i == 0 {
+			heap = m.Value.Uint64()
+		} else {
+			stacks = m.Value.Uint64()
+		}
+	}
+	return heap, stacks
 }
 
 // openFiles counts the process's open file descriptors (Linux), or returns -1.
@@ -288,9 +308,10 @@ func newMux(sig *signal.Handler, assets http.Handler, dir string, udp []string) 
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		heap, stacks := memoryMetrics()
 		_ = json.NewEncoder(w).Encode(daemonStatus{
 			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(dir),
-			UDP: udp,
+			UDP: udp, HeapBytes: heap, StackBytes: stacks,
 		})
 	})
 	mux.Handle("/", assets)

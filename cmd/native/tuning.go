@@ -3,25 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 )
-
-// defaultGCPercent is the GOGC the daemon (serve) runs with unless $GOGC says
-// otherwise. A transfer allocates a little per SCTP packet (in pion) over a small live
-// heap, so that the default of 100 collects several times a second; 400 cut the
-// daemon's CPU per GB by about a sixth (bench: RANGECAST_BENCH_AB_ENV=GOGC=400) for a heap
-// a few tens of MiB larger.
-const defaultGCPercent = 400
-
-// tuneGC applies defaultGCPercent if $GOGC is unset.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
 
 // envNoBatchWrite, set to 1, turns off the daemon's batched UDP sends
 // (udpmux.Options.NoBatchWrite): an escape hatch for kernels or networks where
