@@ -31,7 +31,6 @@ type browserChannel struct {
 	cond         sync.Cond
 	queue        [][]byte
 	queued       int
-	free         [][]byte // buffers read has copied out of, for getBuf
 	openFn       func(error)
 	onLow        func()
 	remoteClosed bool
@@ -100,8 +99,13 @@ func (b *browserChannel) onMessage(args []js.Value) {
 	case data.Type() == js.TypeString:
 		msg = []byte(data.String())
 	case data.InstanceOf(jsArrayBuffer):
+		// A fresh buffer per message, on purpose: each message event pins its ArrayBuffer
+		// in wasm_exec.js's value table through the js.Values above, until the Go GC
+		// finalizes them. This allocation keeps the GC running in step with the bytes
+		// received; with pooled buffers it hardly ran, and a 1 GiB download held 646 MB of
+		// array buffers in the page (e2e TestDownload1GiBThroughWorker, 2026-11).
 		u8 := jsUint8Array.New(data)
-		msg = b.getBuf(u8.Length())
+		msg = make([]byte, u8.Length())
 		js.CopyBytesToGo(msg, u8)
 	default:
 		// A Blob: someone changed binaryType. It cannot be read here, and
@@ -139,37 +143,6 @@ func (b *browserChannel) breakChannel() {
 
 func (b *browserChannel) label() string { return b.lbl }
 
-// maxFreeBufs bounds the message buffers a channel keeps for reuse.
-const maxFreeBufs = 8
-
-// minReusedBuf is the smallest buffer worth keeping: small messages are cheap to allocate
-// and would crowd out the DATA-sized ones.
-const minReusedBuf = 16 << 10
-
-// getBuf returns a buffer of n bytes for an arriving message, reusing one that read has
-// finished with: a bulk transfer then allocates nothing per message, which spares the wasm
-// garbage collector (it runs on the page's only thread) a 256 KiB allocation per DATA frame.
-func (b *browserChannel) getBuf(n int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := len(b.free) - 1; i >= 0; i-- {
-		if buf := b.free[i]; cap(buf) >= n {
-			b.free[i] = b.free[len(b.free)-1]
-			b.free[len(b.free)-1] = nil
-			b.free = b.free[:len(b.free)-1]
-			return buf[:n]
-		}
-	}
-	return make([]byte, n)
-}
-
-// putBufLocked keeps buf for getBuf, if there is room.
-func (b *browserChannel) putBufLocked(buf []byte) {
-	if len(b.free) < maxFreeBufs && cap(buf) >= minReusedBuf {
-		b.free = append(b.free, buf[:0])
-	}
-}
-
 func (b *browserChannel) read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -188,7 +161,6 @@ func (b *browserChannel) read(p []byte) (int, error) {
 			b.queue[0] = nil
 			b.queue = b.queue[1:]
 			b.queued -= n
-			b.putBufLocked(m)
 			return n, nil
 		case b.remoteClosed:
 			return 0, io.EOF
