@@ -263,7 +263,11 @@ func BenchmarkSessionsThroughput(b *testing.B) {
 		sessions = 50
 		size     = 1 << 20
 	)
-	for _, c := range []benchMux{contenders()[0], contenders()[4]} {
+	noBatch := benchMux{"udpmux-r2-b32-nobatchwrite", func(tb testing.TB) (ice.UDPMux, net.Addr) {
+		m := newMux(tb, Options{Readers: 2, Batch: 32, NoBatchWrite: true})
+		return m, m.LocalAddr()
+	}}
+	for _, c := range []benchMux{contenders()[0], contenders()[4], noBatch} {
 		b.Run("sessions=50/mux="+c.name, func(b *testing.B) {
 			mux, _ := c.open(b)
 			ss := make([]*session, sessions)
