@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall/js"
 
+	"github.com/rangecast/rangecast/internal/jsutil"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
@@ -285,7 +286,7 @@ func (st *stream) pullOnce() {
 			return // canceled meanwhile: whoever canceled finishes
 		}
 		if n > 0 {
-			if _, jerr := jsCall(st.ctrl, "enqueue", bytesToJS(st.buf[:n])); jerr != nil {
+			if _, jerr := jsutil.Call(st.ctrl, "enqueue", bytesToJS(st.buf[:n])); jerr != nil {
 				st.finishLocked()
 				return
 			}
@@ -328,14 +329,14 @@ func (st *stream) openLocked() error {
 
 func (st *stream) closeLocked() {
 	if !st.ended.Swap(true) {
-		_, _ = jsCall(st.ctrl, "close")
+		_, _ = jsutil.Call(st.ctrl, "close")
 	}
 	st.finishLocked()
 }
 
 func (st *stream) failLocked(err error) {
 	if !st.ended.Swap(true) {
-		_, _ = jsCall(st.ctrl, "error", newJSError(err))
+		_, _ = jsutil.Call(st.ctrl, "error", newJSError(err))
 	}
 	st.finishLocked()
 }
@@ -344,7 +345,7 @@ func (st *stream) failLocked(err error) {
 // any time; the pull in progress, if any, then returns without touching it.
 func (st *stream) abort(err error) {
 	if !st.ended.Swap(true) {
-		_, _ = jsCall(st.ctrl, "error", newJSError(err))
+		_, _ = jsutil.Call(st.ctrl, "error", newJSError(err))
 	}
 	st.cancel()
 	st.finish()

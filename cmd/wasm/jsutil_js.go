@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall/js"
+
+	"github.com/rangecast/rangecast/internal/jsutil"
 )
 
 var (
@@ -111,16 +113,6 @@ func goSafe(fn func()) {
 		}()
 		fn()
 	}()
-}
-
-// jsCall calls a JavaScript method and returns a JavaScript exception as an error.
-func jsCall(v js.Value, method string, args ...any) (res js.Value, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: %v", method, r)
-		}
-	}()
-	return v.Call(method, args...), nil
 }
 
 // Argument checks. JavaScript passes undefined for missing arguments, so a count check is
@@ -309,7 +301,7 @@ func prototype(base js.Value, tag string, methods map[string]js.Func, getters ma
 func dispatch(target js.Value, typ string, detail any) {
 	init := map[string]any{"detail": detail}
 	ev := jsGlobal.Get("CustomEvent").New(typ, init)
-	if _, err := jsCall(target, "dispatchEvent", ev); err != nil {
+	if _, err := jsutil.Call(target, "dispatchEvent", ev); err != nil {
 		_ = panicError(err)
 	}
 }

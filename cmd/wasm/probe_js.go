@@ -5,6 +5,7 @@ import (
 	"errors"
 	"syscall/js"
 
+	"github.com/rangecast/rangecast/internal/jsutil"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
 
@@ -25,7 +26,7 @@ func probe(ctx context.Context, link string) error {
 		"signal":  abort.Get("signal"),
 		"cache":   "no-store",
 	}
-	p, err := jsCall(jsGlobal, "fetch", l.Base+signal.APIPrefix+"status", init)
+	p, err := jsutil.Call(jsGlobal, "fetch", l.Base+signal.APIPrefix+"status", init)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"syscall/js"
+
+	"github.com/rangecast/rangecast/internal/jsutil"
 )
 
 // target holds the per-target fields of a Conn: the browser's
@@ -42,7 +44,7 @@ func (c *Conn) newPeerConnection() (err error) {
 		}
 		servers = append(servers, srv)
 	}
-	v, err := jsCall(func() js.Value { return ctor.New(map[string]any{"iceServers": servers}) })
+	v, err := jsutil.Try(func() js.Value { return ctor.New(map[string]any{"iceServers": servers}) })
 	if err != nil {
 		return fmt.Errorf("peer: new RTCPeerConnection: %w", err)
 	}
@@ -85,11 +87,11 @@ func (c *Conn) createLocalDescription(typ SignalType) (string, error) {
 	if typ == SignalOffer {
 		method = "createOffer"
 	}
-	desc, err := awaitCall(c.pcv, method)
+	desc, err := jsutil.AwaitCall(c.pcv, method)
 	if err != nil {
 		return "", err
 	}
-	if _, err := awaitCall(c.pcv, "setLocalDescription", desc); err != nil {
+	if _, err := jsutil.AwaitCall(c.pcv, "setLocalDescription", desc); err != nil {
 		return "", err
 	}
 	return desc.Get("sdp").String(), nil
@@ -97,7 +99,7 @@ func (c *Conn) createLocalDescription(typ SignalType) (string, error) {
 
 // setRemoteDescription applies the peer's offer or answer.
 func (c *Conn) setRemoteDescription(typ SignalType, sdp string) error {
-	_, err := awaitCall(c.pcv, "setRemoteDescription", map[string]any{"type": string(typ), "sdp": sdp})
+	_, err := jsutil.AwaitCall(c.pcv, "setRemoteDescription", map[string]any{"type": string(typ), "sdp": sdp})
 	return err
 }
 
@@ -113,79 +115,8 @@ func (c *Conn) addICECandidate(cand ICECandidateInit) error {
 	if cand.UsernameFragment != nil {
 		init["usernameFragment"] = *cand.UsernameFragment
 	}
-	_, err := awaitCall(c.pcv, "addIceCandidate", init)
+	_, err := jsutil.AwaitCall(c.pcv, "addIceCandidate", init)
 	return err
-}
-
-// awaitCall calls v[method](args...), which returns a Promise, and waits for
-// it to settle. A synchronous exception or a rejection becomes an error. It
-// blocks, so it must not run inside a JavaScript callback.
-func awaitCall(v js.Value, method string, args ...any) (js.Value, error) {
-	p, err := jsCall(func() js.Value { return v.Call(method, args...) })
-	if err != nil {
-		return js.Undefined(), fmt.Errorf("%s: %w", method, err)
-	}
-	type settled struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan settled, 1)
-	onOK := js.FuncOf(func(_ js.Value, a []js.Value) any {
-		ch <- settled{v: argOrUndefined(a)}
-		return nil
-	})
-	onErr := js.FuncOf(func(_ js.Value, a []js.Value) any {
-		ch <- settled{err: jsError(argOrUndefined(a))}
-		return nil
-	})
-	defer onOK.Release()
-	defer onErr.Release()
-	p.Call("then", onOK, onErr)
-	r := <-ch
-	if r.err != nil {
-		return js.Undefined(), fmt.Errorf("%s: %w", method, r.err)
-	}
-	return r.v, nil
-}
-
-func argOrUndefined(a []js.Value) js.Value {
-	if len(a) == 0 {
-		return js.Undefined()
-	}
-	return a[0]
-}
-
-// jsCall runs f, turning a JavaScript exception (which syscall/js raises as a
-// panic) into an error.
-func jsCall(f func() js.Value) (v js.Value, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(js.Error); ok {
-				err = jsError(e.Value)
-				return
-			}
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	return f(), nil
-}
-
-// jsError describes a thrown or rejected JavaScript value: "Name: message"
-// for an Error (a DOMException included), its string form otherwise.
-func jsError(v js.Value) error {
-	if v.Type() == js.TypeObject {
-		if msg := v.Get("message"); msg.Type() == js.TypeString {
-			name := v.Get("name")
-			if name.Type() == js.TypeString && name.String() != "" {
-				return fmt.Errorf("%s: %s", name.String(), msg.String())
-			}
-			return errors.New(msg.String())
-		}
-	}
-	if v.IsUndefined() || v.IsNull() {
-		return errors.New("rejected without a reason")
-	}
-	return errors.New(v.String())
 }
 
 // candidateInit converts an RTCIceCandidate to its RTCIceCandidateInit form.
@@ -214,9 +145,9 @@ func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error)
 	if id != nil {
 		init = map[string]any{"negotiated": true, "id": int(*id)}
 	}
-	dc, err := jsCall(func() js.Value { return c.pcv.Call("createDataChannel", label, init) })
+	dc, err := jsutil.Call(c.pcv, "createDataChannel", label, init)
 	if err != nil {
-		return nil, fmt.Errorf("createDataChannel: %w", err)
+		return nil, err
 	}
 	b := newBrowserChannel(dc, c.cfg.Browser.ReceiveQueueSize)
 	p := &pendingChannel{
@@ -256,12 +187,12 @@ func (c *Conn) sendLimit() int {
 // end of candidates for every m-line. It is only a hint, so a browser that
 // rejects it is ignored.
 func (c *Conn) addEndOfCandidates() {
-	_, _ = awaitCall(c.pcv, "addIceCandidate", map[string]any{"candidate": ""})
+	_, _ = jsutil.AwaitCall(c.pcv, "addIceCandidate", map[string]any{"candidate": ""})
 }
 
 // closePeerConnection closes the RTCPeerConnection and releases the handlers.
 func (c *Conn) closePeerConnection() {
-	_, _ = jsCall(func() js.Value { return c.pcv.Call("close") })
+	_, _ = jsutil.Call(c.pcv, "close")
 	c.handlers.release(c.pcv)
 }
 

@@ -4,9 +4,10 @@ package signal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"syscall/js"
+
+	"github.com/rangecast/rangecast/internal/jsutil"
 )
 
 // fetchAPI is the browser api: the page's fetch, with an AbortController for ctx.
@@ -16,40 +17,14 @@ func newAPI() api { return fetchAPI{} }
 
 func (fetchAPI) close() {}
 
-// await waits for a JavaScript promise without blocking inside a callback: the callbacks only
-// hand the result to a channel.
+// await waits for a JavaScript promise. The caller aborts the fetch when ctx ends, which
+// rejects the promise: that rejection is reported as ctx's error.
 func await(ctx context.Context, p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: args[0]}
-		return nil
-	})
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "promise rejected"
-		if len(args) > 0 && args[0].Truthy() {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	defer then.Release()
-	defer catch.Release()
-	p.Call("then", then, catch)
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		// The caller aborts the fetch; wait for the promise to settle so the funcs can go.
-		r := <-ch
-		if r.err == nil {
-			return r.v, nil
-		}
+	v, err := jsutil.Await(p)
+	if err != nil && ctx.Err() != nil {
 		return js.Undefined(), ctx.Err()
 	}
+	return v, err
 }
 
 func (fetchAPI) do(ctx context.Context, method, url, token string, body []byte) (int, []byte, error) {
