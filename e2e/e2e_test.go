@@ -421,29 +421,16 @@ func TestEightTabsOnePort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the connection panel shows UDP %q: %v", udp, err)
 	}
-	seen := map[int]bool{}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	for running := true; running; {
-		ports, err := testdaemon.UDPPorts(d.cmd.Process.Pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for p := range ports {
-			seen[p] = true
-		}
-		select {
-		case <-done:
-			running = false
-		case <-time.After(50 * time.Millisecond):
-		}
+	seen, _, err := testdaemon.SampleUDPPorts(d.cmd.Process.Pid, 50*time.Millisecond, &wg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("tab %d: %v", i, err)
 		}
 	}
-	if len(seen) != 1 || !seen[atoi(t, port)] {
+	if len(seen) != 1 || seen[0] != atoi(t, port) {
 		t.Errorf("the daemon's UDP ports during the streams: %v, want only %s (shown in the page)", seen, port)
 	}
 }

@@ -8,14 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,37 +184,16 @@ func TestSixteenClients(t *testing.T) {
 	require.Len(t, st.UDP, 1)
 	_, port, err := net.SplitHostPort(st.UDP[0])
 	require.NoError(t, err)
-	ports, samples := sampleUDPPorts(t, d.cmd.Process.Pid, &wg)
-	wg.Wait()
+	ports, samples, err := testdaemon.SampleUDPPorts(d.cmd.Process.Pid, 20*time.Millisecond, &wg)
+	require.NoError(t, err)
 	assert.Positive(t, samples)
-	assert.Equal(t, []string{port}, ports, "the daemon's UDP ports while 16 clients streamed")
+	portN, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	assert.Equal(t, []int{portN}, ports, "the daemon's UDP ports while 16 clients streamed")
 	for i, r := range results {
 		require.NoError(t, r.err, "client %d: %s", i, r.stderr)
 		assert.Equal(t, midSum+"  "+r.out+"\n", r.stdout, "client %d", i)
 		assert.Equal(t, midSum, fileSum(t, r.out), "client %d", i)
-	}
-}
-
-// sampleUDPPorts lists, every 20 ms until running is done, the local ports of the daemon's UDP
-// sockets, and returns every port seen and the number of samples taken.
-func sampleUDPPorts(t *testing.T, pid int, running *sync.WaitGroup) ([]string, int) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { running.Wait(); close(done) }()
-	seen := map[string]bool{}
-	samples := 0
-	for {
-		ports, err := testdaemon.UDPPorts(pid)
-		require.NoError(t, err)
-		for p := range ports {
-			seen[strconv.Itoa(p)] = true
-		}
-		samples++
-		select {
-		case <-done:
-			return slices.Sorted(maps.Keys(seen)), samples
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }
 

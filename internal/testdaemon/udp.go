@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // UDPPorts returns the local ports of the UDP sockets process pid holds open, each with the
@@ -60,4 +63,32 @@ func UDPPorts(pid int) (map[int]int, error) {
 		}
 	}
 	return ports, nil
+}
+
+// SampleUDPPorts lists the local ports of process pid's UDP sockets every interval until
+// running is done, and returns every port seen, sorted, and the number of samples taken.
+func SampleUDPPorts(pid int, every time.Duration, running *sync.WaitGroup) ([]int, int, error) {
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	seen := map[int]bool{}
+	for samples := 1; ; samples++ {
+		ports, err := UDPPorts(pid)
+		if err != nil {
+			<-done
+			return nil, samples, err
+		}
+		for p := range ports {
+			seen[p] = true
+		}
+		select {
+		case <-done:
+			out := make([]int, 0, len(seen))
+			for p := range seen {
+				out = append(out, p)
+			}
+			slices.Sort(out)
+			return out, samples, nil
+		case <-time.After(every):
+		}
+	}
 }
