@@ -67,36 +67,20 @@ func newPionPairVia(ctx context.Context, rt *reroute) (*pionPair, error) {
 	}
 	p.sendDC.OnOpen(func() { close(openA) })
 
-	offer, err := p.a.CreateOffer(nil)
+	offerA, err := gatheredDescription(ctx, p.a, func() (webrtc.SessionDescription, error) { return p.a.CreateOffer(nil) })
 	if err != nil {
 		return fail(err)
 	}
-	gatherA := webrtc.GatheringCompletePromise(p.a)
-	if err := p.a.SetLocalDescription(offer); err != nil {
-		return fail(err)
-	}
-	if err := wait(ctx, gatherA); err != nil {
-		return fail(err)
-	}
-	offerA := *p.a.LocalDescription()
 	if rt != nil {
 		offerA.SDP = rt.localSDP(offerA.SDP)
 	}
 	if err := p.b.SetRemoteDescription(offerA); err != nil {
 		return fail(err)
 	}
-	answer, err := p.b.CreateAnswer(nil)
+	answerB, err := gatheredDescription(ctx, p.b, func() (webrtc.SessionDescription, error) { return p.b.CreateAnswer(nil) })
 	if err != nil {
 		return fail(err)
 	}
-	gatherB := webrtc.GatheringCompletePromise(p.b)
-	if err := p.b.SetLocalDescription(answer); err != nil {
-		return fail(err)
-	}
-	if err := wait(ctx, gatherB); err != nil {
-		return fail(err)
-	}
-	answerB := *p.b.LocalDescription()
 	if rt != nil {
 		answerB.SDP = rt.remoteSDP(answerB.SDP)
 		if _, err := rt.relay(); err != nil {
@@ -208,4 +192,22 @@ func (p *pionPair) echoRTTs(ctx context.Context, n int) ([]float64, error) {
 		out = append(out, float64(time.Since(t0))/float64(time.Millisecond))
 	}
 	return out, nil
+}
+
+// gatheredDescription creates pc's offer or answer with create, sets it, and returns the local
+// description once gathering is complete (the baseline does not trickle).
+func gatheredDescription(ctx context.Context, pc *webrtc.PeerConnection,
+	create func() (webrtc.SessionDescription, error)) (webrtc.SessionDescription, error) {
+	desc, err := create()
+	if err != nil {
+		return desc, err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(desc); err != nil {
+		return desc, err
+	}
+	if err := wait(ctx, gathered); err != nil {
+		return desc, err
+	}
+	return *pc.LocalDescription(), nil
 }
