@@ -259,6 +259,11 @@ func openFiles() int {
 	return len(es) - 1 // the directory being read
 }
 
+// envNoBatchWrite, set to 1, turns off the daemon's batched UDP sends
+// (udpmux.Options.NoBatchWrite): an escape hatch for kernels or networks where
+// UDP_SEGMENT misbehaves, and the A side of `RANGECAST_BENCH_AB_ENV=RANGECAST_NO_BATCH_WRITE=1`.
+const envNoBatchWrite = "RANGECAST_NO_BATCH_WRITE"
+
 // newUDPMux opens the one UDP port every peer shares: on the --udp addresses, or else on
 // the HTTP listener's IP with a port the kernel picks. An unspecified IP (0.0.0.0, ::) serves
 // every address of its family, loopback included, for browsers on this host.

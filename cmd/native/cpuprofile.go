@@ -8,11 +8,6 @@ import (
 	"strings"
 )
 
-// envNoBatchWrite, set to 1, turns off the daemon's batched UDP sends
-// (udpmux.Options.NoBatchWrite): an escape hatch for kernels or networks where
-// UDP_SEGMENT misbehaves, and the A side of `RANGECAST_BENCH_AB_ENV=RANGECAST_NO_BATCH_WRITE=1`.
-const envNoBatchWrite = "RANGECAST_NO_BATCH_WRITE"
-
 // envCPUProfile names the file a command writes a CPU profile to, from start to exit. It is
 // for measuring the daemon (bench/daemon.go passes it on) and is deliberately not a flag:
 // `RANGECAST_CPUPROFILE=/tmp/serve.prof rangecast serve DIR`, then
