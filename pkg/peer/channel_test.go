@@ -315,8 +315,8 @@ func TestBackpressure(t *testing.T) {
 
 func TestCreateChannelContext(t *testing.T) {
 	leakCheck(t)
-	// A Client with no peer never connects, so CreateChannel waits for ctx.
-	cfg := baseConfig(Client)
+	// A Offerer with no peer never connects, so CreateChannel waits for ctx.
+	cfg := baseConfig(Offerer)
 	cfg.OnSignal = func(Signal) {}
 	c, err := New(cfg)
 	require.NoError(t, err)

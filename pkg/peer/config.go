@@ -9,19 +9,19 @@ import (
 type Role int
 
 const (
-	// Client creates the offer as soon as the Conn is constructed.
-	Client Role = iota + 1
-	// Server waits for the Client's offer and answers it.
-	Server
+	// Offerer creates the offer as soon as the Conn is constructed.
+	Offerer Role = iota + 1
+	// Answerer waits for the Offerer's offer and answers it.
+	Answerer
 )
 
-// String returns "client" or "server".
+// String returns "offerer" or "answerer".
 func (r Role) String() string {
 	switch r {
-	case Client:
-		return "client"
-	case Server:
-		return "server"
+	case Offerer:
+		return "offerer"
+	case Answerer:
+		return "answerer"
 	default:
 		return fmt.Sprintf("Role(%d)", int(r))
 	}
@@ -49,7 +49,7 @@ const maxMessageSizeCap = 1 << 30
 
 // Config configures a Conn. Only Role and OnSignal are required.
 type Config struct {
-	// Role is Client or Server.
+	// Role is Offerer or Answerer.
 	Role Role
 
 	// ICEServers lists STUN and TURN servers. It is empty by default, and
@@ -97,8 +97,8 @@ type Config struct {
 // withDefaults returns cfg with zero fields defaulted, or an error for an
 // unusable configuration.
 func (cfg Config) withDefaults() (Config, error) {
-	if cfg.Role != Client && cfg.Role != Server {
-		return cfg, fmt.Errorf("peer: config: role %v is neither Client nor Server", cfg.Role)
+	if cfg.Role != Offerer && cfg.Role != Answerer {
+		return cfg, fmt.Errorf("peer: config: role %v is neither Offerer nor Answerer", cfg.Role)
 	}
 	if cfg.OnSignal == nil {
 		return cfg, errors.New("peer: config: OnSignal is required")

@@ -12,7 +12,7 @@ import (
 // description arrives.
 const maxPendingCandidates = 128
 
-// Conn is one WebRTC PeerConnection with a Client or Server role. All methods
+// Conn is one WebRTC PeerConnection with a Offerer or Answerer role. All methods
 // are safe for concurrent use. Always call Close: it releases everything the
 // Conn started, and returns once that is done.
 type Conn struct {
@@ -42,8 +42,8 @@ type Conn struct {
 	remoteCandidates []ICECandidateInit
 }
 
-// New creates a Conn and its control channel. A Client also creates its offer
-// and emits it through cfg.OnSignal; a Server waits for one in AddSignal.
+// New creates a Conn and its control channel. A Offerer also creates its offer
+// and emits it through cfg.OnSignal; a Answerer waits for one in AddSignal.
 func New(cfg Config) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -95,7 +95,7 @@ func New(cfg Config) (*Conn, error) {
 		c.controlLoop(ctrl)
 	}()
 
-	if cfg.Role == Client {
+	if cfg.Role == Offerer {
 		if err := c.offer(); err != nil {
 			_ = c.CloseWithError(err)
 			return nil, fmt.Errorf("peer: offer: %w", err)
@@ -149,8 +149,8 @@ func (c *Conn) Err() error {
 	}
 }
 
-// AddSignal applies one signal from the remote peer: the Server takes the
-// offer (and emits its answer through OnSignal), the Client takes the answer,
+// AddSignal applies one signal from the remote peer: the Answerer takes the
+// offer (and emits its answer through OnSignal), the Offerer takes the answer,
 // and both take candidates and end-of-candidates. Candidates that arrive
 // before the remote description are held (up to 128) and applied after it.
 // Signals are applied one at a time; under GOOS=js AddSignal waits for the
@@ -168,7 +168,7 @@ func (c *Conn) AddSignal(sig Signal) error {
 	switch sig.Type {
 	case SignalOffer, SignalAnswer:
 		want := SignalAnswer
-		if c.cfg.Role == Server {
+		if c.cfg.Role == Answerer {
 			want = SignalOffer
 		}
 		if sig.Type != want {

@@ -40,8 +40,8 @@ func TestConnectAndPing(t *testing.T) {
 
 	assert.Equal(t, StateConnected, p.client.State())
 	assert.Equal(t, StateConnected, p.server.State())
-	assert.Equal(t, Client, p.client.Role())
-	assert.Equal(t, Server, p.server.Role())
+	assert.Equal(t, Offerer, p.client.Role())
+	assert.Equal(t, Answerer, p.server.Role())
 	assert.NoError(t, p.client.Err())
 
 	require.NoError(t, p.client.Close())
@@ -79,9 +79,9 @@ func TestCandidatesBeforeDescription(t *testing.T) {
 			}
 		}
 	}
-	ccfg := baseConfig(Client)
+	ccfg := baseConfig(Offerer)
 	ccfg.OnSignal = collect(&fromClient, clientDone)
-	scfg := baseConfig(Server)
+	scfg := baseConfig(Answerer)
 	scfg.OnSignal = collect(&fromServer, serverDone)
 	client, err := New(ccfg)
 	require.NoError(t, err)
@@ -175,7 +175,7 @@ func TestAddSignalErrors(t *testing.T) {
 
 func TestPendingCandidatesBounded(t *testing.T) {
 	leakCheck(t)
-	cfg := baseConfig(Server)
+	cfg := baseConfig(Answerer)
 	cfg.OnSignal = func(Signal) {}
 	server, err := New(cfg)
 	require.NoError(t, err)
@@ -226,9 +226,9 @@ func TestConfigErrors(t *testing.T) {
 		cfg  Config
 	}{
 		{"no role", Config{OnSignal: func(Signal) {}}},
-		{"no OnSignal", Config{Role: Client}},
-		{"low above high", Config{Role: Client, OnSignal: func(Signal) {}, HighWaterMark: 100, LowWaterMark: 200}},
-		{"message above receive buffer", Config{Role: Client, OnSignal: func(Signal) {}, Native: NativeOptions{
+		{"no OnSignal", Config{Role: Offerer}},
+		{"low above high", Config{Role: Offerer, OnSignal: func(Signal) {}, HighWaterMark: 100, LowWaterMark: 200}},
+		{"message above receive buffer", Config{Role: Offerer, OnSignal: func(Signal) {}, Native: NativeOptions{
 			SCTPReceiveBufferSize: 64 << 10, MaxReceiveMessageSize: 128 << 10,
 		}}},
 	}
@@ -389,9 +389,9 @@ func TestPeerVanishes(t *testing.T) {
 
 	p := newPair(t, func(cfg *Config) {
 		switch cfg.Role {
-		case Server:
+		case Answerer:
 			cfg.Native.UDPMux = mux
-		case Client:
+		case Offerer:
 			// Short enough to keep the test quick, long enough that a loaded
 			// machine does not look like a vanished peer.
 			cfg.Native.ICEDisconnectedTimeout = time.Second
@@ -446,7 +446,7 @@ func TestCloseFromCallback(t *testing.T) {
 	var server atomic.Pointer[Conn]
 	closed := make(chan struct{})
 	p := newPair(t, func(cfg *Config) {
-		if cfg.Role != Server {
+		if cfg.Role != Answerer {
 			return
 		}
 		record := cfg.OnStateChange

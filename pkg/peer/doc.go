@@ -1,12 +1,12 @@
-// Package peer wraps one WebRTC PeerConnection as a [Conn] with a [Client] and a
-// [Server] role, and its DataChannels as message-oriented [Channel]s. The same
+// Package peer wraps one WebRTC PeerConnection as a [Conn] with an [Offerer] and a
+// [Answerer] role, and its DataChannels as message-oriented [Channel]s. The same
 // exported API builds natively (pion/webrtc) and under GOOS=js, where it drives
 // the browser's RTCPeerConnection through syscall/js and links no pion package.
 //
 // A Conn is signaling-agnostic: local session descriptions and trickled ICE
 // candidates come out of [Config].OnSignal as [Signal] values, which marshal to
-// JSON; the remote side's signals go in through [Conn.AddSignal]. The Client
-// creates the offer as soon as it is constructed and the Server answers it.
+// JSON; the remote side's signals go in through [Conn.AddSignal]. The Offerer
+// creates the offer as soon as it is constructed and the Answerer answers it.
 // Nothing waits for ICE gathering to complete.
 //
 // Both roles create a pre-negotiated control channel at construction, which

@@ -47,7 +47,7 @@ var (
 
 	// ErrUnexpectedSignal is returned by Conn.AddSignal for a signal that does
 	// not fit the role or the negotiation state, such as an offer sent to a
-	// Client, a second offer, or an unknown signal type.
+	// Offerer, a second offer, or an unknown signal type.
 	ErrUnexpectedSignal = errors.New("peer: unexpected signal")
 )
 

@@ -91,7 +91,7 @@ type pair struct {
 	clientLog, serverLog *stateLog
 }
 
-// newPair connects a Client and a Server on loopback. mod, if given, adjusts
+// newPair connects a Offerer and a Answerer on loopback. mod, if given, adjusts
 // each side's Config before New. Signals pass through JSON, and every
 // candidate is checked to be a loopback address.
 func newPair(t *testing.T, mod func(*Config)) *pair {
@@ -109,10 +109,10 @@ func newPair(t *testing.T, mod func(*Config)) *pair {
 		}
 	}
 
-	ccfg := baseConfig(Client)
+	ccfg := baseConfig(Offerer)
 	ccfg.OnSignal = send(toServer)
 	ccfg.OnStateChange = p.clientLog.record
-	scfg := baseConfig(Server)
+	scfg := baseConfig(Answerer)
 	scfg.OnSignal = send(toClient)
 	scfg.OnStateChange = p.serverLog.record
 	if mod != nil {

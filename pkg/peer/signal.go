@@ -8,9 +8,9 @@ type SignalType string
 
 // The signal types a Conn emits and accepts.
 const (
-	// SignalOffer carries the Client's session description.
+	// SignalOffer carries the Offerer's session description.
 	SignalOffer SignalType = "offer"
-	// SignalAnswer carries the Server's session description.
+	// SignalAnswer carries the Answerer's session description.
 	SignalAnswer SignalType = "answer"
 	// SignalCandidate carries one trickled ICE candidate.
 	SignalCandidate SignalType = "candidate"

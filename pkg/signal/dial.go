@@ -45,7 +45,7 @@ func filterSignal(hook func(peer.Signal) (peer.Signal, bool), s peer.Signal) (pe
 	return hook(s)
 }
 
-// Dial connects a client-role peer.Conn to the daemon named by link, trickling candidates
+// Dial connects a offerer-role peer.Conn to the daemon named by link, trickling candidates
 // both ways over the signaling API, and returns once the Conn is connected. Signaling stops
 // then: nothing of it is left running.
 func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error) {
@@ -66,7 +66,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	var once sync.Once
 	cfg := opts.Peer
 	userState := cfg.OnStateChange
-	cfg.Role = peer.Client
+	cfg.Role = peer.Offerer
 	cfg.OnSignal = func(s peer.Signal) {
 		s, ok := filterSignal(opts.LocalSignal, s)
 		if !ok {

@@ -35,7 +35,7 @@ type HandlerOptions struct {
 	Logger    *slog.Logger
 }
 
-// Handler is the daemon's signaling endpoint. It creates one server-role peer.Conn per offer.
+// Handler is the daemon's signaling endpoint. It creates one answerer-role peer.Conn per offer.
 type Handler struct {
 	opts    HandlerOptions
 	log     *slog.Logger
@@ -273,7 +273,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	connected := make(chan struct{})
 	var once sync.Once
 	cfg := h.opts.Peer()
-	cfg.Role = peer.Server
+	cfg.Role = peer.Answerer
 	cfg.OnSignal = p.add
 	cfg.OnStateChange = func(s peer.State) {
 		switch s {

@@ -126,7 +126,7 @@ func offerSDP(t *testing.T) peer.Signal {
 	t.Helper()
 	ch := make(chan peer.Signal, 64)
 	cfg := loopbackPeer()
-	cfg.Role = peer.Client
+	cfg.Role = peer.Offerer
 	cfg.OnSignal = func(s peer.Signal) {
 		select {
 		case ch <- s:

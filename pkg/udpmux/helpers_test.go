@@ -148,8 +148,8 @@ func newSessionMuxes(clientMux, serverMux ice.UDPMux) (*session, error) {
 			}
 		}
 	}
-	ccfg := peer.Config{Role: peer.Client, OnSignal: send(toServer), Native: peer.NativeOptions{LoopbackOnly: true, UDPMux: clientMux}}
-	scfg := peer.Config{Role: peer.Server, OnSignal: send(toClient), Native: peer.NativeOptions{LoopbackOnly: true, UDPMux: serverMux}}
+	ccfg := peer.Config{Role: peer.Offerer, OnSignal: send(toServer), Native: peer.NativeOptions{LoopbackOnly: true, UDPMux: clientMux}}
+	scfg := peer.Config{Role: peer.Answerer, OnSignal: send(toClient), Native: peer.NativeOptions{LoopbackOnly: true, UDPMux: serverMux}}
 	var err error
 	if s.client, err = peer.New(ccfg); err != nil {
 		return nil, err
