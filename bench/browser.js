@@ -305,7 +305,7 @@
       posting = true;
       try {
         while (local.length > 0 && !stop.signal.aborted) {
-          await api(base, token, "POST", `sessions/${id}/signals`, local.splice(0, 64), stop.signal);
+          await api(base, token, "POST", `peers/${id}/signals`, local.splice(0, 64), stop.signal);
         }
       } catch (e) {
         if (!stop.signal.aborted) setupFail(e);
@@ -326,7 +326,7 @@
 
     const setup = (async () => {
       await pc.setLocalDescription(await pc.createOffer());
-      const created = await api(base, token, "POST", "sessions", { type: "offer", sdp: pc.localDescription.sdp }, stop.signal);
+      const created = await api(base, token, "POST", "peers", { type: "offer", sdp: pc.localDescription.sdp }, stop.signal);
       id = created.id;
       await pc.setRemoteDescription(created.answer);
       flush();
@@ -334,7 +334,7 @@
       (async () => {
         let after = 0;
         while (!stop.signal.aborted) {
-          const r = await api(base, token, "GET", `sessions/${id}/signals?after=${after}`, undefined, stop.signal);
+          const r = await api(base, token, "GET", `peers/${id}/signals?after=${after}`, undefined, stop.signal);
           for (const sig of r.signals || []) {
             if (sig.type === "candidate" && sig.candidate) await pc.addIceCandidate(sig.candidate);
           }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
 
@@ -150,17 +151,17 @@ func (d *daemon) memory(ctx context.Context) (memStatus, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// connect opens a rangefs session to the daemon with the options `rangecast get` uses.
-func connect(ctx context.Context, link string) (*signal.Session, error) {
+// dial opens a connection to the daemon with the options `rangecast get` uses.
+func dial(ctx context.Context, link string) (*connect.Remote, error) {
 	return connectWith(ctx, link, nil)
 }
 
-// connectWith is connect with the options edited by mod, if not nil (netem sets the
+// connectWith is dial with the options edited by mod, if not nil (netem sets the
 // signal hooks that reroute the traffic through a relay).
-func connectWith(ctx context.Context, link string, mod func(*signal.DialOptions)) (*signal.Session, error) {
-	opts := signal.NativeDialOptions()
+func connectWith(ctx context.Context, link string, mod func(*signal.DialOptions)) (*connect.Remote, error) {
+	opts := connect.NativeOptions()
 	if mod != nil {
-		mod(&opts)
+		mod(&opts.Signal)
 	}
-	return signal.Connect(ctx, link, opts)
+	return connect.Dial(ctx, link, opts)
 }

@@ -52,7 +52,7 @@ func benchSeek(ctx context.Context, cfg *config) ([]Result, error) {
 func seekRun(ctx context.Context, d *daemon, size int64, reads int, seed uint64) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := connect(ctx, d.link)
+	s, err := dial(ctx, d.link)
 	if err != nil {
 		return nil, err
 	}

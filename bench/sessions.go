@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/connect"
 )
 
 // benchSessions: 100 sessions connected to one fresh daemon. First idle: the daemon's
@@ -53,7 +53,7 @@ func sessionsRun(ctx context.Context, cfg *config, n int, per int64) (aggMBps, k
 		return 0, 0, err
 	}
 
-	ss := make([]*signal.Session, n)
+	ss := make([]*connect.Remote, n)
 	defer func() {
 		for _, s := range ss {
 			if s != nil {
@@ -70,7 +70,7 @@ func sessionsRun(ctx context.Context, cfg *config, n int, per int64) (aggMBps, k
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ss[i], errs[i] = connect(ctx, d.link)
+			ss[i], errs[i] = dial(ctx, d.link)
 		}()
 	}
 	wg.Wait()

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/connect"
 )
 
 const (
@@ -109,7 +109,7 @@ func pionThroughput(ctx context.Context, total int64) (mbps, cpuPerGB float64, e
 func rangecastThroughput(ctx context.Context, d *daemon, name string, size int64) (mbps, cpuPerGB float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	s, err := connect(ctx, d.link)
+	s, err := dial(ctx, d.link)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -167,7 +167,7 @@ func startClientProfile() (stop func(), err error) {
 }
 
 // readAll opens name on the session and copies it to io.Discard through a 1 MiB buffer.
-func readAll(ctx context.Context, s *signal.Session, name string) (int64, error) {
+func readAll(ctx context.Context, s *connect.Remote, name string) (int64, error) {
 	f, err := s.Open(ctx, name)
 	if err != nil {
 		return 0, err

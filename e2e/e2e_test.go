@@ -223,7 +223,7 @@ func TestConnectAndList(t *testing.T) {
 	ctx := browser(t)
 	openApp(t, ctx, d.link, "browsing")
 
-	names, err := eval[[]string](ctx, `app.session.listAll("/").then(es => es.map(e => e.name + (e.isDir ? "/" : "")))`)
+	names, err := eval[[]string](ctx, `app.remote.listAll("/").then(es => es.map(e => e.name + (e.isDir ? "/" : "")))`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestRandomRangesThroughAPI(t *testing.T) {
 	type rg struct{ Off, Len int64 }
 	ranges := make([]rg, 200)
 	var js strings.Builder
-	js.WriteString(`(async () => { const f = await app.session.open("m64.bin"); const out = []; for (const [o, n] of [`)
+	js.WriteString(`(async () => { const f = await app.remote.open("m64.bin"); const out = []; for (const [o, n] of [`)
 	for i := range ranges {
 		off := rng.Int64N(size64)
 		n := min(rng.Int64N(1<<20)+1, size64-off)
@@ -295,7 +295,7 @@ func TestRandomRangesThroughAPI(t *testing.T) {
 // the MB/s, and the time from navigation start to the first byte.
 const streamJS = `(async (path) => {
   const t0 = performance.now();
-  const f = await app.session.open(path);
+  const f = await app.remote.open(path);
   const h = testSHA256(); let n = 0, first = -1;
   const rd = f.stream().getReader();
   for (;;) { const {done, value} = await rd.read(); if (done) break; if (first < 0) first = performance.now(); h.update(value); n += value.length; }
@@ -330,7 +330,7 @@ func TestCancelThenReadAgain(t *testing.T) {
 	ctx := browser(t)
 	openApp(t, ctx, d.link, "browsing")
 	got, err := eval[string](ctx, `(async () => {
-	  const f = await app.session.open("big.bin");
+	  const f = await app.remote.open("big.bin");
 	  const rd = f.stream(1000).getReader();
 	  let n = 0;
 	  while (n < (8 << 20)) { const {value} = await rd.read(); n += value.length; }
@@ -338,7 +338,7 @@ func TestCancelThenReadAgain(t *testing.T) {
 	  const b = await f.read(12345, 100000);
 	  const h = testSHA256(); h.update(b);
 	  await f.close();
-	  const g = await app.session.open("m64.bin");
+	  const g = await app.remote.open("m64.bin");
 	  const c = await g.read(0, 1 << 20); const h2 = testSHA256(); h2.update(c);
 	  return h.hex() + "," + h2.hex();
 	})()`)

@@ -8,7 +8,7 @@
 //   const { instance } = await WebAssembly.instantiateStreaming(fetch("dist/rangecast.wasm"), go.importObject);
 //   go.run(instance);
 //   const rc = await ready;               // === globalThis.rangecast
-//   const session = await rc.connect(location.href);
+//   const remote = await rc.connect(location.href);
 //
 // Every I/O method returns a Promise. Failures reject with a RangecastError whose `code` is one
 // of ErrorCode. Wrong argument counts or types reject with "bad_argument" (synchronous calls
@@ -18,21 +18,22 @@ export {};
 
 // Besides this API, the page registers sw.js (scope "/"), a service worker that answers
 // GET/HEAD requests for `/stream/<path>` (each segment URL-encoded) with the file's bytes, read
-// over the session of a rangecast page open in the same browser: Range requests get 206 and
+// over the connection of a rangecast page open in the same browser: Range requests get 206 and
 // Content-Range, others 200 and Content-Length; `?download=1` adds Content-Disposition:
 // attachment. With no connected rangecast page in the browser it answers 503. Use these URLs
 // as <video src>, <img src>, download links, or links opened in another tab.
 
-/** The stable error codes. Match on these, not on messages. */
+/** The stable error codes (pkg/connect/errors.go: change both together). Match on these,
+ *  not on messages. */
 export type ErrorCode =
   /** The link is not http(s)://host:port/#t=TOKEN (no token, not a URL). */
   | "bad_link"
   /** The daemon refused the token (it may have restarted with a new one). */
   | "unauthorized"
-  /** The daemon serves as many peers as it allows, or is shutting down. */
+  /** The daemon serves as many peers as it allows. */
   | "too_many_peers"
   /** No rangecast daemon answers at the link's address, or the connection to it failed;
-   *  also: not connected right now (the session is reconnecting), or a ping got no answer. */
+   *  also: not connected right now (the Remote is reconnecting), or a ping got no answer. */
   | "unreachable"
   /** Connection setup (signaling to open data channel) took longer than the timeout. */
   | "setup_timeout"
@@ -50,11 +51,13 @@ export type ErrorCode =
   | "range"
   /** An AbortSignal fired, or the stream was canceled. */
   | "canceled"
-  /** The session or file is closed: close() was called, the daemon went away, or the
+  /** The Remote or file is closed: close() was called, the daemon went away, or the
    *  connection the file was opened on was replaced by a reconnect. */
   | "closed"
-  /** The daemon is shutting down and takes no new requests. */
+  /** The daemon is shutting down and takes no new requests (or connections). */
   | "going_away"
+  /** The daemon is out of a shared resource (streams, handles): retry later. */
+  | "busy"
   /** The daemon broke the protocol (or runs an incompatible version). */
   | "protocol"
   /** Wrong argument count or type. */
@@ -68,20 +71,20 @@ export interface RangecastError extends Error {
   code: ErrorCode;
 }
 
-/** A session's connection state.
+/** A Remote's connection state.
  *  - "connected": requests go through.
  *  - "disconnected": ICE lost the daemon (transient); after 5 s without recovery the
- *    connection is dropped and the session reconnects.
+ *    connection is dropped and the Remote reconnects.
  *  - "reconnecting": the connection is gone; waiting `retryInMs` before the next attempt
  *    (backing off 1 s, 2 s, 4 s … 30 s, forever, until close() or a refused token).
  *  - "connecting": a reconnect attempt is in flight (connect() itself resolves only once
- *    connected, so a new Session starts "connected").
+ *    connected, so a new Remote starts "connected").
  *  - "closed": ended by close(), or by the daemon when `reconnect` is false.
  *  - "failed": ended by an error reconnecting cannot fix (the token was refused).
  *  Requests made while not "connected" reject with "unreachable"; requests in flight when a
  *  connection is dropped reject with "closed", and so do all later calls on files opened on it.
  */
-export type SessionState = "connecting" | "connected" | "disconnected" | "reconnecting" | "closed" | "failed";
+export type RemoteState = "connecting" | "connected" | "disconnected" | "reconnecting" | "closed" | "failed";
 
 export interface ConnectOptions {
   /** Milliseconds for setup, signaling through connected; default 30000 (1 … 600000). */
@@ -133,11 +136,11 @@ export interface ListPage {
   more: boolean;
 }
 
-export interface SessionStats {
-  state: SessionState;
+export interface RemoteStats {
+  state: RemoteState;
   /** Round trip of the last successful ping(), in milliseconds; null before the first. */
   rttMs: number | null;
-  /** DATA bytes received over the whole session, across reconnects. */
+  /** DATA bytes received over every connection of this Remote, across reconnects. */
   bytesReceived: number;
   /** Bytes per second received, averaged over the last ~2 s. */
   throughput: number;
@@ -146,33 +149,34 @@ export interface SessionStats {
 }
 
 export interface StateChangeDetail {
-  state: SessionState;
+  state: RemoteState;
   /** Reconnect attempt, from 1 ("reconnecting", "connecting", and "connected" after one). */
   attempt?: number;
   /** "reconnecting": milliseconds until the next attempt. */
   retryInMs?: number;
   /** "reconnecting": why the connection was lost or the last attempt failed;
-   *  "closed"/"failed": why the session ended. */
+   *  "closed"/"failed": why the Remote ended. */
   error?: { code: ErrorCode; message: string };
 }
 
 export interface CloseDetail {
-  /** "closed" after close(); otherwise why the session ended ("unauthorized" …). */
+  /** "closed" after close(); otherwise why the Remote ended ("unauthorized" …). */
   code: ErrorCode;
   message: string;
 }
 
-export interface SessionEventMap {
+export interface RemoteEventMap {
   /** Every state change, and every reconnect attempt. */
   statechange: CustomEvent<StateChangeDetail>;
-  /** Once, when the session has ended (after the statechange to "closed" or "failed"). */
+  /** Once, when the Remote has ended (after the statechange to "closed" or "failed"). */
   close: CustomEvent<CloseDetail>;
 }
 
-/** A connection to one daemon. An EventTarget: see SessionEventMap. Methods live on the
- *  prototype and may be called detached only with the session as `this`. */
-export interface Session extends EventTarget {
-  readonly state: SessionState;
+/** A connection to one daemon that reconnects by itself (pkg/connect's Redialer). An
+ *  EventTarget: see RemoteEventMap. Methods live on the prototype and may be called detached
+ *  only with the Remote as `this`. */
+export interface Remote extends EventTarget {
+  readonly state: RemoteState;
 
   /** One page of the directory `dir` ("/" or "" is the shared folder), sorted by name. */
   list(dir: string, options?: ListOptions): Promise<ListPage>;
@@ -185,16 +189,16 @@ export interface Session extends EventTarget {
   /** One protocol round trip, in milliseconds (at most 10 s, else "unreachable"). */
   ping(): Promise<number>;
   /** Counters for a connection panel. Synchronous. */
-  stats(): SessionStats;
+  stats(): RemoteStats;
   /** When "disconnected", "reconnecting" or "connecting": attempt to reconnect now instead of
    *  waiting for the backoff. Does nothing while connected; rejects "closed" once ended. */
   reconnect(): Promise<void>;
-  /** Ends the session; resolves once everything is released. Closing twice is fine. */
+  /** Ends the connection; resolves once everything is released. Closing twice is fine. */
   close(): Promise<void>;
 
-  addEventListener<K extends keyof SessionEventMap>(type: K, listener: (this: Session, ev: SessionEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener<K extends keyof RemoteEventMap>(type: K, listener: (this: Remote, ev: RemoteEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
-  removeEventListener<K extends keyof SessionEventMap>(type: K, listener: (this: Session, ev: SessionEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener<K extends keyof RemoteEventMap>(type: K, listener: (this: Remote, ev: RemoteEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
 }
 
@@ -238,7 +242,7 @@ export interface Rangecast {
   readonly ready: Promise<Rangecast>;
   /** Connects to the daemon named by `link` (the page URL with #t=TOKEN; other fragment
    *  parameters are ignored). Resolves once connected. */
-  connect(link: string, options?: ConnectOptions): Promise<Session>;
+  connect(link: string, options?: ConnectOptions): Promise<Remote>;
 }
 
 declare global {

@@ -10,7 +10,7 @@
 
   const state = {
     rc: null,         // globalThis.rangecast, once the wasm has installed it
-    session: null,    // the current Session
+    remote: null,     // the current Remote (rangecast.connect)
     token: "",
     dir: "/",
     entries: [],
@@ -25,7 +25,7 @@
 
   // window.app is what end-to-end tests (and curious developers) use.
   const app = {
-    get session() { return state.session; },
+    get remote() { return state.remote; },
     get state() { return document.body.dataset.state; },
     get dir() { return state.dir; },
     downloads: new Map(),
@@ -239,7 +239,7 @@
     const exited = go.run(result.instance);
     exited.then(() => {
       // The Go program never returns on its own: this is a crash.
-      state.session = null;
+      state.remote = null;
       showError({ code: "internal", message: "the WebAssembly client stopped; see the console" });
     });
     return Promise.race([ready, exited.then(() => { throw new Error("the WebAssembly client exited at start"); })]);
@@ -251,9 +251,9 @@
   async function connect() {
     const seq = ++connectSeq;
     const { token, path } = parseHash();
-    if (state.session) {
-      const old = state.session;
-      state.session = null;
+    if (state.remote) {
+      const old = state.remote;
+      state.remote = null;
       old.close().catch(() => {});
     }
     if (!token) {
@@ -274,7 +274,7 @@
       return;
     }
     if (seq !== connectSeq) { s.close().catch(() => {}); return; }
-    state.session = s;
+    state.remote = s;
     s.addEventListener("statechange", onStateChange);
     s.addEventListener("close", onClose);
     fetchStatus(token);
@@ -283,7 +283,7 @@
   }
 
   function onStateChange(e) {
-    if (e.target !== state.session) return;
+    if (e.target !== state.remote) return;
     const d = e.detail;
     state.lastDetail = { ...d, at: Date.now() };
     switch (d.state) {
@@ -307,8 +307,8 @@
   }
 
   function onClose(e) {
-    if (e.target !== state.session) return;
-    state.session = null;
+    if (e.target !== state.remote) return;
+    state.remote = null;
     const d = e.detail || {};
     showError({ code: d.code === "unauthorized" || d.code === "bad_link" ? d.code : d.code || "closed", message: d.message }, connect);
   }
@@ -361,12 +361,12 @@
   window.addEventListener("hashchange", () => {
     if (!state.rc) return;
     const { token, path } = parseHash();
-    if (token !== state.token || !state.session) { connect(); return; }
+    if (token !== state.token || !state.remote) { connect(); return; }
     if (path !== state.dir) navigate(path);
   });
 
   async function navigate(path, keepFilter = false) {
-    const s = state.session;
+    const s = state.remote;
     if (!s) return;
     const seq = ++state.navSeq;
     const changed = path !== state.dir;
@@ -382,7 +382,7 @@
       err = e;
     }
     clearTimeout(slow);
-    if (seq !== state.navSeq || s !== state.session) return;
+    if (seq !== state.navSeq || s !== state.remote) return;
     state.entries = entries || [];
     state.listError = err;
     renderFiles();
@@ -516,7 +516,7 @@
   $("#filter").addEventListener("input", (e) => { state.filter = e.target.value; renderFiles(); });
   $("#refresh").addEventListener("click", () => navigate(state.dir, true));
   $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
-  $("#reconnect-now").addEventListener("click", () => { state.session?.reconnect().catch(() => {}); });
+  $("#reconnect-now").addEventListener("click", () => { state.remote?.reconnect().catch(() => {}); });
 
   // ---------------------------------------------------------------- downloads
 
@@ -528,7 +528,7 @@
   const PART = 16 << 20; // bytes gathered before they are folded into a Blob part
 
   async function startDownload(entry) {
-    const s = state.session;
+    const s = state.remote;
     if (!s) return;
     const d = {
       id: ++dlSeq, name: entry.name, path: entry.path, kind: entry.kind || kindOf(entry),
@@ -693,7 +693,7 @@
   // ---------------------------------------------------------------- service worker bridge
 
   // sw.js answers /stream/<path> requests (media elements, downloads, copied links) with bytes
-  // this page reads over its session: the worker cannot hold a peer connection. For each
+  // this page reads over its connection: the worker cannot hold a peer connection. For each
   // request the worker sends a MessagePort; the protocol is described at the top of sw.js.
 
   const STREAM_PREFIX = "/stream";
@@ -725,12 +725,12 @@
     });
   }
 
-  // sessionForStream waits for this page's session to be connected (a request may arrive
+  // remoteForStream waits for this page's Remote to be connected (a request may arrive
   // while the page is still connecting after a reload). null: this page has none to offer.
-  async function sessionForStream(timeoutMs) {
+  async function remoteForStream(timeoutMs) {
     const until = performance.now() + timeoutMs;
     for (;;) {
-      const s = state.session;
+      const s = state.remote;
       if (s && s.state === "connected") return s;
       const ps = document.body.dataset.state;
       if (ps === "error" || performance.now() > until) return s && s.state !== "closed" ? s : null;
@@ -772,9 +772,9 @@
       if (ended) return;
       switch (msg.op) {
         case "open": {
-          const s = await sessionForStream(15000);
+          const s = await remoteForStream(15000);
           if (!s) {
-            port.postMessage({ ok: false, code: "no_session", message: "this page has no connection to the daemon" });
+            port.postMessage({ ok: false, code: "not_connected", message: "this page has no connection to the daemon" });
             finish();
             return;
           }
@@ -865,7 +865,7 @@
   $("#viewer-close").addEventListener("click", closeViewer);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#viewer").hidden) closeViewer(); });
 
-  // The link plays in any tab of this browser while some rangecast page holds a session;
+  // The link plays in any tab of this browser while some rangecast page holds a connection;
   // with none open the worker answers 503 with a message saying to open the rangecast link.
   $("#viewer-copy").addEventListener("click", async () => {
     const url = streamURL($("#viewer").dataset.path);
@@ -886,7 +886,7 @@
 
   function updateConn() {
     const conn = $("#conn");
-    const s = state.session;
+    const s = state.remote;
     const st = s ? s.stats() : null;
     const name = st ? st.state : document.body.dataset.state;
     conn.querySelector("[data-field=state]").textContent = STATE_LABEL[name] || name;
@@ -906,13 +906,13 @@
       if ([...app.downloads.values()].some((d) => d.state === "running")) renderDownloads();
     }, 250);
     const ping = async () => {
-      const s = state.session;
+      const s = state.remote;
       if (!s) return;
       if (s.state === "connected") {
         try { await s.ping(); } catch { /* the statechange events tell the story */ }
         updateConn();
       }
-      if (s === state.session) pingTimer = setTimeout(ping, 2000);
+      if (s === state.remote) pingTimer = setTimeout(ping, 2000);
     };
     ping();
   }

@@ -127,7 +127,7 @@ async function appClients(e) {
 }
 
 async function open(e, path) {
-  const none = { code: "no_session", message: "No rangecast page with a connection to the daemon is open in this browser: open the rangecast link in a tab, then reload this one." };
+  const none = { code: "not_connected", message: "No rangecast page with a connection to the daemon is open in this browser: open the rangecast link in a tab, then reload this one." };
   for (const c of await appClients(e)) {
     const link = new Link(c);
     let r;
@@ -139,12 +139,12 @@ async function open(e, path) {
     }
     if (r.ok) return { link, meta: r };
     link.tell({ op: "cancel" });
-    if (r.code !== "no_session") return { error: r };
+    if (r.code !== "not_connected") return { error: r };
   }
   return { error: none };
 }
 
-const STATUS = { not_found: 404, forbidden: 403, invalid_path: 400, not_regular: 403, no_session: 503 };
+const STATUS = { not_found: 404, forbidden: 403, invalid_path: 400, not_regular: 403, not_connected: 503, busy: 503 };
 
 async function serve(e, url) {
   const path = filePath(url);

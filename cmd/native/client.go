@@ -2,38 +2,39 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/connect"
 )
 
-// connect opens a session to the daemon named by link, with the native client's settings.
-func connect(ctx context.Context, link string) (*signal.Session, error) {
-	s, err := signal.Connect(ctx, link, signal.NativeDialOptions())
+// dial opens a connection to the daemon named by link, with the native client's settings.
+func dial(ctx context.Context, link string) (*connect.Remote, error) {
+	r, err := connect.Dial(ctx, link, connect.NativeOptions())
 	if err != nil {
-		return nil, explain(err)
+		return nil, explain(connect.WithCode(connect.DialCodeOf(err), err))
 	}
-	return s, nil
+	return r, nil
 }
 
-// explain turns the errors people meet into sentences that say what to do.
+// explain turns the errors people meet into sentences that say what to do. It goes by
+// connect's code table, the one the browser client uses too.
 func explain(err error) error {
-	switch {
-	case errors.Is(err, signal.ErrBadLink):
+	switch connect.CodeOf(err) {
+	case connect.CodeBadLink:
 		return fmt.Errorf("%w (copy the whole link the daemon printed, with its #t= part)", err)
-	case errors.Is(err, signal.ErrUnauthorized):
+	case connect.CodeUnauthorized:
 		return fmt.Errorf("the daemon refused the link's token: %w", err)
-	case errors.Is(err, signal.ErrTooManyPeers):
+	case connect.CodeTooManyPeers:
 		return fmt.Errorf("the daemon is busy: %w", err)
-	case errors.Is(err, signal.ErrSetupTimeout):
+	case connect.CodeBusy:
+		return fmt.Errorf("the daemon is busy, try again: %w", err)
+	case connect.CodeSetupTimeout, connect.CodeUnreachable:
 		return fmt.Errorf("could not connect to the daemon: %w", err)
-	case errors.Is(err, rangefs.ErrGoingAway):
+	case connect.CodeGoingAway:
 		return fmt.Errorf("the daemon shut down: %w", err)
-	case errors.Is(err, rangefs.ErrChanged):
+	case connect.CodeChanged:
 		return fmt.Errorf("the file changed on the daemon while it was being read: %w", err)
-	case errors.Is(err, rangefs.ErrClosed):
+	case connect.CodeClosed:
 		return fmt.Errorf("lost the connection to the daemon: %w", err)
 	}
 	return err

@@ -146,7 +146,7 @@ func TestGet256MiB(t *testing.T) {
 
 func TestRandomRanges(t *testing.T) {
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
-	s, err := connect(t.Context(), d.link)
+	s, err := dial(t.Context(), d.link)
 	require.NoError(t, err)
 	defer s.Close()
 	f, err := s.Open(t.Context(), "big.bin")
@@ -211,7 +211,7 @@ func TestTokenRefused(t *testing.T) {
 
 	// Raw: the offer is refused before any SDP is made.
 	for _, auth := range []string{"", "Bearer not-the-token"} {
-		req, err := http.NewRequestWithContext(t.Context(), "POST", d.base+signal.APIPrefix+"sessions", strings.NewReader(`{"type":"offer","sdp":"v=0\r\n"}`))
+		req, err := http.NewRequestWithContext(t.Context(), "POST", d.base+signal.APIPrefix+"peers", strings.NewReader(`{"type":"offer","sdp":"v=0\r\n"}`))
 		require.NoError(t, err)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)

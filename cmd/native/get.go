@@ -42,7 +42,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("-c cannot resume a download to stdout")
 	}
 
-	s, err := connect(ctx, link)
+	s, err := dial(ctx, link)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(pos) == 2 {
 		dir = pos[1]
 	}
-	s, err := connect(ctx, pos[0])
+	s, err := dial(ctx, pos[0])
 	if err != nil {
 		return err
 	}

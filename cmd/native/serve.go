@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/signal"
@@ -157,7 +157,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		udpAddrs = append(udpAddrs, a.String())
 	}
 
+	var status func() any // set once sig exists: it reports sig's peers
 	sig, err := signal.NewHandler(signal.HandlerOptions{
+		Status:   func() any { return status() },
 		Token:    cfg.token,
 		MaxPeers: cfg.maxPeers,
 		Peer: func() peer.Config {
@@ -175,9 +177,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: signal.ServeFiles(srv, log),
+		OnConnect: connect.ServeFiles(srv, log),
 		Logger:    log,
 	})
+	status = func() any {
+		heap, stacks := memoryMetrics()
+		return daemonStatus{
+			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(cfg.dir),
+			UDP: udpAddrs, HeapBytes: heap, StackBytes: stacks,
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -188,7 +197,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		return fmt.Errorf("serve: web app: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           newMux(sig, assets, cfg.dir, udpAddrs),
+		Handler:           newMux(sig, assets),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -221,7 +230,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	return nil
 }
 
-// daemonStatus answers GET /api/v1/status: what a connection panel or a test wants to see.
+// daemonStatus answers GET /api/v1/status (signal.HandlerOptions.Status): what a connection
+// panel or a test wants to see.
 type daemonStatus struct {
 	Peers      int      `json:"peers"`
 	Goroutines int      `json:"goroutines"`
@@ -301,24 +311,11 @@ func linkHost(a *net.TCPAddr) string {
 	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
 }
 
-// newMux routes the signaling API, the status endpoint and the web app, with headers that
-// keep the page's token to itself.
-func newMux(sig *signal.Handler, assets http.Handler, dir string, udp []string) http.Handler {
+// newMux routes the signaling API (which also answers the status endpoint) and the web app,
+// with headers that keep the page's token to itself.
+func newMux(sig *signal.Handler, assets http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(signal.APIPrefix, sig)
-	mux.HandleFunc("GET "+signal.APIPrefix+"status", func(w http.ResponseWriter, r *http.Request) {
-		if !sig.Authorized(r) {
-			signal.Unauthorized(w)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		heap, stacks := memoryMetrics()
-		_ = json.NewEncoder(w).Encode(daemonStatus{
-			Peers: sig.Peers(), Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), Dir: filepath.Base(dir),
-			UDP: udp, HeapBytes: heap, StackBytes: stacks,
-		})
-	})
 	mux.Handle("/", assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -8,8 +8,8 @@ import (
 	"syscall/js"
 
 	"github.com/rangecast/rangecast/internal/jsutil"
+	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
 )
 
 const (
@@ -29,7 +29,7 @@ var (
 
 // file is the Go side of a File object.
 type file struct {
-	cur  *signal.Session // the connection it was opened on; its streams open handles there too
+	cur  *connect.Remote // the connection it was opened on; its streams open handles there too
 	f    *rangefs.File
 	path string
 	info *rangefs.FileInfo
@@ -39,7 +39,7 @@ type file struct {
 	streams map[*stream]struct{}
 }
 
-func newFile(cur *signal.Session, p string, f *rangefs.File) js.Value {
+func newFile(cur *connect.Remote, p string, f *rangefs.File) js.Value {
 	fl := &file{cur: cur, f: f, path: p, info: f.Info(), streams: make(map[*stream]struct{})}
 	obj := jsObject.Call("create", fileProto)
 	typ := fl.info.MIMEType()
@@ -79,7 +79,7 @@ func fileOf(this js.Value, sig string) (*file, error) {
 	}
 	fl, _ := v.(*file)
 	if fl == nil {
-		return nil, codeErrorf(codeClosed, "the file is closed")
+		return nil, connect.Errorf(connect.CodeClosed, "the file is closed")
 	}
 	return fl, nil
 }
@@ -148,7 +148,7 @@ func (fl *file) read(args []js.Value, sig string) (any, error) {
 	defer stop()
 	size := fl.info.Size()
 	if off > size {
-		return nil, codeErrorf(codeRange, "read at %d: beyond the end of %s (%d bytes)", off, fl.path, size)
+		return nil, connect.Errorf(connect.CodeRange, "read at %d: beyond the end of %s (%d bytes)", off, fl.path, size)
 	}
 	buf := make([]byte, min(n, size-off))
 	got, err := fl.f.ReadAtContext(ctx, buf, off)
@@ -179,7 +179,7 @@ func (fl *file) close() {
 	}
 	fl.mu.Unlock()
 	for _, st := range sts {
-		st.abort(codeErrorf(codeClosed, "the file was closed"))
+		st.abort(connect.Errorf(connect.CodeClosed, "the file was closed"))
 	}
 	_ = fl.f.Close()
 }
@@ -214,7 +214,7 @@ func (fl *file) stream(start int64) js.Value {
 	fl.mu.Lock()
 	if fl.closed {
 		fl.mu.Unlock()
-		return erroredStream(codeErrorf(codeClosed, "the file is closed"))
+		return erroredStream(connect.Errorf(connect.CodeClosed, "the file is closed"))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &stream{fl: fl, ctx: ctx, cancel: cancel, pos: start}
@@ -267,7 +267,7 @@ func (st *stream) pullOnce() {
 	}
 	size := st.fl.info.Size()
 	if st.pos > size {
-		st.failLocked(codeErrorf(codeRange, "stream from %d: beyond the end of %s (%d bytes)", st.pos, st.fl.path, size))
+		st.failLocked(connect.Errorf(connect.CodeRange, "stream from %d: beyond the end of %s (%d bytes)", st.pos, st.fl.path, size))
 		return
 	}
 	if st.pos == size {
@@ -317,7 +317,7 @@ func (st *stream) openLocked() error {
 	}
 	if h.Info().ETag() != st.fl.info.ETag() {
 		_ = h.Close()
-		return codeErrorf(codeChanged, "%s changed since it was opened", st.fl.path)
+		return connect.Errorf(connect.CodeChanged, "%s changed since it was opened", st.fl.path)
 	}
 	if _, err := h.Seek(st.pos, io.SeekStart); err != nil {
 		_ = h.Close()

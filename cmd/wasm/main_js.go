@@ -33,7 +33,7 @@ func versionString() string {
 // globalThis whose detail is the API (the page adds its listener before go.run, which runs
 // main synchronously up to the select), and then waits for calls forever.
 func main() {
-	installSession()
+	installRemote()
 	installFile()
 
 	rc := jsObject.New()

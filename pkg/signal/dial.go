@@ -9,21 +9,15 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
-	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
-// ChannelLabel is the DataChannel the rangefs session runs on.
-const ChannelLabel = "rangefs"
-
-// DialOptions configures Dial and Connect. Zero fields take defaults.
+// DialOptions configures Dial. Zero fields take defaults.
 type DialOptions struct {
 	// Peer is the Conn configuration; Role and OnSignal are set by Dial, and OnStateChange,
 	// if set, is still called.
 	Peer peer.Config
 	// Timeout bounds the whole setup, offer to connected; 30 s.
 	Timeout time.Duration
-	// Client tunes the rangefs session (Connect only).
-	Client rangefs.ClientOptions
 
 	// LocalSignal, if set, sees each local signal (offer, candidates, end of candidates)
 	// before it is sent to the daemon, and returns the signal to send instead, or false to
@@ -104,10 +98,10 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 		return fail(context.Cause(ctx))
 	}
 	var created CreateResponse
-	if err := call(ctx, a, "POST", l.Base+APIPrefix+"sessions", l.Token, offer, &created); err != nil {
+	if err := call(ctx, a, "POST", l.Base+APIPrefix+"peers", l.Token, offer, &created); err != nil {
 		return fail(err)
 	}
-	sessURL := l.Base + APIPrefix + "sessions/" + created.ID
+	peerURL := l.Base + APIPrefix + "peers/" + created.ID
 	answer, ok := filterSignal(opts.RemoteSignal, created.Answer)
 	if !ok {
 		return fail(errors.New("signal: RemoteSignal dropped the answer"))
@@ -120,8 +114,8 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, sessURL, l.Token, local) }()
-	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, sessURL, l.Token, conn, opts.RemoteSignal) }()
+	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, peerURL, l.Token, local) }()
+	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, peerURL, l.Token, conn, opts.RemoteSignal) }()
 
 	var setupErr error
 	for setupErr == nil {
@@ -144,7 +138,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	if setupErr != nil {
 		// Tell the daemon to free the slot now rather than at its setup timeout.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = call(dctx, a, "DELETE", sessURL, l.Token, nil, nil)
+		_ = call(dctx, a, "DELETE", peerURL, l.Token, nil, nil)
 		dcancel()
 		return fail(setupErr)
 	}
@@ -152,7 +146,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 }
 
 // trickle posts local candidates in batches until end-of-candidates or ctx ends.
-func trickle(ctx context.Context, a api, sessURL, token string, local <-chan peer.Signal) error {
+func trickle(ctx context.Context, a api, peerURL, token string, local <-chan peer.Signal) error {
 	for {
 		var batch []peer.Signal
 		select {
@@ -170,7 +164,7 @@ func trickle(ctx context.Context, a api, sessURL, token string, local <-chan pee
 				break more
 			}
 		}
-		if err := call(ctx, a, "POST", sessURL+"/signals", token, batch, nil); err != nil {
+		if err := call(ctx, a, "POST", peerURL+"/signals", token, batch, nil); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -183,11 +177,11 @@ func trickle(ctx context.Context, a api, sessURL, token string, local <-chan pee
 }
 
 // pollRemote applies the daemon's candidates as they come, through hook if set.
-func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Conn, hook func(peer.Signal) (peer.Signal, bool)) error {
+func pollRemote(ctx context.Context, a api, peerURL, token string, conn *peer.Conn, hook func(peer.Signal) (peer.Signal, bool)) error {
 	after := 0
 	for {
 		var pr PollResponse
-		if err := call(ctx, a, "GET", sessURL+"/signals?after="+strconv.Itoa(after), token, nil, &pr); err != nil {
+		if err := call(ctx, a, "GET", peerURL+"/signals?after="+strconv.Itoa(after), token, nil, &pr); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -212,40 +206,17 @@ func pollRemote(ctx context.Context, a api, sessURL, token string, conn *peer.Co
 	}
 }
 
-// Session is a connected peer with a rangefs session on its data channel.
-type Session struct {
-	*rangefs.Client
-	Conn *peer.Conn
-}
-
-// Connect dials the daemon named by link and opens the rangefs session.
-func Connect(ctx context.Context, link string, opts DialOptions) (*Session, error) {
-	conn, err := Dial(ctx, link, opts)
+// Probe asks the daemon named by link whether its process is still there, with one request
+// to its status endpoint: any HTTP answer, even an error, means it is (ICE may yet recover),
+// while a request that fails means it is gone. ICE needs seconds to tell a dead peer from a
+// slow one; this takes one round trip.
+func Probe(ctx context.Context, link string) error {
+	l, err := ParseLink(link)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ch, err := conn.CreateChannel(ctx, ChannelLabel)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	copts := opts.Client
-	if copts.SessionWindow == 0 {
-		copts.SessionWindow = defaultSessionWindow
-	}
-	if copts.StreamWindow == 0 {
-		copts.StreamWindow = defaultStreamWindow
-	}
-	c, err := rangefs.Dial(ctx, ch, copts)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return &Session{Client: c, Conn: conn}, nil
-}
-
-// Close ends the rangefs session and the peer connection.
-func (s *Session) Close() error {
-	err := s.Client.Close()
-	return errors.Join(err, s.Conn.Close())
+	a := newAPI()
+	defer a.close()
+	_, _, err = a.do(ctx, "GET", l.Base+APIPrefix+"status", l.Token, nil)
+	return err
 }

@@ -33,9 +33,14 @@ type HandlerOptions struct {
 	// is closed and the peer's slot is freed. ctx ends when the Handler closes.
 	OnConnect func(ctx context.Context, c *peer.Conn)
 	Logger    *slog.Logger
+	// Status, if set, answers GET /api/v1/status with what it returns (as JSON); else the
+	// answer is {"peers": N}.
+	Status func() any
 }
 
-// Handler is the daemon's signaling endpoint. It creates one answerer-role peer.Conn per offer.
+// Handler is the daemon's signaling endpoint, where a peer is accepted: it creates one
+// answerer-role peer.Conn per offer, trickles candidates both ways, and hands the connected
+// Conn to OnConnect.
 type Handler struct {
 	opts    HandlerOptions
 	log     *slog.Logger
@@ -44,12 +49,14 @@ type Handler struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	peers   map[string]*pending
+	peers   map[string]*peerSlot
 	closing bool
+	mux     *http.ServeMux
 }
 
-// pending is one peer, from its offer until its Conn closes.
-type pending struct {
+// peerSlot is one peer, from its offer until its Conn closes: it holds one of MaxPeers
+// slots and the daemon's signals, kept for the client to poll.
+type peerSlot struct {
 	id     string
 	conn   *peer.Conn
 	mu     sync.Mutex
@@ -85,10 +92,12 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Handler{
+	h := &Handler{
 		opts: opts, log: opts.Logger, token: sha256.Sum256([]byte(opts.Token)),
-		ctx: ctx, cancel: cancel, peers: make(map[string]*pending),
-	}, nil
+		ctx: ctx, cancel: cancel, peers: make(map[string]*peerSlot),
+	}
+	h.mux = h.routes()
+	return h, nil
 }
 
 // Peers returns the number of peers connecting or connected.
@@ -137,15 +146,6 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Authorized reports whether r carries the access token, for endpoints outside the
-// signaling API that need the same protection.
-func (h *Handler) Authorized(r *http.Request) bool { return h.authorized(r) }
-
-// Unauthorized writes the 401 answer the signaling API gives.
-func Unauthorized(w http.ResponseWriter) {
-	writeError(w, http.StatusUnauthorized, CodeUnauthorized, "missing or wrong access token: open the link the daemon printed")
-}
-
 func (h *Handler) authorized(r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
@@ -170,46 +170,62 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, ErrorResponse{Code: code, Message: msg})
 }
 
-// ServeHTTP routes the signaling API. Every request must carry the token; a wrong or missing
-// one gets 401 and nothing else.
+// routes builds the API's mux: every endpoint under APIPrefix, each behind the token check.
+// It is the one place where a signaling URL is matched.
+func (h *Handler) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	withPeer := func(fn func(http.ResponseWriter, *http.Request, *peerSlot)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			p := h.lookup(r.PathValue("id"))
+			if p == nil {
+				writeError(w, http.StatusNotFound, CodeNotFound, "no such peer: it expired or closed")
+				return
+			}
+			fn(w, r, p)
+		}
+	}
+	mux.HandleFunc("POST "+APIPrefix+"peers", h.create)
+	mux.HandleFunc("POST "+APIPrefix+"peers/{id}/signals", withPeer(h.addSignals))
+	mux.HandleFunc("GET "+APIPrefix+"peers/{id}/signals", withPeer(h.poll))
+	mux.HandleFunc("DELETE "+APIPrefix+"peers/{id}", withPeer(func(w http.ResponseWriter, _ *http.Request, p *peerSlot) {
+		_ = p.conn.Close()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("GET "+APIPrefix+"status", func(w http.ResponseWriter, _ *http.Request) {
+		var st any = struct {
+			Peers int `json:"peers"`
+		}{h.Peers()}
+		if h.opts.Status != nil {
+			st = h.opts.Status()
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	// The same paths with any other method, and any other path: JSON errors, not the mux's
+	// plain-text ones.
+	for path, allow := range map[string]string{"peers": "POST", "peers/{id}/signals": "GET, POST", "peers/{id}": "DELETE", "status": "GET"} {
+		mux.HandleFunc(APIPrefix+path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, CodeMethod, "use "+allow)
+		})
+	}
+	mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+// ServeHTTP serves the signaling API. Every request must carry the token; a wrong or missing
+// one gets 401 and nothing else, whatever the path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
 		h.log.Info("signaling request refused", "remote", r.RemoteAddr, "reason", "bad token")
-		Unauthorized(w)
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "missing or wrong access token: open the link the daemon printed")
 		return
 	}
-	rest, ok := strings.CutPrefix(r.URL.Path, APIPrefix+"sessions")
-	if !ok {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
-		return
-	}
-	switch {
-	case rest == "" && r.Method == http.MethodPost:
-		h.create(w, r)
-	case rest == "":
-		writeError(w, http.StatusMethodNotAllowed, CodeMethod, "use POST")
-	default:
-		id, tail, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
-		p := h.lookup(id)
-		if p == nil {
-			writeError(w, http.StatusNotFound, CodeNotFound, "no such session: it expired or closed")
-			return
-		}
-		switch {
-		case tail == "signals" && r.Method == http.MethodPost:
-			h.addSignals(w, r, p)
-		case tail == "signals" && r.Method == http.MethodGet:
-			h.poll(w, r, p)
-		case tail == "" && r.Method == http.MethodDelete:
-			_ = p.conn.Close()
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			writeError(w, http.StatusMethodNotAllowed, CodeMethod, "method not allowed here")
-		}
-	}
+	h.mux.ServeHTTP(w, r)
 }
 
-func (h *Handler) lookup(id string) *pending {
+func (h *Handler) lookup(id string) *peerSlot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.peers[id]
@@ -254,7 +270,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "expected an offer")
 		return
 	}
-	p := &pending{id: newID(), notify: make(chan struct{})}
+	p := &peerSlot{id: newID(), notify: make(chan struct{})}
 	h.mu.Lock()
 	switch {
 	case h.closing:
@@ -288,7 +304,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.remove(p.id)
 		h.log.Error("peer connection not created", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "could not create a peer connection")
+		writeError(w, http.StatusInternalServerError, CodeInternal, "could not create a peer connection")
 		return
 	}
 	h.mu.Lock()
@@ -320,7 +336,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // run owns one peer: it enforces the setup timeout, runs OnConnect, and frees the slot.
-func (h *Handler) run(p *pending, connected chan struct{}) {
+func (h *Handler) run(p *peerSlot, connected chan struct{}) {
 	defer h.wg.Done()
 	defer h.remove(p.id)
 	defer p.conn.Close()
@@ -349,7 +365,7 @@ func (h *Handler) remove(id string) {
 }
 
 // addSignals applies the client's trickled candidates.
-func (h *Handler) addSignals(w http.ResponseWriter, r *http.Request, p *pending) {
+func (h *Handler) addSignals(w http.ResponseWriter, r *http.Request, p *peerSlot) {
 	var sigs []peer.Signal
 	if !readBody(w, r, &sigs) {
 		return
@@ -372,7 +388,7 @@ func (h *Handler) addSignals(w http.ResponseWriter, r *http.Request, p *pending)
 }
 
 // poll returns the daemon's signals after ?after=N, waiting up to PollTimeout for one.
-func (h *Handler) poll(w http.ResponseWriter, r *http.Request, p *pending) {
+func (h *Handler) poll(w http.ResponseWriter, r *http.Request, p *peerSlot) {
 	after := 0
 	if s := r.URL.Query().Get("after"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -410,7 +426,7 @@ func (h *Handler) poll(w http.ResponseWriter, r *http.Request, p *pending) {
 }
 
 // add records a local signal for polling (the Conn's OnSignal).
-func (p *pending) add(s peer.Signal) {
+func (p *peerSlot) add(s peer.Signal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.sigs) >= maxQueuedSignals {
@@ -425,7 +441,7 @@ func (p *pending) add(s peer.Signal) {
 }
 
 // finish marks the signal list complete.
-func (p *pending) finish() {
+func (p *peerSlot) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.done {
@@ -436,7 +452,7 @@ func (p *pending) finish() {
 }
 
 // waitAnswer waits for the Conn's answer, the first signal a server emits.
-func (p *pending) waitAnswer(ctx context.Context, timeout time.Duration) (peer.Signal, error) {
+func (p *peerSlot) waitAnswer(ctx context.Context, timeout time.Duration) (peer.Signal, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {

@@ -5,17 +5,11 @@ package signal
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +18,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rangecast/rangecast/pkg/peer"
-	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
 func TestMain(m *testing.M) {
@@ -40,16 +33,32 @@ type daemon struct {
 	h    *Handler
 	http *httptest.Server
 	link string
-	dir  string
 }
 
-// startDaemon runs a Handler serving dir with ServeFiles behind an httptest server on
-// 127.0.0.1. Cleanup closes everything and waits for it.
-func startDaemon(t *testing.T, dir string, mod func(*HandlerOptions)) *daemon {
+// echo is an OnConnect that echoes every message on the first channel the peer opens: what
+// runs over the connection is pkg/connect's business, not signaling's.
+func echo(ctx context.Context, c *peer.Conn) {
+	ch, err := c.Accept(ctx)
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := ch.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := ch.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// startDaemon runs a Handler that echoes behind an httptest server on 127.0.0.1. Cleanup
+// closes everything and waits for it.
+func startDaemon(t *testing.T, mod func(*HandlerOptions)) *daemon {
 	t.Helper()
-	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
-	require.NoError(t, err)
-	opts := HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, nil)}
+	opts := HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: echo}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -60,55 +69,11 @@ func startDaemon(t *testing.T, dir string, mod func(*HandlerOptions)) *daemon {
 		hs.CloseClientConnections()
 		require.NoError(t, h.Close())
 		hs.Close()
-		_ = srv.Close()
 	})
-	return &daemon{h: h, http: hs, dir: dir, link: Link{Base: hs.URL, Token: testToken}.String()}
-}
-
-func randomFile(t *testing.T, dir, name string, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
-	return b
+	return &daemon{h: h, http: hs, link: Link{Base: hs.URL, Token: testToken}.String()}
 }
 
 func dialOpts() DialOptions { return DialOptions{Peer: loopbackPeer(), Timeout: 20 * time.Second} }
-
-func TestConnectAndRead(t *testing.T) {
-	dir := t.TempDir()
-	want := randomFile(t, dir, "f.bin", 8<<20+3)
-	d := startDaemon(t, dir, nil)
-
-	s, err := Connect(t.Context(), d.link, dialOpts())
-	require.NoError(t, err)
-	assert.Equal(t, 1, d.h.Peers())
-	f, err := s.Open(t.Context(), "f.bin")
-	require.NoError(t, err)
-	got, err := io.ReadAll(f)
-	require.NoError(t, err)
-	assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got))
-	for range 50 {
-		off := randInt(t, len(want))
-		n := randInt(t, min(len(want)-off, 1<<20)) + 1
-		p := make([]byte, n)
-		_, err := f.ReadAt(p, int64(off))
-		require.NoError(t, err)
-		assert.Equal(t, sha256.Sum256(want[off:off+n]), sha256.Sum256(p))
-	}
-	rtt, err := s.Conn.Ping(t.Context())
-	require.NoError(t, err)
-	assert.Positive(t, rtt)
-	require.NoError(t, s.Close())
-	waitPeers(t, d.h, 0)
-}
-
-func randInt(t *testing.T, n int) int {
-	t.Helper()
-	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	require.NoError(t, err)
-	return int(v.Int64())
-}
 
 func waitPeers(t *testing.T, h *Handler, want int) {
 	t.Helper()
@@ -162,7 +127,7 @@ func post(t *testing.T, url, auth string, body []byte) (*http.Response, []byte) 
 }
 
 func TestTokenRequired(t *testing.T) {
-	d := startDaemon(t, t.TempDir(), nil)
+	d := startDaemon(t, nil)
 	offer, err := json.Marshal(offerSDP(t))
 	require.NoError(t, err)
 	for _, tt := range []struct{ name, auth string }{
@@ -173,7 +138,7 @@ func TestTokenRequired(t *testing.T) {
 		{"wrong scheme", "Basic " + testToken},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := post(t, d.http.URL+APIPrefix+"sessions", tt.auth, offer)
+			resp, body := post(t, d.http.URL+APIPrefix+"peers", tt.auth, offer)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 			assert.NotContains(t, string(body), "sdp")
 			var er ErrorResponse
@@ -192,9 +157,9 @@ func TestTokenRequired(t *testing.T) {
 }
 
 func TestRequestLimits(t *testing.T) {
-	d := startDaemon(t, t.TempDir(), nil)
+	d := startDaemon(t, nil)
 	auth := "Bearer " + testToken
-	url := d.http.URL + APIPrefix + "sessions"
+	url := d.http.URL + APIPrefix + "peers"
 
 	resp, _ := post(t, url, auth, bytes.Repeat([]byte("x"), MaxBody+1))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
@@ -206,7 +171,7 @@ func TestRequestLimits(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	waitPeers(t, d.h, 0)
 
-	resp, _ = post(t, d.http.URL+APIPrefix+"sessions/nope/signals", auth, []byte(`[]`))
+	resp, _ = post(t, d.http.URL+APIPrefix+"peers/nope/signals", auth, []byte(`[]`))
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
 	// A real session: too many trickled signals in one request.
@@ -228,24 +193,42 @@ func TestRequestLimits(t *testing.T) {
 
 // An offer whose client never connects is dropped after the setup timeout.
 func TestSetupTimeoutFreesSlot(t *testing.T) {
-	d := startDaemon(t, t.TempDir(), func(o *HandlerOptions) { o.SetupTimeout = 300 * time.Millisecond })
+	d := startDaemon(t, func(o *HandlerOptions) { o.SetupTimeout = 300 * time.Millisecond })
 	offer, err := json.Marshal(offerSDP(t)) // its Conn is closed: nobody will ever connect
 	require.NoError(t, err)
-	resp, _ := post(t, d.http.URL+APIPrefix+"sessions", "Bearer "+testToken, offer)
+	resp, _ := post(t, d.http.URL+APIPrefix+"peers", "Bearer "+testToken, offer)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	assert.Equal(t, 1, d.h.Peers())
 	waitPeers(t, d.h, 0)
 }
 
+// A connected peer carries the client's channel to OnConnect; the slot is freed when the
+// client leaves.
+func TestDialAndEcho(t *testing.T) {
+	d := startDaemon(t, nil)
+	c, err := Dial(t.Context(), d.link, dialOpts())
+	require.NoError(t, err)
+	assert.Equal(t, 1, d.h.Peers())
+	ch, err := c.CreateChannel(t.Context(), "echo")
+	require.NoError(t, err)
+	msg := []byte("a message kept whole")
+	_, err = ch.Write(msg)
+	require.NoError(t, err)
+	got := make([]byte, 100)
+	n, err := ch.Read(got)
+	require.NoError(t, err)
+	assert.Equal(t, msg, got[:n])
+	require.NoError(t, c.Close())
+	waitPeers(t, d.h, 0)
+}
+
 func TestTooManyPeers(t *testing.T) {
-	dir := t.TempDir()
-	want := randomFile(t, dir, "f", 1000)
-	d := startDaemon(t, dir, func(o *HandlerOptions) { o.MaxPeers = 2 })
-	var sessions []*Session
+	d := startDaemon(t, func(o *HandlerOptions) { o.MaxPeers = 2 })
+	var conns []*peer.Conn
 	for range 2 {
-		s, err := Connect(t.Context(), d.link, dialOpts())
+		c, err := Dial(t.Context(), d.link, dialOpts())
 		require.NoError(t, err)
-		sessions = append(sessions, s)
+		conns = append(conns, c)
 	}
 	_, err := Dial(t.Context(), d.link, dialOpts())
 	assert.ErrorIs(t, err, ErrTooManyPeers)
@@ -253,57 +236,62 @@ func TestTooManyPeers(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusServiceUnavailable, ae.Status)
 
-	// The peers already in are unaffected, and a freed slot is usable again.
-	for _, s := range sessions {
-		f, err := s.Open(t.Context(), "f")
-		require.NoError(t, err)
-		got, err := io.ReadAll(f)
-		require.NoError(t, err)
-		assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got))
-	}
-	require.NoError(t, sessions[0].Close())
+	// A freed slot is usable again.
+	require.NoError(t, conns[0].Close())
 	waitPeers(t, d.h, 1)
-	s, err := Connect(t.Context(), d.link, dialOpts())
+	c, err := Dial(t.Context(), d.link, dialOpts())
 	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	require.NoError(t, sessions[1].Close())
+	require.NoError(t, c.Close())
+	require.NoError(t, conns[1].Close())
 }
 
-// Several clients at once, each verified.
-func TestConcurrentClients(t *testing.T) {
-	dir := t.TempDir()
-	want := randomFile(t, dir, "f", 2<<20)
-	d := startDaemon(t, dir, nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			s, err := Connect(ctx, d.link, dialOpts())
-			if err != nil {
-				errs <- err
-				return
+// Every path under the prefix answers JSON: the endpoints, 405 with Allow for a wrong
+// method, 404 for anything else, and the status endpoint behind the token like the rest.
+func TestRoutes(t *testing.T) {
+	d := startDaemon(t, func(o *HandlerOptions) {
+		o.Status = func() any { return map[string]string{"hello": "status"} }
+	})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "status", http.StatusOK, "", ""},
+		{"GET", "peers", http.StatusMethodNotAllowed, CodeMethod, "POST"},
+		{"PUT", "peers/x/signals", http.StatusMethodNotAllowed, CodeMethod, "GET, POST"},
+		{"GET", "peers/x", http.StatusMethodNotAllowed, CodeMethod, "DELETE"},
+		{"DELETE", "peers/nope", http.StatusNotFound, CodeNotFound, ""},
+		{"GET", "peers/nope/signals", http.StatusNotFound, CodeNotFound, ""},
+		{"GET", "sessions", http.StatusNotFound, CodeNotFound, ""},
+		{"POST", "status", http.StatusMethodNotAllowed, CodeMethod, "GET"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, d.http.URL+APIPrefix+tt.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.status, resp.StatusCode)
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			assert.Equal(t, tt.allow, resp.Header.Get("Allow"))
+			if tt.code != "" {
+				var er ErrorResponse
+				require.NoError(t, json.Unmarshal(body, &er))
+				assert.Equal(t, tt.code, er.Code)
+			} else {
+				assert.JSONEq(t, `{"hello":"status"}`, string(body))
 			}
-			defer s.Close()
-			f, err := s.Open(ctx, "f")
-			if err != nil {
-				errs <- err
-				return
-			}
-			got, err := io.ReadAll(f)
-			if err == nil && sha256.Sum256(got) != sha256.Sum256(want) {
-				err = assert.AnError
-			}
-			errs <- err
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		assert.NoError(t, err)
-	}
-	waitPeers(t, d.h, 0)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", d.http.URL+APIPrefix+"status", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
 func TestParseLink(t *testing.T) {

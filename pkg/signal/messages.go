@@ -20,13 +20,13 @@ const (
 	MaxSignalsPerPost = 64
 )
 
-// CreateResponse answers POST /api/v1/sessions.
+// CreateResponse answers POST /api/v1/peers.
 type CreateResponse struct {
 	ID     string      `json:"id"`
 	Answer peer.Signal `json:"answer"`
 }
 
-// PollResponse answers GET /api/v1/sessions/{id}/signals.
+// PollResponse answers GET /api/v1/peers/{id}/signals.
 type PollResponse struct {
 	Signals []peer.Signal `json:"signals"`
 	Next    int           `json:"next"` // the after= value for the next poll
@@ -45,17 +45,19 @@ const (
 	CodeTooManyPeers = "too_many_peers" // 503: the daemon's peer limit is reached
 	CodeBadRequest   = "bad_request"    // 400: malformed JSON, wrong signal type, bad SDP
 	CodeTooLarge     = "too_large"      // 413: body or signal count above the limits
-	CodeNotFound     = "not_found"      // 404: no such session (expired or closed)
+	CodeNotFound     = "not_found"      // 404: no such peer (expired or closed) or endpoint
 	CodeTimeout      = "timeout"        // 504: the peer connection did not answer in time
 	CodeShuttingDown = "shutting_down"  // 503: the daemon is stopping
-	CodeMethod       = "method_not_allowed"
+	CodeMethod       = "method_not_allowed" // 405: the path exists, the method does not
+	CodeInternal     = "internal"           // 500: the daemon could not create a peer connection
 )
 
 // Sentinel errors matched by APIError.Is.
 var (
 	ErrUnauthorized = errors.New("signal: wrong or missing access token")
 	ErrTooManyPeers = errors.New("signal: the daemon has too many peers")
-	ErrNotFound     = errors.New("signal: no such session")
+	ErrNotFound     = errors.New("signal: no such peer")
+	ErrShuttingDown = errors.New("signal: the daemon is shutting down")
 	ErrBadLink      = errors.New("signal: not a rangecast link")
 	ErrSetupTimeout = errors.New("signal: connection setup timed out")
 )
@@ -71,13 +73,15 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("signal: daemon answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// Is maps codes onto ErrUnauthorized, ErrTooManyPeers and ErrNotFound.
+// Is maps codes onto ErrUnauthorized, ErrTooManyPeers, ErrShuttingDown and ErrNotFound.
 func (e *APIError) Is(target error) bool {
 	switch e.Code {
 	case CodeUnauthorized:
 		return target == ErrUnauthorized
-	case CodeTooManyPeers, CodeShuttingDown:
+	case CodeTooManyPeers:
 		return target == ErrTooManyPeers
+	case CodeShuttingDown:
+		return target == ErrShuttingDown
 	case CodeNotFound:
 		return target == ErrNotFound
 	}

@@ -1,6 +1,6 @@
 //go:build !js
 
-package signal
+package connect
 
 import (
 	"crypto/sha256"
@@ -39,7 +39,7 @@ func TestDialSignalHooksReroute(t *testing.T) {
 		}
 	})
 	opts := dialOpts()
-	opts.LocalSignal = func(s peer.Signal) (peer.Signal, bool) {
+	opts.Signal.LocalSignal = func(s peer.Signal) (peer.Signal, bool) {
 		if s.Type == peer.SignalCandidate {
 			mu.Lock()
 			droppedLocal++
@@ -48,7 +48,7 @@ func TestDialSignalHooksReroute(t *testing.T) {
 		}
 		return s, true
 	}
-	opts.RemoteSignal = func(s peer.Signal) (peer.Signal, bool) {
+	opts.Signal.RemoteSignal = func(s peer.Signal) (peer.Signal, bool) {
 		if s.Type != peer.SignalCandidate {
 			return s, true
 		}
@@ -75,7 +75,7 @@ func TestDialSignalHooksReroute(t *testing.T) {
 		return s, true
 	}
 
-	s, err := Connect(t.Context(), d.link, opts)
+	s, err := Dial(t.Context(), d.link, opts)
 	require.NoError(t, err)
 	f, err := s.Open(t.Context(), "f.bin")
 	require.NoError(t, err)

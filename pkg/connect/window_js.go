@@ -1,6 +1,6 @@
 //go:build js
 
-package signal
+package connect
 
 import "github.com/rangecast/rangecast/pkg/peer"
 

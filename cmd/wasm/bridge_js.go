@@ -9,6 +9,7 @@ import (
 	"syscall/js"
 
 	"github.com/rangecast/rangecast/internal/jsutil"
+	"github.com/rangecast/rangecast/pkg/connect"
 )
 
 var (
@@ -23,18 +24,23 @@ var (
 // jsFunc is the shape of every exported function: this, then the arguments.
 type jsFunc func(this js.Value, args []js.Value) any
 
-// newJSError makes the Error a rejection carries: message from err, code from errorCode.
+// newJSError makes the Error a rejection carries: message from err, code from connect.CodeOf.
 func newJSError(err error) js.Value {
 	e := jsError.New(err.Error())
 	e.Set("name", "RangecastError")
-	e.Set("code", errorCode(err))
+	e.Set("code", string(connect.CodeOf(err)))
 	return e
+}
+
+// badArgf reports a wrong argument.
+func badArgf(format string, args ...any) error {
+	return connect.Errorf(connect.CodeBadArgument, format, args...)
 }
 
 // panicError turns a recovered panic into an error with code "internal", and reports the
 // stack on the console, where a developer will look for it.
 func panicError(r any) error {
-	err := codeErrorf(codeInternal, "internal error: %v", r)
+	err := connect.Errorf(connect.CodeInternal, "internal error: %v", r)
 	func() {
 		defer func() { _ = recover() }()
 		jsGlobal.Get("console").Call("error", "rangecast: panic:", fmt.Sprint(r), "\n"+string(debug.Stack()))

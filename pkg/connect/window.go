@@ -1,6 +1,6 @@
 //go:build !js
 
-package signal
+package connect
 
 // Natively SCTP's receive window stops the sender, so the rangefs defaults stand.
 const (

@@ -1,6 +1,6 @@
 //go:build !js
 
-package signal
+package connect
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
-// ServeFiles returns a HandlerOptions.OnConnect that serves srv on the rangefs channel the
+// ServeFiles returns a signal.HandlerOptions.OnConnect that serves srv on the rangefs channel the
 // peer opens. The session ends when the peer leaves, breaks the protocol, or ctx ends (then
 // with GOAWAY and the server's grace period).
 func ServeFiles(srv *rangefs.Server, log *slog.Logger) func(context.Context, *peer.Conn) {

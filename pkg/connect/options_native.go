@@ -1,19 +1,20 @@
 //go:build !js
 
-package signal
+package connect
 
 import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
+	"github.com/rangecast/rangecast/pkg/signal"
 )
 
-// NativeDialOptions returns the options a native client (`rangecast get` and `ls`, and the
+// NativeOptions returns the options a native client (`rangecast get` and `ls`, and the
 // benchmarks that measure them) dials a daemon with: loopback candidates for a daemon on
 // the same host, no multicast DNS, a failed connection noticed within 15 s, and an 8 MiB
 // SCTP receive window, which lets a transfer run at the sender's pace.
-func NativeDialOptions() DialOptions {
-	return DialOptions{
+func NativeOptions() Options {
+	return Options{Signal: signal.DialOptions{
 		Peer: peer.Config{Native: peer.NativeOptions{
 			IncludeLoopbackCandidate: true,
 			DisableMulticastDNS:      true,
@@ -22,5 +23,5 @@ func NativeDialOptions() DialOptions {
 			SCTPReceiveBufferSize:    8 << 20,
 		}},
 		Timeout: 30 * time.Second,
-	}
+	}}
 }

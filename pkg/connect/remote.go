@@ -1,0 +1,63 @@
+package connect
+
+import (
+	"context"
+	"errors"
+
+	"github.com/rangecast/rangecast/pkg/peer"
+	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/signal"
+)
+
+// ChannelLabel is the label of the DataChannel a client opens for its rangefs session. The
+// daemon refuses a channel with another label.
+const ChannelLabel = "rangefs"
+
+// Options configures Dial. Zero fields take defaults.
+type Options struct {
+	// Signal is how the peer connection is set up: its peer.Config, the setup timeout, and
+	// the hooks tests use to reroute candidates.
+	Signal signal.DialOptions
+	// Client tunes the rangefs session. Zero credit windows take the target's defaults
+	// (window.go, window_js.go).
+	Client rangefs.ClientOptions
+}
+
+// Remote is one connection to a daemon: a connected peer.Conn with a rangefs session on
+// its data channel. The embedded Client serves Open, Stat, ReadDir and the rest.
+type Remote struct {
+	*rangefs.Client
+	Conn *peer.Conn
+}
+
+// Dial connects to the daemon named by link and opens the rangefs session.
+func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
+	conn, err := signal.Dial(ctx, link, opts.Signal)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.CreateChannel(ctx, ChannelLabel)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	copts := opts.Client
+	if copts.SessionWindow == 0 {
+		copts.SessionWindow = defaultSessionWindow
+	}
+	if copts.StreamWindow == 0 {
+		copts.StreamWindow = defaultStreamWindow
+	}
+	c, err := rangefs.Dial(ctx, ch, copts)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &Remote{Client: c, Conn: conn}, nil
+}
+
+// Close ends the rangefs session and the peer connection.
+func (r *Remote) Close() error {
+	err := r.Client.Close()
+	return errors.Join(err, r.Conn.Close())
+}
