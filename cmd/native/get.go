@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,7 +76,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	buf := make([]byte, 1<<20)
-	_, err = io.CopyBuffer(io.MultiWriter(dst, h, prog), readerOnly{f}, buf)
+	_, err = io.CopyBuffer(io.MultiWriter(dst, h, prog), ctxReader{ctx, f}, buf)
 	prog.stop()
 	if err == nil {
 		err = ctx.Err()
@@ -101,8 +103,14 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// readerOnly hides File's ReadFrom/WriteTo-free surface so io.CopyBuffer uses our buffer.
-type readerOnly struct{ io.Reader }
+// ctxReader reads f with ctx, so that a signal's cancellation reaches every read; it also
+// hides File's other methods, so that io.CopyBuffer uses our buffer.
+type ctxReader struct {
+	ctx context.Context
+	f   *rangefs.File
+}
+
+func (r ctxReader) Read(p []byte) (int, error) { return r.f.ReadContext(r.ctx, p) }
 
 // sidecar names the file that records which version of the remote file a partial download
 // holds: its ETag. It lives next to the download and is removed when it completes.

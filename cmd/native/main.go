@@ -13,8 +13,15 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx, which every command's reads and sessions follow; a
+	// second one then gets the default action and ends the process at once.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "rangecast: interrupted:", err)
+		os.Exit(130) // 128 + SIGINT, as shells report it
+	}
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Ctrl-C (SIGINT) and SIGTERM stop a download at once: the signal's context reaches every
+// read, the partial file is kept for -c, and the exit status says it was interrupted.
+func TestGetStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			// 8 GiB of holes: minutes at loopback speed, and no disk.
+			require.NoError(t, os.Truncate(createEmpty(t, filepath.Join(dir, "huge.bin")), 8<<30))
+			d := startDaemon(t, "--listen", "127.0.0.1:0", dir)
+			out := filepath.Join(t.TempDir(), "huge.bin")
+			cmd := exec.Command(binPath, "get", "-o", out, d.link, "huge.bin")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+			// Wait until bytes flow, then signal.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if st, err := os.Stat(out); err == nil && st.Size() >= 4<<20 {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "no bytes downloaded in 30 s: %s", stderr.String())
+				time.Sleep(20 * time.Millisecond)
+			}
+			signaled := time.Now()
+			require.NoError(t, cmd.Process.Signal(sig))
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(5 * time.Second):
+				st, _ := os.Stat(out)
+				t.Fatalf("get still running 5 s after %v (%d bytes written)", sig, st.Size())
+			}
+			t.Logf("%v → exit in %v", sig, time.Since(signaled).Round(time.Millisecond))
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee), "exit: %v", err)
+			assert.Equal(t, 130, ee.ExitCode(), stderr.String())
+			assert.Contains(t, stderr.String(), "interrupted")
+			assert.Contains(t, stderr.String(), "rerun with -c to resume")
+			st, err := os.Stat(out)
+			require.NoError(t, err)
+			assert.Less(t, st.Size(), int64(8<<30))
+			assert.FileExists(t, sidecar(out))
+		})
+	}
+}
+
+func createEmpty(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	return p
+}
