@@ -177,7 +177,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: connect.ServeFiles(srv, log),
+		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Logger: log}),
 		Logger:    log,
 	})
 	status = func() any {

@@ -47,7 +47,7 @@ func startDaemon(t *testing.T, dir string, mod func(*signal.HandlerOptions)) *da
 	t.Helper()
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
-	opts := signal.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, nil)}
+	opts := signal.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{})}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -189,4 +189,34 @@ func TestConcurrentClients(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	waitPeers(t, d.h, 0)
+}
+
+// A peer that connects and never opens its channel gives its slot back after OpenTimeout,
+// and the daemon serves the next client.
+func TestSilentPeerFreesSlot(t *testing.T) {
+	dir := t.TempDir()
+	want := randomFile(t, dir, "f", 1000)
+	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	d := startDaemon(t, dir, func(o *signal.HandlerOptions) {
+		o.MaxPeers = 1
+		o.OnConnect = ServeFiles(srv, ServeOptions{OpenTimeout: 300 * time.Millisecond})
+	})
+	silent, err := signal.Dial(t.Context(), d.link, dialOpts().Signal)
+	require.NoError(t, err)
+	defer silent.Close()
+	assert.Equal(t, 1, d.h.Peers())
+	start := time.Now()
+	waitPeers(t, d.h, 0)
+	t.Logf("slot of a silent peer freed after %v", time.Since(start).Round(time.Millisecond))
+
+	r, err := Dial(t.Context(), d.link, dialOpts())
+	require.NoError(t, err)
+	defer r.Close()
+	f, err := r.Open(t.Context(), "f")
+	require.NoError(t, err)
+	got, err := io.ReadAll(f)
+	require.NoError(t, err)
+	assert.Equal(t, sha256.Sum256(want), sha256.Sum256(got))
 }

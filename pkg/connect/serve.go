@@ -5,22 +5,37 @@ package connect
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
-// ServeFiles returns a signal.HandlerOptions.OnConnect that serves srv on the rangefs channel the
-// peer opens. The session ends when the peer leaves, breaks the protocol, or ctx ends (then
-// with GOAWAY and the server's grace period).
-func ServeFiles(srv *rangefs.Server, log *slog.Logger) func(context.Context, *peer.Conn) {
+// ServeOptions configures ServeFiles. Zero fields take defaults.
+type ServeOptions struct {
+	Logger *slog.Logger
+	// OpenTimeout bounds the wait for the peer's rangefs channel once it is connected [10 s]:
+	// a client opens it at once, and a peer that never does must not hold its slot forever.
+	OpenTimeout time.Duration
+}
+
+// ServeFiles returns a signal.HandlerOptions.OnConnect that serves srv on the rangefs channel
+// the peer opens. The session ends when the peer leaves, breaks the protocol, or ctx ends
+// (then with GOAWAY and the server's grace period).
+func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *peer.Conn) {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = 10 * time.Second
+	}
 	return func(ctx context.Context, conn *peer.Conn) {
-		ch, err := conn.Accept(ctx)
+		actx, cancel := context.WithTimeout(ctx, opts.OpenTimeout)
+		ch, err := conn.Accept(actx)
+		cancel()
 		if err != nil {
-			log.Debug("no channel from peer", "err", err)
+			log.Info("peer opened no channel", "err", err, "timeout", opts.OpenTimeout)
 			return
 		}
 		if ch.Label() != ChannelLabel {
