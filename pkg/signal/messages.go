@@ -41,13 +41,13 @@ type ErrorResponse struct {
 
 // Stable error codes, in ErrorResponse.Code and APIError.Code.
 const (
-	CodeUnauthorized = "unauthorized"   // 401: missing or wrong token
-	CodeTooManyPeers = "too_many_peers" // 503: the daemon's peer limit is reached
-	CodeBadRequest   = "bad_request"    // 400: malformed JSON, wrong signal type, bad SDP
-	CodeTooLarge     = "too_large"      // 413: body or signal count above the limits
-	CodeNotFound     = "not_found"      // 404: no such peer (expired or closed) or endpoint
-	CodeTimeout      = "timeout"        // 504: the peer connection did not answer in time
-	CodeShuttingDown = "shutting_down"  // 503: the daemon is stopping
+	CodeUnauthorized = "unauthorized"       // 401: missing or wrong token
+	CodeTooManyPeers = "too_many_peers"     // 503: the daemon's peer limit is reached
+	CodeBadRequest   = "bad_request"        // 400: malformed JSON, wrong signal type, bad SDP
+	CodeTooLarge     = "too_large"          // 413: body or signal count above the limits
+	CodeNotFound     = "not_found"          // 404: no such peer (expired or closed) or endpoint
+	CodeTimeout      = "timeout"            // 504: the peer connection did not answer in time
+	CodeShuttingDown = "shutting_down"      // 503: the daemon is stopping
 	CodeMethod       = "method_not_allowed" // 405: the path exists, the method does not
 	CodeInternal     = "internal"           // 500: the daemon could not create a peer connection
 )
