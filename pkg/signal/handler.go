@@ -17,7 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/rangecast/rangecast/pkg/peer"
 )
@@ -59,6 +62,8 @@ type Handler struct {
 type peerSlot struct {
 	id     string
 	conn   *peer.Conn
+	posts  *rate.Limiter // the client's POSTs of signals
+	cands  atomic.Int32  // remote candidates applied
 	mu     sync.Mutex
 	sigs   []peer.Signal
 	done   bool          // end-of-candidates sent, or the Conn connected or closed
@@ -270,7 +275,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "expected an offer")
 		return
 	}
-	p := &peerSlot{id: newID(), notify: make(chan struct{})}
+	p := &peerSlot{id: newID(), notify: make(chan struct{}), posts: rate.NewLimiter(SignalPostsPerSecond, SignalPostBurst)}
 	h.mu.Lock()
 	switch {
 	case h.closing:
@@ -364,8 +369,15 @@ func (h *Handler) remove(id string) {
 	h.mu.Unlock()
 }
 
-// addSignals applies the client's trickled candidates.
+// addSignals applies the client's trickled candidates, at most MaxRemoteCandidates in all and
+// at a bounded rate. Once the peer is connected, late candidates are accepted and dropped:
+// they could only add connectivity checks to addresses nobody needs.
 func (h *Handler) addSignals(w http.ResponseWriter, r *http.Request, p *peerSlot) {
+	if !p.posts.Allow() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("at most %d signal requests per second", SignalPostsPerSecond))
+		return
+	}
 	var sigs []peer.Signal
 	if !readBody(w, r, &sigs) {
 		return
@@ -374,9 +386,17 @@ func (h *Handler) addSignals(w http.ResponseWriter, r *http.Request, p *peerSlot
 		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("at most %d signals per request", MaxSignalsPerPost))
 		return
 	}
+	if p.conn.State() == peer.StateConnected {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	for _, s := range sigs {
 		if s.Type != peer.SignalCandidate && s.Type != peer.SignalEndOfCandidates {
 			writeError(w, http.StatusBadRequest, CodeBadRequest, "only candidates may be trickled")
+			return
+		}
+		if s.Type == peer.SignalCandidate && p.cands.Add(1) > MaxRemoteCandidates {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("at most %d candidates per peer", MaxRemoteCandidates))
 			return
 		}
 		if err := p.conn.AddSignal(s); err != nil {

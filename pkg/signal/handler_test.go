@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -319,4 +320,64 @@ func TestParseLink(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, l, back)
 	}
+}
+
+// candidate makes a trickled host candidate for 127.0.0.1:port.
+func candidate(port int) peer.Signal {
+	return peer.Signal{Type: peer.SignalCandidate, Candidate: &peer.ICECandidateInit{
+		Candidate: fmt.Sprintf("candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host", port, port),
+		SDPMid:    ptr("0"),
+	}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A peer may trickle at most MaxRemoteCandidates, however it batches them, and only at a
+// bounded rate: each candidate is an address the daemon would send checks to.
+func TestCandidateLimits(t *testing.T) {
+	d := startDaemon(t, nil)
+	auth := "Bearer " + testToken
+	offer, err := json.Marshal(offerSDP(t))
+	require.NoError(t, err)
+	resp, body := post(t, d.http.URL+APIPrefix+"peers", auth, offer)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var cr CreateResponse
+	require.NoError(t, json.Unmarshal(body, &cr))
+	url := d.http.URL + APIPrefix + "peers/" + cr.ID + "/signals"
+
+	port := 40000
+	batch := func(n int) []byte {
+		var sigs []peer.Signal
+		for range n {
+			port++
+			sigs = append(sigs, candidate(port))
+		}
+		b, err := json.Marshal(sigs)
+		require.NoError(t, err)
+		return b
+	}
+	for range MaxRemoteCandidates / 8 {
+		resp, body := post(t, url, auth, batch(8))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
+	}
+	resp, body = post(t, url, auth, batch(1))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	var er ErrorResponse
+	require.NoError(t, json.Unmarshal(body, &er))
+	assert.Equal(t, CodeTooLarge, er.Code)
+	assert.Contains(t, er.Message, "candidates per peer")
+
+	// The burst is spent by now (MaxRemoteCandidates/8 + 1 requests so far): empty POSTs
+	// soon hit the rate limit.
+	limited := 0
+	for range SignalPostBurst + 5 {
+		resp, body := post(t, url, auth, []byte(`[]`))
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			require.NoError(t, json.Unmarshal(body, &er))
+			assert.Equal(t, CodeRateLimited, er.Code)
+			assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+		}
+	}
+	assert.Positive(t, limited)
 }

@@ -18,6 +18,13 @@ const (
 	MaxBody = 64 << 10
 	// MaxSignalsPerPost caps the candidates one POST may carry.
 	MaxSignalsPerPost = 64
+	// MaxRemoteCandidates caps the candidates one peer may trickle in all. A browser offers a
+	// few per network interface; each one is an address the daemon sends connectivity checks
+	// to, so without a cap a link holder could aim the daemon's UDP at any number of hosts.
+	MaxRemoteCandidates = 32
+	// SignalPostsPerSecond and SignalPostBurst rate-limit a peer's POSTs of signals.
+	SignalPostsPerSecond = 10
+	SignalPostBurst      = 20
 )
 
 // CreateResponse answers POST /api/v1/peers.
@@ -50,6 +57,7 @@ const (
 	CodeShuttingDown = "shutting_down"      // 503: the daemon is stopping
 	CodeMethod       = "method_not_allowed" // 405: the path exists, the method does not
 	CodeInternal     = "internal"           // 500: the daemon could not create a peer connection
+	CodeRateLimited  = "rate_limited"       // 429: signals posted faster than allowed; see Retry-After
 )
 
 // Sentinel errors matched by APIError.Is.
