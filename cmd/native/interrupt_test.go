@@ -71,3 +71,32 @@ func createEmpty(t *testing.T, p string) string {
 	require.NoError(t, f.Close())
 	return p
 }
+
+// A client killed mid-transfer (no ABORT, no DELETE: it just stops) loses its peer slot on
+// the daemon within seconds, not after ICE's default 15–30 s.
+func TestKilledClientFreesSlot(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Truncate(createEmpty(t, filepath.Join(dir, "huge.bin")), 8<<30))
+	d := startDaemon(t, "--listen", "127.0.0.1:0", dir)
+	out := filepath.Join(t.TempDir(), "huge.bin")
+	cmd := exec.Command(binPath, "get", "-o", out, d.link, "huge.bin")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Stat(out); err == nil && st.Size() >= 4<<20 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no bytes downloaded in 30 s")
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, 1, d.status(t).Peers)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	killed := time.Now()
+	for d.status(t).Peers != 0 {
+		require.Less(t, time.Since(killed), 10*time.Second, "the killed client still holds its slot")
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("killed client's slot freed after %v", time.Since(killed).Round(100*time.Millisecond))
+}
