@@ -172,3 +172,21 @@ func (f *framer) handshake(local *wire.Hello, buf []byte) (*wire.Hello, error) {
 	f.wmu.Unlock()
 	return hello, nil
 }
+
+// framePool holds frame-sized buffers. The client reads every frame into one and hands DATA
+// frames to their stream in it, without a copy; the server builds each outgoing DATA frame in
+// one, reading from disk straight into it.
+var framePool sync.Pool
+
+// getFrameBuf returns a pooled buffer of length n.
+func getFrameBuf(n int) *[]byte {
+	if p, ok := framePool.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// putFrameBuf returns p to the pool; the caller must not use it afterwards.
+func putFrameBuf(p *[]byte) { framePool.Put(p) }

@@ -12,7 +12,7 @@ import (
 )
 
 // serveStat answers STAT with INFO. Symbolic links are followed within the root.
-func (ss *session) serveStat(st *sstream, f *wire.Stat) (wire.Status, string) {
+func (ss *serverSession) serveStat(st *sstream, f *wire.Stat) (wire.Status, string) {
 	if err := CheckPath("stat", f.Path); err != nil {
 		return wire.StatusInvalidPath, err.(*StatusError).Message
 	}
@@ -28,7 +28,7 @@ func (ss *session) serveStat(st *sstream, f *wire.Stat) (wire.Status, string) {
 
 // openRegular opens name for reading and makes sure it is a regular file. The open cannot
 // hang on a FIFO (see openFlags).
-func (ss *session) openRegular(name string) (*os.File, fs.FileInfo, wire.Status, string) {
+func (ss *serverSession) openRegular(name string) (*os.File, fs.FileInfo, wire.Status, string) {
 	if err := CheckPath("open", name); err != nil {
 		return nil, nil, wire.StatusInvalidPath, err.(*StatusError).Message
 	}
@@ -73,7 +73,7 @@ func notRegular(m fs.FileMode) string {
 }
 
 // serveOpen answers OPEN with INFO carrying a new handle.
-func (ss *session) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) {
+func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) {
 	f, fi, status, msg := ss.openRegular(req.Path)
 	if status != wire.StatusOK {
 		return status, msg
@@ -102,7 +102,7 @@ func (ss *session) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) 
 
 // serveList answers LIST with one ENTRIES page: names after req.After in byte order, as many
 // as fit in a frame and the page limit.
-func (ss *session) serveList(st *sstream, req *wire.List) (wire.Status, string) {
+func (ss *serverSession) serveList(st *sstream, req *wire.List) (wire.Status, string) {
 	if err := CheckPath("list", req.Path); err != nil {
 		return wire.StatusInvalidPath, err.(*StatusError).Message
 	}

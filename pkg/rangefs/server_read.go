@@ -3,30 +3,15 @@ package rangefs
 import (
 	"encoding/binary"
 	"os"
-	"sync"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
-
-// framePool holds frame-sized buffers for DATA on both ends.
-var framePool sync.Pool
-
-func getFrameBuf(n int) *[]byte {
-	if p, ok := framePool.Get().(*[]byte); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]byte, n)
-	return &b
-}
-
-func putFrameBuf(p *[]byte) { framePool.Put(p) }
 
 // serveRead answers READ with DATA frames in offset order. Each frame is read from disk
 // straight into the outgoing buffer, only once credit for it is granted, and only sent after
 // an fstat shows the file's ETag unchanged since the READ began: a file that changes
 // mid-read ends the stream with StatusPreconditionFailed, never with mixed bytes.
-func (ss *session) serveRead(st *sstream, req *wire.Read) (wire.Status, string) {
+func (ss *serverSession) serveRead(st *sstream, req *wire.Read) (wire.Status, string) {
 	f, release, status, msg := ss.readTarget(req)
 	if status != wire.StatusOK {
 		return status, msg
@@ -82,7 +67,7 @@ func (ss *session) serveRead(st *sstream, req *wire.Read) (wire.Status, string) 
 
 // readTarget resolves a READ to an open file: a handle (referenced until release) or a path
 // (opened until release).
-func (ss *session) readTarget(req *wire.Read) (*os.File, func(), wire.Status, string) {
+func (ss *serverSession) readTarget(req *wire.Read) (*os.File, func(), wire.Status, string) {
 	if req.Handle == 0 {
 		f, _, status, msg := ss.openRegular(req.Path)
 		if status != wire.StatusOK {
@@ -110,7 +95,7 @@ func (ss *session) readTarget(req *wire.Read) (*os.File, func(), wire.Status, st
 // acquire waits until the stream and the session both have credit, and takes up to want
 // bytes of it. It returns StatusCanceled if the client cancels the stream and
 // StatusGoingAway if the session ends while it waits.
-func (ss *session) acquire(st *sstream, want int64) (int64, wire.Status) {
+func (ss *serverSession) acquire(st *sstream, want int64) (int64, wire.Status) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for {
@@ -131,7 +116,7 @@ func (ss *session) acquire(st *sstream, want int64) (int64, wire.Status) {
 }
 
 // giveBack returns session credit taken for bytes that were never sent.
-func (ss *session) giveBack(n int64) {
+func (ss *serverSession) giveBack(n int64) {
 	ss.mu.Lock()
 	ss.credit += n
 	ss.mu.Unlock()
