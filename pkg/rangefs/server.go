@@ -287,7 +287,7 @@ func (ss *serverSession) readLoop() error {
 		if err != nil {
 			if h.Type.IsRequest() && h.Stream != 0 && isDecodeErr(err) {
 				// A malformed request ends its own stream, not the session.
-				if err := ss.refuse(h.Stream, h.Type, wire.StatusBadRequest, err.Error()); err != nil {
+				if err := ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusBadRequest, "%s", err.Error())); err != nil {
 					return err
 				}
 				continue
@@ -385,10 +385,10 @@ func (ss *serverSession) startRequest(h wire.Header, f wire.Frame) error {
 		return &ProtocolError{Code: wire.CodeStreamState, Frame: h.Type, Message: fmt.Sprintf("stream %d is already open", h.Stream)}
 	case ss.goingAway || ss.closed:
 		ss.mu.Unlock()
-		return ss.refuse(h.Stream, h.Type, wire.StatusGoingAway, "server is shutting down")
+		return ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusGoingAway, "server is shutting down"))
 	case len(ss.streams) >= ss.opts.MaxStreams:
 		ss.mu.Unlock()
-		return ss.refuse(h.Stream, h.Type, wire.StatusTooManyStreams, fmt.Sprintf("at most %d requests at once", ss.opts.MaxStreams))
+		return ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusTooManyStreams, "at most %d requests at once", ss.opts.MaxStreams))
 	}
 	st := &sstream{id: h.Stream, credit: ss.streamInit}
 	ss.streams[h.Stream] = st
@@ -398,7 +398,7 @@ func (ss *serverSession) startRequest(h wire.Header, f wire.Frame) error {
 
 	go func() {
 		defer ss.wg.Done()
-		status, msg := ss.serve(st, f)
+		err := ss.serve(st, f)
 		ss.mu.Lock()
 		delete(ss.streams, st.id)
 		if ss.goingAway && len(ss.streams) == 0 && ss.streamsDone != nil {
@@ -411,20 +411,23 @@ func (ss *serverSession) startRequest(h wire.Header, f wire.Frame) error {
 		ss.mu.Unlock()
 		if ss.ctx.Err() == nil {
 			// Removed from the table first, so that the client may reuse the id on END.
-			_ = ss.fr.writeFrame(st.id, &wire.End{Status: status, Message: msg})
+			_ = ss.fr.writeFrame(st.id, endFrame(err))
 		}
 	}()
 	return nil
 }
 
-// refuse ends a stream that was never started.
-func (ss *serverSession) refuse(stream uint32, t wire.Type, status wire.Status, msg string) error {
-	ss.log.Debug("request refused", "stream", stream, "type", t, "status", status, "msg", msg)
-	return ss.reply(stream, &wire.End{Status: status, Message: msg})
+// refuse ends a stream that was never started, with the END that why calls for. It returns
+// an error only if the session must end.
+func (ss *serverSession) refuse(stream uint32, t wire.Type, why error) error {
+	end := endFrame(why)
+	ss.log.Debug("request refused", "stream", stream, "type", t, "status", end.Status, "msg", end.Message)
+	return ss.reply(stream, end)
 }
 
-// serve runs one request to completion and returns its END status.
-func (ss *serverSession) serve(st *sstream, f wire.Frame) (wire.Status, string) {
+// serve runs one request to completion. It returns nil if the request succeeded, else why
+// it did not (see statusOf).
+func (ss *serverSession) serve(st *sstream, f wire.Frame) error {
 	switch f := f.(type) {
 	case *wire.Stat:
 		return ss.serveStat(st, f)
@@ -435,7 +438,7 @@ func (ss *serverSession) serve(st *sstream, f wire.Frame) (wire.Status, string) 
 	case *wire.Read:
 		return ss.serveRead(st, f)
 	}
-	return wire.StatusBadRequest, "not a request"
+	return statusErrorf(wire.StatusBadRequest, "not a request")
 }
 
 // releaseLocked drops one reference to h, closing the file with the last. ss.mu is held.

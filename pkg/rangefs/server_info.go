@@ -1,12 +1,10 @@
 package rangefs
 
 import (
-	"errors"
 	"io/fs"
 	"mime"
 	"path"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/rangecast/rangecast/pkg/wire"
@@ -61,27 +59,4 @@ func infoFrame(name string, fi fs.FileInfo, handle uint32) *wire.Info {
 		inf.Name = "."
 	}
 	return inf
-}
-
-// statusOf maps a file system error to the status the client sees and a message that does not
-// leak the server's absolute paths.
-func statusOf(err error) (wire.Status, string) {
-	var errno syscall.Errno
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return wire.StatusNotFound, "no such file or directory"
-	case errors.Is(err, fs.ErrPermission):
-		return wire.StatusForbidden, "permission denied"
-	case errors.As(err, &errno) && errno == syscall.ENOTDIR:
-		return wire.StatusNotFound, "a path element is not a directory"
-	case errors.As(err, &errno) && errno == syscall.ENAMETOOLONG:
-		return wire.StatusInvalidPath, "name too long"
-	case errors.As(err, &errno) && errno == syscall.ELOOP:
-		return wire.StatusForbidden, "too many levels of symbolic links"
-	case strings.Contains(err.Error(), "path escapes from parent"):
-		// os.Root's error for ".." and symlinks leading out of the root is unexported
-		// (os.errPathEscapes, Go 1.26), so its text is the only handle on it.
-		return wire.StatusForbidden, "path escapes the root"
-	}
-	return wire.StatusIO, "i/o error"
 }
