@@ -10,6 +10,8 @@ import (
 // roles at construction, so it needs no DCEP round trip and both sides have
 // it before anything else opens. Its messages are one type byte followed by a
 // body; unknown types are ignored so that later versions can add some.
+// docs/PROTOCOL.md ("Peer connection") specifies it for other implementations:
+// a peer that does not create it never answers Ping.
 //
 //	ping: 0x01, sequence number (8 bytes, big-endian)
 //	pong: 0x02, the sequence number of the ping it answers
@@ -25,6 +27,8 @@ const (
 	controlMaxMessage = 1024
 )
 
+// appendPing appends a ping or pong message (typ is controlPing or
+// controlPong) carrying seq to b.
 func appendPing(b []byte, typ byte, seq uint64) []byte {
 	b = append(b, typ)
 	return binary.BigEndian.AppendUint64(b, seq)

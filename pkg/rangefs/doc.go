@@ -6,12 +6,13 @@
 // boundaries, such as a WebRTC DataChannel (package peer) or the in-memory Pipe used by tests
 // and benchmarks. Each message is one frame.
 //
-// Where things happen:
-//   - server.go: a session is accepted (ServeTransport), frames are read and dispatched;
-//   - serve_read.go: a READ is served, chunk by chunk, within the credit the client grants;
-//   - serve_meta.go: STAT, OPEN and LIST;
-//   - client.go, file.go: requests are sent and their streams consumed;
-//   - flow.go: credit accounting on both sides.
+// Files are named by side. The client: client.go (Dial, the read loop, requests),
+// client_stream.go (one request's frames and credit), client_file.go (File: ReadAt, Read,
+// Seek), client_fs.go (the io/fs.FS adapter). The server: server.go (ServeTransport, the read
+// loop, dispatch, GOAWAY), server_meta.go (STAT, OPEN, LIST), server_read.go (READ, chunk by
+// chunk within the credit the client grants), server_status.go (how an error becomes END),
+// server_info.go (ETags and INFO). Both: framer.go (whole frames on a Transport, HELLO, the
+// frame buffer pool), flow.go (receive windows), errors.go, fileinfo.go, path.go, transport.go.
 //
 // docs/PROTOCOL.md describes the frames and the rules both ends follow.
 package rangefs

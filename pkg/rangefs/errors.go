@@ -24,18 +24,25 @@ var (
 )
 
 // StatusError is a request that ended with a status other than wire.StatusOK. It ends one
-// request; the session stays usable.
+// request; the session stays usable. The client returns it for an END that is not OK; the
+// server returns it from the code serving a request, and its Status and Message become the
+// END it sends.
 type StatusError struct {
-	Op      string // "stat", "open", "list", "read"
+	Op      string // "stat", "open", "list", "read"; empty inside the server
 	Path    string
 	Status  wire.Status
 	Message string // the server's explanation, may be empty
 }
 
+// Error returns the operation, the path and the status, with the server's message if it
+// adds anything.
 func (e *StatusError) Error() string {
 	msg := e.Status.String()
 	if e.Message != "" && e.Message != msg {
 		msg += ": " + e.Message
+	}
+	if e.Op == "" {
+		return "rangefs: " + msg
 	}
 	return fmt.Sprintf("rangefs: %s %q: %s", e.Op, e.Path, msg)
 }
@@ -69,6 +76,7 @@ type ProtocolError struct {
 	Remote  bool // true if the peer sent this in an ERROR frame
 }
 
+// Error says which side detected the failure, its code, the frame, and the message.
 func (e *ProtocolError) Error() string {
 	who := "local"
 	if e.Remote {
@@ -98,6 +106,7 @@ type ClosedError struct {
 	GoingAway bool  // the server announced its shutdown first
 }
 
+// Error says how the session ended and the transport's error.
 func (e *ClosedError) Error() string {
 	if e.GoingAway {
 		return fmt.Sprintf("rangefs: server went away: %v", e.Cause)

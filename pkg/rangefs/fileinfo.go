@@ -1,87 +1,53 @@
 package rangefs
 
 import (
-	"errors"
 	"io/fs"
-	"mime"
-	"path"
-	"strconv"
-	"strings"
-	"syscall"
+	"time"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
-// etagOf derives a file's ETag from what changes when its content may have: inode, size and
-// modification time in nanoseconds. A rewrite in place changes mtime (and usually size); a
-// replacement by rename changes the inode.
-//
-// The trap: mtime has the kernel's timestamp granularity (a few ms on Linux for some file
-// systems), so two writes within one tick that keep the size are indistinguishable. No
-// cheaper signal exists without hashing the file.
-func etagOf(fi fs.FileInfo) string {
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(st.Ino)
-	}
-	b := make([]byte, 0, 48)
-	b = append(b, '"')
-	b = strconv.AppendUint(b, ino, 36)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, fi.Size(), 36)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 36)
-	return string(append(b, '"'))
+// FileInfo describes a remote file or directory. It implements fs.FileInfo.
+type FileInfo struct {
+	name    string
+	size    int64
+	mode    fs.FileMode
+	modTime time.Time
+	etag    string
+	mime    string
 }
 
-// mimeOf guesses a media type from the file name, as an HTTP server would.
-func mimeOf(name string, mode fs.FileMode) string {
-	if mode.IsDir() {
-		return ""
+func newFileInfo(inf *wire.Info) *FileInfo {
+	return &FileInfo{
+		name: inf.Name, size: int64(min(inf.Size, 1<<63-1)), mode: fs.FileMode(inf.Mode),
+		modTime: time.Unix(0, inf.ModTime), etag: inf.ETag, mime: inf.MIME,
 	}
-	if t := mime.TypeByExtension(path.Ext(name)); t != "" && len(t) <= wire.MaxETag {
-		return t
-	}
-	return "application/octet-stream"
 }
 
-func infoFrame(name string, fi fs.FileInfo, handle uint32) *wire.Info {
-	inf := &wire.Info{
-		Handle:  handle,
-		ModTime: fi.ModTime().UnixNano(),
-		Mode:    uint32(fi.Mode()),
-		Name:    path.Base(name),
-		MIME:    mimeOf(name, fi.Mode()),
-	}
-	if fi.Mode().IsRegular() {
-		inf.Size = uint64(fi.Size())
-		inf.ETag = etagOf(fi)
-	}
-	if name == "." {
-		inf.Name = "."
-	}
-	return inf
+func entryInfo(e wire.Entry) *FileInfo {
+	return &FileInfo{name: e.Name, size: int64(min(e.Size, 1<<63-1)), mode: fs.FileMode(e.Mode), modTime: time.Unix(0, e.ModTime)}
 }
 
-// statusOf maps a file system error to the status the client sees and a message that does not
-// leak the server's absolute paths.
-func statusOf(err error) (wire.Status, string) {
-	var errno syscall.Errno
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return wire.StatusNotFound, "no such file or directory"
-	case errors.Is(err, fs.ErrPermission):
-		return wire.StatusForbidden, "permission denied"
-	case errors.As(err, &errno) && errno == syscall.ENOTDIR:
-		return wire.StatusNotFound, "a path element is not a directory"
-	case errors.As(err, &errno) && errno == syscall.ENAMETOOLONG:
-		return wire.StatusInvalidPath, "name too long"
-	case errors.As(err, &errno) && errno == syscall.ELOOP:
-		return wire.StatusForbidden, "too many levels of symbolic links"
-	case strings.Contains(err.Error(), "path escapes from parent"):
-		// os.Root's error for ".." and symlinks leading out of the root is unexported
-		// (os.errPathEscapes, Go 1.26), so its text is the only handle on it.
-		return wire.StatusForbidden, "path escapes the root"
-	}
-	return wire.StatusIO, "i/o error"
-}
+// Name returns the base name.
+func (fi *FileInfo) Name() string { return fi.name }
+
+// Size returns the length in bytes of a regular file, 0 otherwise.
+func (fi *FileInfo) Size() int64 { return fi.size }
+
+// Mode returns the file mode bits.
+func (fi *FileInfo) Mode() fs.FileMode { return fi.mode }
+
+// ModTime returns the modification time.
+func (fi *FileInfo) ModTime() time.Time { return fi.modTime }
+
+// IsDir reports whether the entry is a directory.
+func (fi *FileInfo) IsDir() bool { return fi.mode.IsDir() }
+
+// Sys returns nil.
+func (fi *FileInfo) Sys() any { return nil }
+
+// ETag returns the server's opaque version tag ("" for directories and list entries).
+func (fi *FileInfo) ETag() string { return fi.etag }
+
+// MIMEType returns the media type the server guessed from the name ("" for directories).
+func (fi *FileInfo) MIMEType() string { return fi.mime }

@@ -79,10 +79,11 @@ func (f *framer) writeRaw(b []byte) error {
 	return err
 }
 
-// readFrame reads one message into buf and decodes it. A message that is not exactly one
-// frame, or that the decoder refuses, is a *ProtocolError; a transport failure is returned
-// as is. On a decode failure the header is still returned when it parsed, so that the
-// caller can answer a malformed request on its own stream.
+// readFrame reads one message into buf and decodes it with wire.ParseMessage. A message that
+// is not exactly one frame, or that the decoder refuses, is a *ProtocolError carrying the code
+// the decoder gives (FRAME_SIZE or PROTOCOL); a transport failure is returned as is. On a
+// decode failure the header is still returned when it parsed, so that the caller can answer a
+// malformed request on its own stream.
 func (f *framer) readFrame(buf []byte) (wire.Header, wire.Frame, error) {
 	n, err := f.t.Read(buf)
 	if err != nil {
@@ -91,21 +92,13 @@ func (f *framer) readFrame(buf []byte) (wire.Header, wire.Frame, error) {
 		}
 		return wire.Header{}, nil, err
 	}
-	msg := buf[:n]
-	h, err := wire.ParseHeader(msg, uint32(f.recvMax-wire.HeaderLen))
+	h, fr, err := wire.ParseMessage(buf[:n], uint32(f.recvMax-wire.HeaderLen))
 	if err != nil {
 		code := wire.CodeProtocol
-		if errors.Is(err, wire.ErrTooLarge) {
-			code = wire.CodeFrameSize
+		if pe, ok := errors.AsType[*wire.ParseError](err); ok {
+			code = pe.Code()
 		}
 		return h, nil, &ProtocolError{Code: code, Frame: h.Type, Message: err.Error()}
-	}
-	if int(h.Length) != n-wire.HeaderLen {
-		return h, nil, &ProtocolError{Code: wire.CodeFrameSize, Frame: h.Type, Message: fmt.Sprintf("message of %d bytes holds a frame declaring %d", n, wire.HeaderLen+int(h.Length))}
-	}
-	fr, err := wire.ParsePayload(h.Type, msg[wire.HeaderLen:])
-	if err != nil {
-		return h, nil, &ProtocolError{Code: wire.CodeProtocol, Frame: h.Type, Message: err.Error()}
 	}
 	return h, fr, nil
 }
@@ -172,3 +165,21 @@ func (f *framer) handshake(local *wire.Hello, buf []byte) (*wire.Hello, error) {
 	f.wmu.Unlock()
 	return hello, nil
 }
+
+// framePool holds frame-sized buffers. The client reads every frame into one and hands DATA
+// frames to their stream in it, without a copy; the server builds each outgoing DATA frame in
+// one, reading from disk straight into it.
+var framePool sync.Pool
+
+// getFrameBuf returns a pooled buffer of length n.
+func getFrameBuf(n int) *[]byte {
+	if p, ok := framePool.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// putFrameBuf returns p to the pool; the caller must not use it afterwards.
+func putFrameBuf(p *[]byte) { framePool.Put(p) }

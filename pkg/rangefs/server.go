@@ -81,12 +81,12 @@ func (s *Server) Root() *os.Root { return s.root }
 // ended and every file it opened is closed. A peer that closes the transport ends the session
 // with a nil error; a protocol violation returns a *ProtocolError, after sending ERROR.
 func (s *Server) ServeTransport(ctx context.Context, t Transport) error {
-	ss := newSession(s, t)
+	ss := newServerSession(s, t)
 	return ss.run(ctx)
 }
 
-// session is the server side of one connection.
-type session struct {
+// serverSession is the server's state for one session (one connection).
+type serverSession struct {
 	srv  *Server
 	opts ServerOptions
 	fr   *framer
@@ -128,9 +128,9 @@ type handle struct {
 	refs int // READs using it, plus one while it is in the table
 }
 
-func newSession(s *Server, t Transport) *session {
+func newServerSession(s *Server, t Transport) *serverSession {
 	ctx, cancel := context.WithCancel(context.Background())
-	ss := &session{
+	ss := &serverSession{
 		srv: s, opts: s.opts, log: s.opts.Logger,
 		fr:      newFramer(t, clampFrame(s.opts.MaxFrame, t)),
 		ctx:     ctx,
@@ -154,7 +154,7 @@ type ctrlMsg struct {
 }
 
 // reply queues a control answer without blocking.
-func (ss *session) reply(stream uint32, f wire.Frame) error {
+func (ss *serverSession) reply(stream uint32, f wire.Frame) error {
 	select {
 	case ss.ctrl <- ctrlMsg{stream: stream, f: f}:
 		return nil
@@ -163,7 +163,7 @@ func (ss *session) reply(stream uint32, f wire.Frame) error {
 	}
 }
 
-func (ss *session) ctrlWriter() {
+func (ss *serverSession) ctrlWriter() {
 	defer ss.wg.Done()
 	for {
 		select {
@@ -180,7 +180,7 @@ func (ss *session) ctrlWriter() {
 	}
 }
 
-func (ss *session) run(ctx context.Context) error {
+func (ss *serverSession) run(ctx context.Context) error {
 	readerDone := make(chan error, 1)
 	ss.wg.Add(1)
 	go ss.ctrlWriter()
@@ -206,7 +206,7 @@ func (ss *session) run(ctx context.Context) error {
 
 // goAway sends GOAWAY, refuses new streams, and waits for in-flight ones until the grace
 // period ends or the reader stops. It reports the reader's error and whether it has ended.
-func (ss *session) goAway(readerDone chan error) (error, bool) {
+func (ss *serverSession) goAway(readerDone chan error) (error, bool) {
 	ss.mu.Lock()
 	ss.goingAway = true
 	last := ss.lastStream
@@ -242,7 +242,7 @@ func (ss *session) goAway(readerDone chan error) (error, bool) {
 
 // shutdown stops every stream, closes the transport, waits for the goroutines, and closes
 // every handle.
-func (ss *session) shutdown() {
+func (ss *serverSession) shutdown() {
 	ss.mu.Lock()
 	ss.closed = true
 	ss.mu.Unlock()
@@ -268,7 +268,7 @@ func isClosedErr(err error) bool {
 
 // readLoop reads frames until the transport fails or the peer breaks the protocol. It never
 // blocks on file I/O: requests run in their own goroutines.
-func (ss *session) readLoop() error {
+func (ss *serverSession) readLoop() error {
 	buf := make([]byte, ss.fr.recvMax)
 	hello, err := ss.helloWithTimeout(buf)
 	if err != nil {
@@ -287,7 +287,7 @@ func (ss *session) readLoop() error {
 		if err != nil {
 			if h.Type.IsRequest() && h.Stream != 0 && isDecodeErr(err) {
 				// A malformed request ends its own stream, not the session.
-				if err := ss.refuse(h.Stream, h.Type, wire.StatusBadRequest, err.Error()); err != nil {
+				if err := ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusBadRequest, "%s", err.Error())); err != nil {
 					return err
 				}
 				continue
@@ -307,7 +307,7 @@ func isDecodeErr(err error) bool {
 	return errors.As(err, &pe) && pe.Code == wire.CodeProtocol && !pe.Remote
 }
 
-func (ss *session) helloWithTimeout(buf []byte) (*wire.Hello, error) {
+func (ss *serverSession) helloWithTimeout(buf []byte) (*wire.Hello, error) {
 	timer := time.AfterFunc(ss.opts.HelloTimeout, func() { _ = ss.fr.t.Close() })
 	defer timer.Stop()
 	local := &wire.Hello{Version: ProtocolVersion, MaxFrame: uint32(ss.fr.recvMax), MaxStreams: uint32(ss.opts.MaxStreams)}
@@ -315,7 +315,7 @@ func (ss *session) helloWithTimeout(buf []byte) (*wire.Hello, error) {
 }
 
 // handle dispatches one frame. It returns an error only for what ends the session.
-func (ss *session) handle(h wire.Header, f wire.Frame) error {
+func (ss *serverSession) handle(h wire.Header, f wire.Frame) error {
 	switch f := f.(type) {
 	case *wire.Ping:
 		return ss.reply(0, &wire.Pong{Data: f.Data})
@@ -352,7 +352,7 @@ func (ss *session) handle(h wire.Header, f wire.Frame) error {
 	}
 }
 
-func (ss *session) addCredit(stream uint32, inc uint32) error {
+func (ss *serverSession) addCredit(stream uint32, inc uint32) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	target := &ss.credit
@@ -374,7 +374,7 @@ func (ss *session) addCredit(stream uint32, inc uint32) error {
 }
 
 // startRequest registers a stream and runs the request in its own goroutine, or refuses it.
-func (ss *session) startRequest(h wire.Header, f wire.Frame) error {
+func (ss *serverSession) startRequest(h wire.Header, f wire.Frame) error {
 	if h.Stream == 0 {
 		return &ProtocolError{Code: wire.CodeProtocol, Frame: h.Type, Message: "request on stream 0"}
 	}
@@ -385,10 +385,10 @@ func (ss *session) startRequest(h wire.Header, f wire.Frame) error {
 		return &ProtocolError{Code: wire.CodeStreamState, Frame: h.Type, Message: fmt.Sprintf("stream %d is already open", h.Stream)}
 	case ss.goingAway || ss.closed:
 		ss.mu.Unlock()
-		return ss.refuse(h.Stream, h.Type, wire.StatusGoingAway, "server is shutting down")
+		return ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusGoingAway, "server is shutting down"))
 	case len(ss.streams) >= ss.opts.MaxStreams:
 		ss.mu.Unlock()
-		return ss.refuse(h.Stream, h.Type, wire.StatusTooManyStreams, fmt.Sprintf("at most %d requests at once", ss.opts.MaxStreams))
+		return ss.refuse(h.Stream, h.Type, statusErrorf(wire.StatusTooManyStreams, "at most %d requests at once", ss.opts.MaxStreams))
 	}
 	st := &sstream{id: h.Stream, credit: ss.streamInit}
 	ss.streams[h.Stream] = st
@@ -398,7 +398,7 @@ func (ss *session) startRequest(h wire.Header, f wire.Frame) error {
 
 	go func() {
 		defer ss.wg.Done()
-		status, msg := ss.serve(st, f)
+		err := ss.serve(st, f)
 		ss.mu.Lock()
 		delete(ss.streams, st.id)
 		if ss.goingAway && len(ss.streams) == 0 && ss.streamsDone != nil {
@@ -411,20 +411,23 @@ func (ss *session) startRequest(h wire.Header, f wire.Frame) error {
 		ss.mu.Unlock()
 		if ss.ctx.Err() == nil {
 			// Removed from the table first, so that the client may reuse the id on END.
-			_ = ss.fr.writeFrame(st.id, &wire.End{Status: status, Message: msg})
+			_ = ss.fr.writeFrame(st.id, endFrame(err))
 		}
 	}()
 	return nil
 }
 
-// refuse ends a stream that was never started.
-func (ss *session) refuse(stream uint32, t wire.Type, status wire.Status, msg string) error {
-	ss.log.Debug("request refused", "stream", stream, "type", t, "status", status, "msg", msg)
-	return ss.reply(stream, &wire.End{Status: status, Message: msg})
+// refuse ends a stream that was never started, with the END that why calls for. It returns
+// an error only if the session must end.
+func (ss *serverSession) refuse(stream uint32, t wire.Type, why error) error {
+	end := endFrame(why)
+	ss.log.Debug("request refused", "stream", stream, "type", t, "status", end.Status, "msg", end.Message)
+	return ss.reply(stream, end)
 }
 
-// serve runs one request to completion and returns its END status.
-func (ss *session) serve(st *sstream, f wire.Frame) (wire.Status, string) {
+// serve runs one request to completion. It returns nil if the request succeeded, else why
+// it did not (see statusOf).
+func (ss *serverSession) serve(st *sstream, f wire.Frame) error {
 	switch f := f.(type) {
 	case *wire.Stat:
 		return ss.serveStat(st, f)
@@ -435,11 +438,11 @@ func (ss *session) serve(st *sstream, f wire.Frame) (wire.Status, string) {
 	case *wire.Read:
 		return ss.serveRead(st, f)
 	}
-	return wire.StatusBadRequest, "not a request"
+	return statusErrorf(wire.StatusBadRequest, "not a request")
 }
 
 // releaseLocked drops one reference to h, closing the file with the last. ss.mu is held.
-func (ss *session) releaseLocked(h *handle) {
+func (ss *serverSession) releaseLocked(h *handle) {
 	h.refs--
 	if h.refs == 0 {
 		_ = h.f.Close()

@@ -39,3 +39,17 @@ func BenchmarkAppendData(b *testing.B) {
 		b.Fatalf("appended %d bytes, want %d", len(buf), cap(buf))
 	}
 }
+
+// BenchmarkParseMessageData is BenchmarkParseData through ParseMessage, the receive path of
+// every session.
+func BenchmarkParseMessageData(b *testing.B) {
+	in := wire.AppendFrame(nil, 7, benchData())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		_, f, err := wire.ParseMessage(in, wire.MaxFrameSize-wire.HeaderLen)
+		if err != nil || f == nil {
+			b.Fatalf("ParseMessage: %v", err)
+		}
+	}
+}

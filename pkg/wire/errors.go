@@ -26,6 +26,7 @@ type ParseError struct {
 	Err   error  // one of the sentinel errors above
 }
 
+// Error names the frame type, the field and the failure.
 func (e *ParseError) Error() string {
 	if e.Type == 0 {
 		return fmt.Sprintf("wire: %s: %v", e.Field, e.Err)
@@ -35,3 +36,13 @@ func (e *ParseError) Error() string {
 
 // Unwrap returns the sentinel error.
 func (e *ParseError) Unwrap() error { return e.Err }
+
+// Code returns the connection error code a receiver sends in ERROR for this failure:
+// CodeFrameSize when the header's payload length is above the agreed maximum or, for
+// ParseMessage, differs from what the message holds; CodeProtocol for every other failure.
+func (e *ParseError) Code() ErrorCode {
+	if e.Field == fieldPayloadLength {
+		return CodeFrameSize
+	}
+	return CodeProtocol
+}

@@ -56,6 +56,30 @@ func ParseFrame(b []byte, maxPayload uint32) (Header, Frame, int, error) {
 	return h, f, n, nil
 }
 
+// ParseMessage decodes msg, one message of a message transport such as a DataChannel, which
+// must hold exactly one frame (docs/PROTOCOL.md, "Header"). maxPayload is as for ParseFrame.
+//
+// A message shorter or longer than the frame its header declares fails with a *ParseError for
+// the "payload length" field wrapping ErrTruncated or ErrTrailing, and a declared length above
+// maxPayload with one wrapping ErrTooLarge; ParseError.Code reports all three as
+// CodeFrameSize. The payload is decoded only once its length is known to be right. On a
+// payload that does not decode, the header is returned with the error, so that the caller can
+// answer on the frame's stream.
+func ParseMessage(msg []byte, maxPayload uint32) (Header, Frame, error) {
+	h, err := ParseHeader(msg, maxPayload)
+	if err != nil {
+		return h, nil, err
+	}
+	switch p := uint64(len(msg) - HeaderLen); {
+	case uint64(h.Length) > p:
+		return h, nil, &ParseError{Type: h.Type, Field: fieldPayloadLength, Err: ErrTruncated}
+	case uint64(h.Length) < p:
+		return h, nil, &ParseError{Type: h.Type, Field: fieldPayloadLength, Err: ErrTrailing}
+	}
+	f, err := ParsePayload(h.Type, msg[HeaderLen:])
+	return h, f, err
+}
+
 // ParsePayload decodes the payload of a frame of type t. p must be exactly the payload.
 func ParsePayload(t Type, p []byte) (Frame, error) {
 	d := &decoder{t: t, b: p}

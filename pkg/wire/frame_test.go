@@ -569,3 +569,64 @@ func TestParseErrorsAreParseErrors(t *testing.T) {
 	pe := requireParseError(t, wire.ErrTruncated, err)
 	assert.Equal(t, wire.ParseError{Type: wire.TypeHello, Field: "version", Err: wire.ErrTruncated}, *pe)
 }
+
+// TestParseMessage checks the message-transport rule: one message, exactly one frame.
+func TestParseMessage(t *testing.T) {
+	ping := "\x02" + "\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x08" + "\x00\x00\x00\x00\x00\x00\x00\x05"
+	tests := []struct {
+		name     string
+		in       string
+		want     wire.Frame
+		wantErr  *wire.ParseError
+		wantCode wire.ErrorCode
+	}{
+		{name: "exact", in: ping, want: &wire.Ping{Data: 5}},
+		{
+			name:     "one byte more",
+			in:       ping + "\x00",
+			wantErr:  &wire.ParseError{Type: wire.TypePing, Field: "payload length", Err: wire.ErrTrailing},
+			wantCode: wire.CodeFrameSize,
+		},
+		{
+			name:     "one byte less",
+			in:       ping[:len(ping)-1],
+			wantErr:  &wire.ParseError{Type: wire.TypePing, Field: "payload length", Err: wire.ErrTruncated},
+			wantCode: wire.CodeFrameSize,
+		},
+		{
+			name:     "above the limit",
+			in:       "\x22" + "\x00" + "\x00\x00\x00\x01" + "\x00\x00\x01\x00",
+			wantErr:  &wire.ParseError{Type: wire.TypeData, Field: "payload length", Err: wire.ErrTooLarge},
+			wantCode: wire.CodeFrameSize,
+		},
+		{
+			name:     "short header",
+			in:       "\x02\x00\x00",
+			wantErr:  &wire.ParseError{Field: "header", Err: wire.ErrTruncated},
+			wantCode: wire.CodeProtocol,
+		},
+		{
+			name:     "payload does not decode",
+			in:       "\x06" + "\x00" + "\x00\x00\x00\x01" + "\x00\x00\x00\x02" + "\x00\x01",
+			wantErr:  &wire.ParseError{Type: wire.TypeCredit, Field: "increment", Err: wire.ErrTruncated},
+			wantCode: wire.CodeProtocol,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, f, err := wire.ParseMessage([]byte(tt.in), 0xff)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, f)
+				assert.Equal(t, wire.Header{Type: tt.want.Type(), Length: uint32(tt.want.PayloadLen())}, h)
+				return
+			}
+			var pe *wire.ParseError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, *tt.wantErr, *pe)
+			assert.Equal(t, tt.wantCode, pe.Code())
+			assert.Nil(t, f)
+			assert.Equal(t, tt.wantErr.Type, h.Type, "the header comes back with the error")
+		})
+	}
+}

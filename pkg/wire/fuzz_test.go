@@ -140,6 +140,7 @@ func FuzzParseFrame(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		h, fr, n, err := wire.ParseFrame(in, fuzzMaxPayload)
+		checkParseMessage(t, in, h, fr, n, err)
 		if err != nil {
 			checkParseError(t, err)
 			assert.Nil(t, fr)
@@ -164,6 +165,36 @@ func FuzzParseFrame(f *testing.F) {
 		assert.Equal(t, fr, fr2)
 		assert.Equal(t, len(enc), n2)
 	})
+}
+
+// checkParseMessage checks that ParseMessage agrees with ParseFrame on in, taken as one
+// message: the same header error; a frame-size error when the message is longer or shorter
+// than the frame its header declares; otherwise the same frame, or the same payload error.
+func checkParseMessage(t *testing.T, in []byte, h wire.Header, fr wire.Frame, n int, frameErr error) {
+	t.Helper()
+	mh, mfr, err := wire.ParseMessage(in, fuzzMaxPayload)
+	_, headerErr := wire.ParseHeader(in, fuzzMaxPayload)
+	switch {
+	case headerErr != nil:
+		assert.Equal(t, headerErr, err)
+		assert.Nil(t, mfr)
+	case wire.HeaderLen+int(h.Length) != len(in):
+		checkParseError(t, err)
+		var pe *wire.ParseError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, wire.CodeFrameSize, pe.Code(), "%v", err)
+		assert.Equal(t, h, mh)
+		assert.Nil(t, mfr)
+	case frameErr != nil:
+		assert.Equal(t, frameErr, err)
+		assert.Equal(t, h, mh)
+		assert.Nil(t, mfr)
+	default:
+		require.NoError(t, err)
+		assert.Equal(t, len(in), n)
+		assert.Equal(t, h, mh)
+		assert.Equal(t, fr, mfr)
+	}
 }
 
 // FuzzParseHeader checks ParseHeader against the layout directly: ten bytes in, the same ten

@@ -2,6 +2,10 @@ package wire
 
 import "encoding/binary"
 
+// fieldPayloadLength names the header's length field in a *ParseError. ParseError.Code
+// relies on it: every failure of that field is a frame-size error.
+const fieldPayloadLength = "payload length"
+
 // HeaderLen is the size of the fixed frame header in bytes.
 const HeaderLen = 10
 
@@ -48,7 +52,7 @@ func ParseHeader(b []byte, maxPayload uint32) (Header, error) {
 		Length: binary.BigEndian.Uint32(b[6:10]),
 	}
 	if h.Length > maxPayload {
-		return h, &ParseError{Type: h.Type, Field: "payload length", Err: ErrTooLarge}
+		return h, &ParseError{Type: h.Type, Field: fieldPayloadLength, Err: ErrTooLarge}
 	}
 	return h, nil
 }

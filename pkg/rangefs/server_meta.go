@@ -1,7 +1,6 @@
 package rangefs
 
 import (
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,77 +11,76 @@ import (
 )
 
 // serveStat answers STAT with INFO. Symbolic links are followed within the root.
-func (ss *session) serveStat(st *sstream, f *wire.Stat) (wire.Status, string) {
+func (ss *serverSession) serveStat(st *sstream, f *wire.Stat) error {
 	if err := CheckPath("stat", f.Path); err != nil {
-		return wire.StatusInvalidPath, err.(*StatusError).Message
+		return err
 	}
 	fi, err := ss.srv.root.Stat(f.Path)
 	if err != nil {
-		return statusOf(err)
+		return err
 	}
 	if err := ss.fr.writeFrame(st.id, infoFrame(f.Path, fi, 0)); err != nil {
-		return wire.StatusIO, "write failed"
+		return errWriteFailed
 	}
-	return wire.StatusOK, ""
+	return nil
 }
 
 // openRegular opens name for reading and makes sure it is a regular file. The open cannot
 // hang on a FIFO (see openFlags).
-func (ss *session) openRegular(name string) (*os.File, fs.FileInfo, wire.Status, string) {
+func (ss *serverSession) openRegular(name string) (*os.File, fs.FileInfo, error) {
 	if err := CheckPath("open", name); err != nil {
-		return nil, nil, wire.StatusInvalidPath, err.(*StatusError).Message
+		return nil, nil, err
 	}
 	// Look before opening: open(2) of a socket fails with ENXIO, and opening a device can
 	// have side effects. The check after opening stays, for what changes in between.
 	if fi, err := ss.srv.root.Stat(name); err != nil {
-		s, m := statusOf(err)
-		return nil, nil, s, m
+		return nil, nil, err
 	} else if !fi.Mode().IsRegular() {
-		return nil, nil, wire.StatusNotRegular, notRegular(fi.Mode())
+		return nil, nil, notRegular(fi.Mode())
 	}
 	f, err := ss.srv.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		s, m := statusOf(err)
-		return nil, nil, s, m
+		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
-		s, m := statusOf(err)
-		return nil, nil, s, m
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		_ = f.Close()
-		return nil, nil, wire.StatusNotRegular, notRegular(fi.Mode())
+		return nil, nil, notRegular(fi.Mode())
 	}
-	return f, fi, wire.StatusOK, ""
+	return f, fi, nil
 }
 
-func notRegular(m fs.FileMode) string {
+// notRegular refuses to open or read a file of mode m, saying what it is instead.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file"
 	switch {
 	case m.IsDir():
-		return "a directory, not a file"
+		what = "a directory, not a file"
 	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO, not a regular file"
+		what = "a FIFO, not a regular file"
 	case m&fs.ModeSocket != 0:
-		return "a socket, not a regular file"
+		what = "a socket, not a regular file"
 	case m&fs.ModeDevice != 0:
-		return "a device, not a regular file"
+		what = "a device, not a regular file"
 	}
-	return "not a regular file"
+	return statusErrorf(wire.StatusNotRegular, "%s", what)
 }
 
 // serveOpen answers OPEN with INFO carrying a new handle.
-func (ss *session) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) {
-	f, fi, status, msg := ss.openRegular(req.Path)
-	if status != wire.StatusOK {
-		return status, msg
+func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) error {
+	f, fi, err := ss.openRegular(req.Path)
+	if err != nil {
+		return err
 	}
 	ss.mu.Lock()
 	if len(ss.handles) >= ss.opts.MaxHandles {
 		ss.mu.Unlock()
 		_ = f.Close()
-		return wire.StatusTooManyHandles, fmt.Sprintf("at most %d open files per session", ss.opts.MaxHandles)
+		return statusErrorf(wire.StatusTooManyHandles, "at most %d open files per session", ss.opts.MaxHandles)
 	}
 	for {
 		ss.nextHandle++
@@ -95,39 +93,39 @@ func (ss *session) serveOpen(st *sstream, req *wire.Open) (wire.Status, string) 
 	ss.mu.Unlock()
 	if err := ss.fr.writeFrame(st.id, infoFrame(req.Path, fi, id)); err != nil {
 		// The client never learns the handle; the session is failing anyway and closes it.
-		return wire.StatusIO, "write failed"
+		return errWriteFailed
 	}
-	return wire.StatusOK, ""
+	return nil
 }
 
 // serveList answers LIST with one ENTRIES page: names after req.After in byte order, as many
 // as fit in a frame and the page limit.
-func (ss *session) serveList(st *sstream, req *wire.List) (wire.Status, string) {
+func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
 	if err := CheckPath("list", req.Path); err != nil {
-		return wire.StatusInvalidPath, err.(*StatusError).Message
+		return err
 	}
 	if fi, err := ss.srv.root.Stat(req.Path); err != nil {
-		return statusOf(err)
+		return err
 	} else if !fi.IsDir() {
-		return wire.StatusNotDirectory, "not a directory"
+		return errNotDirectory
 	}
 	dir, err := ss.srv.root.OpenFile(req.Path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return statusOf(err)
+		return err
 	}
 	fi, err := dir.Stat()
 	if err != nil {
 		_ = dir.Close()
-		return statusOf(err)
+		return err
 	}
 	if !fi.IsDir() {
 		_ = dir.Close()
-		return wire.StatusNotDirectory, "not a directory"
+		return errNotDirectory
 	}
 	names, err := dir.Readdirnames(-1)
 	_ = dir.Close()
 	if err != nil && err != io.EOF {
-		return statusOf(err)
+		return err
 	}
 	slices.Sort(names)
 	start, _ := slices.BinarySearch(names, req.After)
@@ -168,7 +166,10 @@ func (ss *session) serveList(st *sstream, req *wire.List) (wire.Status, string) 
 		page.Entries = append(page.Entries, e)
 	}
 	if err := ss.fr.writeFrame(st.id, page); err != nil {
-		return wire.StatusIO, "write failed"
+		return errWriteFailed
 	}
-	return wire.StatusOK, ""
+	return nil
 }
+
+// errNotDirectory refuses a LIST of something that is not a directory.
+var errNotDirectory = statusErrorf(wire.StatusNotDirectory, "not a directory")

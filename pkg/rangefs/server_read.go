@@ -3,47 +3,32 @@ package rangefs
 import (
 	"encoding/binary"
 	"os"
-	"sync"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
-
-// framePool holds frame-sized buffers for DATA on both ends.
-var framePool sync.Pool
-
-func getFrameBuf(n int) *[]byte {
-	if p, ok := framePool.Get().(*[]byte); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]byte, n)
-	return &b
-}
-
-func putFrameBuf(p *[]byte) { framePool.Put(p) }
 
 // serveRead answers READ with DATA frames in offset order. Each frame is read from disk
 // straight into the outgoing buffer, only once credit for it is granted, and only sent after
 // an fstat shows the file's ETag unchanged since the READ began: a file that changes
 // mid-read ends the stream with StatusPreconditionFailed, never with mixed bytes.
-func (ss *session) serveRead(st *sstream, req *wire.Read) (wire.Status, string) {
-	f, release, status, msg := ss.readTarget(req)
-	if status != wire.StatusOK {
-		return status, msg
+func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
+	f, release, err := ss.readTarget(req)
+	if err != nil {
+		return err
 	}
 	defer release()
 
 	fi, err := f.Stat()
 	if err != nil {
-		return statusOf(err)
+		return err
 	}
 	etag := etagOf(fi)
 	if req.IfMatch != "" && req.IfMatch != etag {
-		return wire.StatusPreconditionFailed, "file changed since it was opened"
+		return statusErrorf(wire.StatusPreconditionFailed, "file changed since it was opened")
 	}
 	size := uint64(fi.Size())
 	if req.Offset > size {
-		return wire.StatusRangeInvalid, "offset beyond the end of the file"
+		return statusErrorf(wire.StatusRangeInvalid, "offset beyond the end of the file")
 	}
 	end := min(size, req.Offset+req.Length) // the decoder refused offset+length overflow
 
@@ -51,9 +36,9 @@ func (ss *session) serveRead(st *sstream, req *wire.Read) (wire.Status, string) 
 	bp := getFrameBuf(ss.fr.sendMax)
 	defer putFrameBuf(bp)
 	for off := req.Offset; off < end; {
-		n, status := ss.acquire(st, int64(min(end-off, maxChunk)))
-		if status != wire.StatusOK {
-			return status, ""
+		n, err := ss.acquire(st, int64(min(end-off, maxChunk)))
+		if err != nil {
+			return err
 		}
 		frame := (*bp)[:wire.HeaderLen+wire.DataOverhead+int(n)]
 		k, rerr := f.ReadAt(frame[wire.HeaderLen+wire.DataOverhead:], int64(off))
@@ -61,77 +46,83 @@ func (ss *session) serveRead(st *sstream, req *wire.Read) (wire.Status, string) 
 		switch {
 		case serr == nil && etagOf(fi) != etag:
 			ss.giveBack(n)
-			return wire.StatusPreconditionFailed, "file changed while being read"
+			return statusErrorf(wire.StatusPreconditionFailed, "file changed while being read")
 		case int64(k) < n || serr != nil:
 			ss.giveBack(n)
 			if rerr == nil {
 				rerr = serr
 			}
 			ss.log.Debug("read failed", "stream", st.id, "offset", off, "err", rerr)
-			return wire.StatusIO, "read failed"
+			return statusErrorf(wire.StatusIO, "read failed")
 		}
 		wire.AppendHeader(frame[:0], wire.Header{Type: wire.TypeData, Stream: st.id, Length: uint32(wire.DataOverhead + n)})
 		binary.BigEndian.PutUint64(frame[wire.HeaderLen:], off)
 		if err := ss.fr.writeRaw(frame); err != nil {
-			return wire.StatusIO, "write failed"
+			return errWriteFailed
 		}
 		off += uint64(n)
 	}
-	return wire.StatusOK, ""
+	return nil
 }
 
 // readTarget resolves a READ to an open file: a handle (referenced until release) or a path
 // (opened until release).
-func (ss *session) readTarget(req *wire.Read) (*os.File, func(), wire.Status, string) {
+func (ss *serverSession) readTarget(req *wire.Read) (*os.File, func(), error) {
 	if req.Handle == 0 {
-		f, _, status, msg := ss.openRegular(req.Path)
-		if status != wire.StatusOK {
-			return nil, nil, status, msg
+		f, _, err := ss.openRegular(req.Path)
+		if err != nil {
+			return nil, nil, err
 		}
-		return f, func() { _ = f.Close() }, wire.StatusOK, ""
+		return f, func() { _ = f.Close() }, nil
 	}
 	if req.Path != "" {
-		return nil, nil, wire.StatusBadRequest, "READ names both a handle and a path"
+		return nil, nil, statusErrorf(wire.StatusBadRequest, "READ names both a handle and a path")
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	h := ss.handles[req.Handle]
 	if h == nil {
-		return nil, nil, wire.StatusBadHandle, "no such handle"
+		return nil, nil, statusErrorf(wire.StatusBadHandle, "no such handle")
 	}
 	h.refs++
 	return h.f, func() {
 		ss.mu.Lock()
 		ss.releaseLocked(h)
 		ss.mu.Unlock()
-	}, wire.StatusOK, ""
+	}, nil
 }
 
 // acquire waits until the stream and the session both have credit, and takes up to want
-// bytes of it. It returns StatusCanceled if the client cancels the stream and
-// StatusGoingAway if the session ends while it waits.
-func (ss *session) acquire(st *sstream, want int64) (int64, wire.Status) {
+// bytes of it. It fails with errCanceled if the client cancels the stream and with
+// errSessionClosing if the session ends while it waits.
+func (ss *serverSession) acquire(st *sstream, want int64) (int64, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for {
 		switch {
 		case ss.closed:
-			return 0, wire.StatusGoingAway
+			return 0, errSessionClosing
 		case st.canceled:
-			return 0, wire.StatusCanceled
+			return 0, errCanceled
 		}
 		if avail := min(st.credit, ss.credit); avail > 0 {
 			n := min(want, avail)
 			st.credit -= n
 			ss.credit -= n
-			return n, wire.StatusOK
+			return n, nil
 		}
 		ss.cond.Wait()
 	}
 }
 
+// Ends of a READ that waited for credit; their END carries no message, as before.
+var (
+	errCanceled       = statusErrorf(wire.StatusCanceled, "")
+	errSessionClosing = statusErrorf(wire.StatusGoingAway, "")
+)
+
 // giveBack returns session credit taken for bytes that were never sent.
-func (ss *session) giveBack(n int64) {
+func (ss *serverSession) giveBack(n int64) {
 	ss.mu.Lock()
 	ss.credit += n
 	ss.mu.Unlock()
