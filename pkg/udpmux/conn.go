@@ -131,7 +131,8 @@ func (c *conn) WriteToAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 // WriteTo sends b to addr, which must be a *net.UDPAddr.
 func (c *conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	ua, ok := addr.(*net.UDPAddr)
-	if !ok || ua == nil {
+	// AddrPort would keep only the low 16 bits of an out-of-range port.
+	if !ok || ua == nil || ua.Port < 1 || ua.Port > 0xffff {
 		return 0, c.opError("write", addr, fmt.Errorf("%w: %v", ErrInvalidDestination, addr))
 	}
 	return c.WriteToAddrPort(b, ua.AddrPort())

@@ -409,6 +409,12 @@ func TestGetConnErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidDestination)
 	_, err = c.WriteTo([]byte("x"), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 	assert.ErrorIs(t, err, ErrInvalidDestination)
+	// Ports outside 1…65535 are refused as *net.UDPConn refuses them, not sent to their low
+	// 16 bits.
+	for _, port := range []int{-1, 65536, 0x10009} {
+		_, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		assert.ErrorIs(t, err, ErrInvalidDestination, "port %d", port)
+	}
 
 	require.NoError(t, m.Close())
 	_, _, err = c.ReadFrom(make([]byte, 10))
