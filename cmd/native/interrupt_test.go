@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/pkg/signal"
 )
 
 // Ctrl-C (SIGINT) and SIGTERM stop a download at once: the signal's context reaches every
@@ -99,4 +104,36 @@ func TestKilledClientFreesSlot(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("killed client's slot freed after %v", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// Connections beyond --max-http-conns wait to be accepted instead of each taking a goroutine
+// and buffers: with the cap held by idle connections, a request waits until one closes.
+func TestHTTPConnectionCap(t *testing.T) {
+	d := startDaemon(t, "--listen", "127.0.0.1:0", "--max-http-conns", "3", t.TempDir())
+	host := strings.TrimPrefix(d.base, "http://")
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", host)
+		require.NoError(t, err)
+		idle = append(idle, c)
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	status := func(timeout time.Duration) error {
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		req, err := http.NewRequest("GET", d.base+signal.APIPrefix+"status", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+d.token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+	assert.Error(t, status(time.Second), "a fourth connection was served past the cap")
+	require.NoError(t, idle[0].Close())
+	assert.NoError(t, status(5*time.Second))
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
@@ -38,6 +40,7 @@ type serveConfig struct {
 	listen     string
 	token      string
 	maxPeers   int
+	maxConns   int
 	iceServers []string
 	udp        []string
 	logLevel   string
@@ -53,6 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "HTTP address for the web app and signaling; the default is loopback only, name another address to expose it")
 	fs.StringVar(&cfg.token, "token", "", "access token (default: $RANGECAST_TOKEN, else a random one)")
 	fs.IntVar(&cfg.maxPeers, "max-peers", 64, "peers served at once")
+	fs.IntVar(&cfg.maxConns, "max-http-conns", 256, "HTTP connections open at once; more wait to be accepted")
 	fs.Var(&ice, "ice-server", "STUN or TURN server URL, repeatable (none by default)")
 	fs.Var(&udp, "udp", "UDP address (IP:port) that carries every peer's WebRTC traffic; repeatable, one socket set per address, all on one port (default: the --listen IP, a free port)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -81,6 +85,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.maxPeers < 1 {
 		return usagef("--max-peers must be at least 1")
+	}
+	if cfg.maxConns < 1 {
+		return usagef("--max-http-conns must be at least 1")
 	}
 	if cfg.grace <= 0 {
 		return usagef("--grace must be positive")
@@ -177,10 +184,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					// frees its slot within ~8 s, while a 5 s outage of the path is survived.
 					// STUN checks skip the SCTP send queue, which an application ping
 					// would wait behind on a slow link.
-					ICEKeepAliveInterval:     time.Second,
-					ICEDisconnectedTimeout:   4 * time.Second,
-					ICEFailedTimeout:         3 * time.Second,
-					SCTPReceiveBufferSize:    4 << 20,
+					ICEKeepAliveInterval:   time.Second,
+					ICEDisconnectedTimeout: 4 * time.Second,
+					ICEFailedTimeout:       3 * time.Second,
+					SCTPReceiveBufferSize:  4 << 20,
 				},
 			}
 		},
@@ -207,11 +214,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		Handler:           newMux(sig, assets),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Above the 20 s long poll, and room for the wasm over a slow link.
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  120 * time.Second,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	// Beyond --max-http-conns, connections wait in the kernel's backlog rather than each
+	// costing a goroutine and buffers; ReadHeaderTimeout bounds how long one can hold a place.
+	go func() { served <- hs.Serve(netutil.LimitListener(ln, cfg.maxConns)) }()
 
 	link := signal.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
 	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers)
