@@ -26,8 +26,21 @@ var (
 
 func pathErr(op, name string, err error) error {
 	// StatusError.Is makes fs.ErrNotExist and friends reachable through the PathError.
+	if errors.Is(err, ErrInvalidPath) {
+		// A name that io/fs accepts but the server refuses (NUL, a backslash) names no file
+		// of this file system: it does not exist here, which lets http.FS answer 404, not 500.
+		err = &invalidNameError{err}
+	}
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
+
+// invalidNameError is a refused name in the io/fs view: it matches fs.ErrNotExist as well as
+// what it wraps.
+type invalidNameError struct{ err error }
+
+func (e *invalidNameError) Error() string        { return e.err.Error() }
+func (e *invalidNameError) Unwrap() error        { return e.err }
+func (e *invalidNameError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // Open opens name, a file or a directory.
 func (r *remoteFS) Open(name string) (fs.File, error) {
