@@ -6,8 +6,19 @@ import (
 	"time"
 )
 
+// mtu is the TUN devices' MTU.
+const mtu = 1500
+
 // DefaultQueue is the bottleneck queue used when Direction.RateBps is set and Queue is zero.
 const DefaultQueue = 50 * time.Millisecond
+
+// Config describes a Link.
+type Config struct {
+	// AtoB and BtoA are the two directions' impairments.
+	AtoB, BtoA Direction
+	// Seed seeds the random choices (loss, jitter, reordering) of both directions.
+	Seed uint64
+}
 
 // Direction is what one direction of the link does to the packets that cross it. The zero
 // value forwards everything at once.

@@ -45,14 +45,6 @@ var (
 	addrB = netip.MustParseAddr("10.77.0.2")
 )
 
-// Config describes a Link.
-type Config struct {
-	// AtoB and BtoA are the two directions' impairments.
-	AtoB, BtoA Direction
-	// Seed seeds the random choices (loss, jitter, reordering) of both directions.
-	Seed uint64
-}
-
 // Stats counts what each direction of a Link did.
 type Stats struct {
 	AtoB, BtoA DirectionStats

@@ -11,9 +11,8 @@ import (
 )
 
 const (
-	// mtu is the TUN devices' MTU; bufSize leaves room above it, since the kernel never hands
-	// a TUN without offloads (no IFF_VNET_HDR) a packet larger than the MTU.
-	mtu     = 1500
+	// bufSize leaves room above mtu: the kernel never hands a TUN without offloads (no
+	// IFF_VNET_HDR) a packet larger than its MTU.
 	bufSize = 2048
 	// maxInFlight bounds a delay line: 16384 full-size packets are 1 Gbit/s for 200 ms.
 	maxInFlight = 16384
