@@ -130,17 +130,18 @@ func (p *pipe) readLoop() {
 			bufPool.Put(b)
 			return
 		}
-		if p.admit(b, n, time.Now()) {
-			p.signal()
-		} else {
+		queued, head := p.admit(b, n, time.Now())
+		if !queued {
 			bufPool.Put(b)
+		} else if head {
+			p.signal() // otherwise the writer's timer is already set for an earlier packet
 		}
 	}
 }
 
 // admit applies the impairments to a packet read at now and queues it in the delay line. It
-// reports whether the packet was queued.
-func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
+// reports whether the packet was queued, and whether it is now the first to be released.
+func (p *pipe) admit(b *[]byte, n int, now time.Time) (queued, head bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := &p.cfg
@@ -148,7 +149,7 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
 	p.stats.Bytes += uint64(n)
 	if c.Down {
 		p.stats.DroppedDown++
-		return false
+		return false, false
 	}
 	// Step the Gilbert–Elliott chain before anything can return, so that the chain moves
 	// once per packet whatever happens to the packet.
@@ -165,7 +166,7 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
 	}
 	if (c.Loss > 0 && p.rng.Float64() < c.Loss) || (geLoss > 0 && p.rng.Float64() < geLoss) {
 		p.stats.DroppedLoss++
-		return false
+		return false, false
 	}
 	depart := now
 	if c.RateBps > 0 {
@@ -175,7 +176,7 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
 		}
 		if backlog+int64(n) > c.queueBytes() {
 			p.stats.DroppedQueue++
-			return false
+			return false, false
 		}
 		p.stats.QueueHighWater = max(p.stats.QueueHighWater, backlog+int64(n))
 		start := now
@@ -187,7 +188,7 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
 	}
 	if len(p.line) >= maxInFlight {
 		p.stats.DroppedOverflow++
-		return false
+		return false, false
 	}
 	release := depart.Add(c.Delay)
 	if c.Jitter > 0 {
@@ -203,7 +204,7 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) bool {
 	}
 	p.seq++
 	heap.Push(&p.line, &packet{release: release, seq: p.seq, buf: b, n: n})
-	return true
+	return true, p.line[0].seq == p.seq
 }
 
 // writeLoop releases packets at their release time until done is closed.

@@ -19,7 +19,7 @@ func TestGilbertElliottModel(t *testing.T) {
 	var lost, bursts, run int
 	for i := range n + 1 {
 		b := bufPool.Get().(*[]byte)
-		if i < n && !p.admit(b, 100, now) {
+		if queued, _ := p.admit(b, 100, now); i < n && !queued {
 			run++
 			continue
 		}
@@ -45,7 +45,7 @@ func TestQueueModel(t *testing.T) {
 	now := time.Now()
 	var accepted int
 	for range 20 {
-		if p.admit(bufPool.Get().(*[]byte), 1000, now) {
+		if queued, _ := p.admit(bufPool.Get().(*[]byte), 1000, now); queued {
 			accepted++
 		}
 	}
