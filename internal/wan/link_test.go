@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestRTT(t *testing.T) {
@@ -274,4 +276,59 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Loss")
 	assert.Contains(t, err.Error(), "Delay")
+}
+
+func TestSetDirection(t *testing.T) {
+	l := newLink(t, Config{})
+	srv := listenUDP(t, l, B)
+	col := collect(t, srv)
+	c := dialUDP(t, l, A, srv.LocalAddr())
+
+	require.NoError(t, l.SetDirection(A, Direction{Loss: 1}))
+	assert.Equal(t, Direction{Loss: 1}, l.Direction(A))
+	assert.Error(t, l.SetDirection(A, Direction{ReorderProb: -1}))
+	sendSeq(t, c, 100, 50, time.Millisecond)
+	st, seqs := settle(t, l, A, col)
+	assert.Empty(t, seqs)
+	assert.Equal(t, uint64(100), st.DroppedLoss)
+
+	require.NoError(t, l.SetDirection(A, Direction{}))
+	sendSeq(t, c, 100, 50, time.Millisecond)
+	st, seqs = settle(t, l, A, col)
+	assert.Len(t, seqs, 100)
+	assert.Equal(t, uint64(100), st.Forwarded)
+}
+
+// TestRunNamespace checks the trap the package documentation describes: fn runs in the
+// namespace, a goroutine it starts does not, and the caller's thread never moves.
+func TestRunNamespace(t *testing.T) {
+	l := newLink(t, Config{})
+	threadNS := func() uint64 {
+		var st unix.Stat_t
+		require.NoError(t, unix.Stat("/proc/thread-self/ns/net", &st))
+		return st.Ino
+	}
+	var want unix.Stat_t
+	require.NoError(t, unix.Stat("/run/netns/"+l.Namespace(B), &want))
+	runtime.LockOSThread()
+	outside := threadNS()
+	runtime.UnlockOSThread()
+
+	var inside, spawned uint64
+	require.NoError(t, l.Run(B, func() error {
+		inside = threadNS()
+		done := make(chan uint64)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			done <- threadNS()
+		}()
+		spawned = <-done
+		return nil
+	}))
+	assert.Equal(t, want.Ino, inside)
+	assert.Equal(t, outside, spawned, "goroutines started in Run run in the original namespace")
+	runtime.LockOSThread()
+	assert.Equal(t, outside, threadNS())
+	runtime.UnlockOSThread()
 }
