@@ -72,11 +72,13 @@ func New(ctx context.Context, cfg Config) (l *Link, err error) {
 	if err := errors.Join(cfg.AtoB.validate(), cfg.BtoA.validate()); err != nil {
 		return nil, fmt.Errorf("wan: %w", err)
 	}
-	l = &Link{done: make(chan struct{})}
+	// The deferred teardown uses its own variable: every "return nil, err" below sets l to nil
+	// before it runs.
+	link := &Link{done: make(chan struct{})}
+	l = link
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, l.teardown())
-			l = nil
+			err = errors.Join(err, link.teardown())
 		}
 	}()
 	base := fmt.Sprintf("rcwan%d-%d", os.Getpid(), linkSeq.Add(1))
