@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -331,4 +332,51 @@ func TestRunNamespace(t *testing.T) {
 	runtime.LockOSThread()
 	assert.Equal(t, outside, threadNS())
 	runtime.UnlockOSThread()
+}
+
+// TestCommand runs this test binary as a UDP echo server in B, a separate process that knows
+// nothing of the emulator, and checks that its traffic crosses the link.
+func TestCommand(t *testing.T) {
+	const delay = 10 * time.Millisecond
+	l := newLink(t, Config{AtoB: Direction{Delay: delay}, BtoA: Direction{Delay: delay}})
+	addr := l.AddrB().String() + ":9999"
+	cmd := l.CommandContext(t.Context(), B, os.Args[0], "-test.run=^TestHelperEcho$")
+	cmd.Env = append(os.Environ(), "WAN_HELPER_ECHO="+addr)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make([]byte, len("ready\n"))
+	_, err = io.ReadFull(out, ready)
+	require.NoError(t, err)
+
+	c := dialUDP(t, l, A, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	start := time.Now()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	b := make([]byte, 64)
+	n, err := c.Read(b)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(b[:n]))
+	assert.GreaterOrEqual(t, time.Since(start), 2*delay)
+	// The writer counts a packet just after writing it, so the counter may lag the reply.
+	assert.Eventually(t, func() bool { return l.Stats().BtoA.Forwarded == 1 }, time.Second, 10*time.Millisecond)
+}
+
+// TestHelperEcho is the echo server TestCommand starts; it does nothing in a normal run.
+func TestHelperEcho(t *testing.T) {
+	addr := os.Getenv("WAN_HELPER_ECHO")
+	if addr == "" {
+		t.Skip("helper process for TestCommand")
+	}
+	c, err := net.ListenPacket("udp4", addr)
+	require.NoError(t, err)
+	os.Stdout.WriteString("ready\n")
+	b := make([]byte, 2048)
+	for { // until TestCommand kills the process
+		n, from, err := c.ReadFrom(b)
+		require.NoError(t, err)
+		c.WriteTo(b[:n], from)
+	}
 }

@@ -20,8 +20,9 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// DirectionStats counts what one direction did since New. Packets = Forwarded + every
-// Dropped* + the packets still in flight.
+// DirectionStats counts what one direction did since New. Once the direction is idle,
+// Packets = Forwarded + WriteErrors + every Dropped*; before, the difference is InFlight plus
+// the packets being written (counted just after their write returns).
 type DirectionStats struct {
 	// Packets and Bytes were read from the source TUN.
 	Packets, Bytes uint64
