@@ -5,6 +5,7 @@ package wan
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -170,6 +171,28 @@ func (l *Link) SetDown(down bool) {
 // Stats returns the counters of both directions.
 func (l *Link) Stats() Stats {
 	return Stats{AtoB: l.pipes[A].snapshot(), BtoA: l.pipes[B].snapshot()}
+}
+
+// KernelDrops returns how many packets the kernel dropped on side s's TUN because the
+// forwarder did not read them in time (its transmit queue of 4096 packets was full). These
+// are the emulator's own overload, not an impairment, and are in no other counter: a benchmark
+// should check that they stay 0.
+func (l *Link) KernelDrops(ctx context.Context, s Side) (uint64, error) {
+	out, err := exec.CommandContext(ctx, "ip", "-n", l.ns[s], "-j", "-s", "link", "show", "dev", Device).Output()
+	if err != nil {
+		return 0, fmt.Errorf("wan: ip link show %s in %s: %w", Device, l.ns[s], err)
+	}
+	var links []struct {
+		Stats64 struct {
+			TX struct {
+				Dropped uint64 `json:"dropped"`
+			} `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		return 0, fmt.Errorf("wan: ip -j link show %s in %s: %q: %v", Device, l.ns[s], out, err)
+	}
+	return links[0].Stats64.TX.Dropped, nil
 }
 
 // Command returns a command that runs name inside side's namespace (through ip netns exec,

@@ -73,6 +73,9 @@ func TestRandomLoss(t *testing.T) {
 	assert.Equal(t, uint64(n), st.Packets, "the kernel dropped packets before the emulator")
 	assert.Equal(t, st.Packets-st.DroppedLoss, st.Forwarded)
 	assert.Equal(t, uint64(lost), st.DroppedLoss, "every loss is the emulator's")
+	drops, err := l.KernelDrops(t.Context(), A)
+	require.NoError(t, err)
+	assert.Zero(t, drops, "the forwarder fell behind")
 }
 
 func TestBurstLoss(t *testing.T) {
