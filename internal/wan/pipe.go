@@ -40,6 +40,9 @@ type DirectionStats struct {
 	Reordered uint64
 	// WriteErrors counts failed writes to the destination TUN.
 	WriteErrors uint64
+	// MaxLate is the longest a packet waited past its release time before the writer got to
+	// it: how much a busy machine added to the configured delays.
+	MaxLate time.Duration
 	// QueueHighWater is the largest backlog of the bandwidth cap's queue, in bytes.
 	QueueHighWater int64
 	// InFlight is the number of packets in the delay line now.
@@ -224,6 +227,7 @@ func (p *pipe) writeLoop() {
 				bufPool.Put(pkt.buf)
 				continue
 			}
+			p.stats.MaxLate = max(p.stats.MaxLate, now.Sub(pkt.release))
 			due = append(due, pkt)
 		}
 		if len(p.line) > 0 {
