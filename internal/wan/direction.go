@@ -25,7 +25,9 @@ type Config struct {
 type Direction struct {
 	// Delay is the constant one-way delay.
 	Delay time.Duration
-	// Jitter adds a uniform random delay in [0, Jitter) to each packet, without reordering.
+	// Jitter adds a uniform random delay in [0, Jitter) to each packet, without reordering:
+	// a packet drawn shorter than the one before it waits for it, so when packets are closer
+	// together than Jitter their delays bunch towards Delay+Jitter.
 	Jitter time.Duration
 
 	// Loss is the probability that a packet is dropped, independently of the others.
