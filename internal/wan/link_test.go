@@ -22,38 +22,52 @@ import (
 )
 
 func TestRTT(t *testing.T) {
-	const delay = 20 * time.Millisecond
-	l := newLink(t, Config{AtoB: Direction{Delay: delay}, BtoA: Direction{Delay: delay}})
-	srv := listenUDP(t, l, B)
-	go func() { // echo until closed
-		b := make([]byte, 2048)
-		for {
-			n, from, err := srv.ReadFromUDPAddrPort(b)
-			if err != nil {
-				return
-			}
-			srv.WriteToUDPAddrPort(b[:n], from)
-		}
-	}()
-	c := dialUDP(t, l, A, srv.LocalAddr())
+	for _, tc := range []struct {
+		name          string
+		delay, jitter time.Duration
+	}{
+		{"constant", 20 * time.Millisecond, 0},
+		{"jitter", 20 * time.Millisecond, 10 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Direction{Delay: tc.delay, Jitter: tc.jitter}
+			l := newLink(t, Config{AtoB: d, BtoA: d})
+			srv := listenUDP(t, l, B)
+			go func() { // echo until closed
+				b := make([]byte, 2048)
+				for {
+					n, from, err := srv.ReadFromUDPAddrPort(b)
+					if err != nil {
+						return
+					}
+					srv.WriteToUDPAddrPort(b[:n], from)
+				}
+			}()
+			c := dialUDP(t, l, A, srv.LocalAddr())
 
-	const n = 25
-	rtts := make([]time.Duration, 0, n)
-	b := make([]byte, 2048)
-	for range n {
-		start := time.Now()
-		_, err := c.Write([]byte("ping"))
-		require.NoError(t, err)
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(2*time.Second)))
-		_, err = c.Read(b)
-		require.NoError(t, err)
-		rtts = append(rtts, time.Since(start))
+			const n = 25
+			rtts := make([]time.Duration, 0, n)
+			b := make([]byte, 2048)
+			for range n {
+				start := time.Now()
+				_, err := c.Write([]byte("ping"))
+				require.NoError(t, err)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(2*time.Second)))
+				_, err = c.Read(b)
+				require.NoError(t, err)
+				rtts = append(rtts, time.Since(start))
+			}
+			slices.Sort(rtts)
+			median := rtts[n/2]
+			t.Logf("RTT configured %v + up to %v of jitter: min %v median %v max %v",
+				2*tc.delay, 2*tc.jitter, rtts[0], median, rtts[n-1])
+			assert.GreaterOrEqual(t, rtts[0], 2*tc.delay, "no packet may arrive before its delay")
+			assert.LessOrEqual(t, median, 2*tc.delay+tc.jitter+20*time.Millisecond)
+			if tc.jitter > 0 {
+				assert.GreaterOrEqual(t, rtts[n-1]-rtts[0], tc.jitter/2, "jitter spreads the RTTs")
+			}
+		})
 	}
-	slices.Sort(rtts)
-	median := rtts[n/2]
-	t.Logf("RTT configured %v: min %v median %v max %v", 2*delay, rtts[0], median, rtts[n-1])
-	assert.GreaterOrEqual(t, rtts[0], 2*delay, "no packet may arrive before its delay")
-	assert.LessOrEqual(t, median, 2*delay+20*time.Millisecond)
 }
 
 func TestRandomLoss(t *testing.T) {
