@@ -155,6 +155,10 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) (queued, head bool) {
 		p.stats.DroppedDown++
 		return false, false
 	}
+	if len(p.line) >= maxInFlight { // before the cap, which must not count a packet it never sends
+		p.stats.DroppedOverflow++
+		return false, false
+	}
 	// Step the Gilbert–Elliott chain before anything can return, so that the chain moves
 	// once per packet whatever happens to the packet.
 	if p.bad {
@@ -189,10 +193,6 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) (queued, head bool) {
 		}
 		p.busyUntil = start.Add(time.Duration(float64(n) * 8 / float64(c.RateBps) * float64(time.Second)))
 		depart = p.busyUntil
-	}
-	if len(p.line) >= maxInFlight {
-		p.stats.DroppedOverflow++
-		return false, false
 	}
 	release := depart.Add(c.Delay)
 	if c.Jitter > 0 {
