@@ -159,8 +159,8 @@ func (p *pipe) admit(b *[]byte, n int, now time.Time) (queued, head bool) {
 		p.stats.DroppedOverflow++
 		return false, false
 	}
-	// Step the Gilbert–Elliott chain before anything can return, so that the chain moves
-	// once per packet whatever happens to the packet.
+	// Step the Gilbert–Elliott chain once per packet that reaches the loss stage, whether or
+	// not the packet is then lost.
 	if p.bad {
 		if p.rng.Float64() < c.Burst.R {
 			p.bad = false
