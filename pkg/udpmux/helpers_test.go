@@ -17,26 +17,9 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/rangecast/rangecast/pkg/peer"
 )
-
-// leakCheck fails the test if a goroutine started during it is still running
-// after every other cleanup. Call it first, so that its cleanup runs last.
-func leakCheck(t testing.TB) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// testContext returns a context that ends with the test or after d.
-func testContext(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // newMux opens a Mux on loopback (unless opts says otherwise) and closes it
 // when the test ends.
