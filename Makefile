@@ -4,9 +4,10 @@ SHELL := /bin/bash
 GO        ?= go
 GOROOT    := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
-# Packages that must build for both targets; their tests also run under Node (GOOS=js).
-BOTH_PKGS := ./pkg/wire ./pkg/rangefs
-JS_PKGS   := $(BOTH_PKGS) ./pkg/peer ./pkg/signal ./internal/jsutil ./cmd/wasm
+# The browser build's packages, and those of them whose tests also run under Node: one list,
+# internal/jsdeps/packages.txt, which internal/jsdeps's test reads too.
+JS_PKGS   := $(shell awk '/^\.\// {print $$1}' internal/jsdeps/packages.txt)
+NODE_PKGS := $(shell awk '/^\.\// && $$2 == "node" {print $$1}' internal/jsdeps/packages.txt)
 FUZZTIME  ?= 30s
 BENCHCOUNT ?= 5
 
@@ -45,7 +46,7 @@ test: vet wasm ## vet, then every test: -race natively, the portable packages un
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
 	# 300 sessions through one port: the race detector's run above scales that down to 100.
 	$(GO) test -count=1 -run '^TestManySessions$$' ./pkg/udpmux
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" $(BOTH_PKGS)
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" $(NODE_PKGS)
 	$(MAKE) e2e
 
 .PHONY: e2e
