@@ -15,7 +15,7 @@ BENCHCOUNT ?= 5
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: wasm ## build bin/rangecast, with the browser client embedded
@@ -42,7 +42,7 @@ vet: ## go vet, natively and for GOOS=js
 # The tests that need a loopback-only network namespace (internal/netns) skip themselves
 # under a plain `go test` without root; the Makefile's test targets make that a failure.
 test e2e: export RANGECAST_REQUIRE_NETNS := 1
-test: vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite
+test: vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite (as root: see internal/netns)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
 	# 300 sessions through one port: the race detector's run above scales that down to 100.
 	$(GO) test -count=1 -run '^TestManySessions$$' ./pkg/udpmux
@@ -50,7 +50,7 @@ test: vet wasm ## vet, then every test: -race natively, the portable packages un
 	$(MAKE) e2e
 
 .PHONY: e2e
-e2e: wasm ## the chromedp suite: real Chromium against the real daemon, in a loopback-only netns
+e2e: wasm ## only the browser suite: real Chromium against the real daemon, in a loopback-only netns (as root)
 	$(GO) test -count=1 -timeout 15m ./e2e
 
 .PHONY: fuzz
@@ -76,7 +76,10 @@ lint: vet ## gofmt, go vet and staticcheck (the version go.mod's tool line pins)
 	sc=$$($(GO) tool -n staticcheck) && GOOS=js GOARCH=wasm "$$sc" $(JS_PKGS)
 
 .PHONY: check
-check: lint test ## lint and test: what CI runs
+check: ## what CI runs (.ci/run, after installing what is missing): lint, then make test, then bench-smoke
+	$(MAKE) lint
+	$(MAKE) test
+	$(MAKE) bench-smoke
 
 .PHONY: clean
 clean: ## remove build outputs
