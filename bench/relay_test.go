@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 // echoServer answers every datagram with itself, from 127.0.0.1.
@@ -61,7 +61,7 @@ func dialRelay(t *testing.T, r *relay) *net.UDPConn {
 
 // A round trip through the relay takes twice the one-way delay.
 func TestRelayDelay(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // runs last: after the relay closed
+	testutil.LeakCheck(t) // runs last: after the relay closed
 	const delay = 20 * time.Millisecond
 	r := startRelay(t, echoServer(t), relayOptions{Delay: delay})
 	c := dialRelay(t, r)
@@ -89,7 +89,7 @@ func TestRelayDelay(t *testing.T) {
 
 // About 1% of datagrams are lost in each direction, the rest arrive in order.
 func TestRelayLossAndOrder(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // runs last: after the relay closed
+	testutil.LeakCheck(t) // runs last: after the relay closed
 	r := startRelay(t, echoServer(t), relayOptions{Delay: 2 * time.Millisecond, Loss: 0.01, SeedUp: 7, SeedDown: 8})
 	c := dialRelay(t, r)
 	_ = c.SetReadBuffer(4 << 20)
@@ -143,7 +143,7 @@ func TestRelayLossAndOrder(t *testing.T) {
 // The relay rewrites the answerer's loopback candidate to its own address and drops the
 // rest.
 func TestRerouteCandidates(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // runs last: after the relay closed
+	testutil.LeakCheck(t) // runs last: after the relay closed
 	rt := newReroute(relayOptions{Listen: netip.MustParseAddrPort("127.0.0.1:0")})
 	defer rt.close()
 	if _, ok := rt.remoteCandidate("candidate:1 1 udp 2130706431 ::1 5000 typ host"); ok {

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/internal/testdaemon"
 )
 
@@ -154,6 +155,7 @@ func percentile(sorted []float64, p float64) float64 {
 
 // TestMediaPlayback plays each generated format through the service worker and seeks in it.
 func TestMediaPlayback(t *testing.T) {
+	netns.Require(t)
 	dir := media(t)
 	ctx, _ := startMediaApp(t, dir)
 	const dur = 20.0 // make-media.sh's duration
@@ -212,6 +214,7 @@ func jsArray(v []float64) string {
 // TestStreamWorkerHTTP checks the worker's HTTP answers from the page: ranges, suffix ranges,
 // HEAD, whole files, 416, 404, the download header, and 503 once no page holds a session.
 func TestStreamWorkerHTTP(t *testing.T) {
+	netns.Require(t)
 	dir := media(t)
 	ctx, td := startMediaApp(t, dir)
 	want, err := os.ReadFile(filepath.Join(dir, "moovend.mp4"))
@@ -356,6 +359,7 @@ func rangeHeader(r string) string {
 // TestDownload1GiBThroughWorker clicks a file's download link: the worker streams 1 GiB into
 // Chromium's download manager, which writes it to disk, while the page's memory stays bounded.
 func TestDownload1GiBThroughWorker(t *testing.T) {
+	netns.Require(t)
 	const (
 		size = 1 << 30
 		// The bounds on the page's memory, sampled every 250 ms during the download:

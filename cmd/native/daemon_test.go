@@ -30,7 +30,9 @@ import (
 )
 
 // These tests run the real binary: a daemon process and client processes, over real pion on
-// loopback, inside a network namespace that holds only lo (internal/netns).
+// loopback, inside a network namespace that holds only lo (internal/netns). Each begins with
+// netns.Require; without the namespace, TestMain skips their setup and the package's unit
+// tests run alone.
 
 var (
 	binPath  string // the rangecast binary built for these tests
@@ -43,7 +45,9 @@ var (
 const bigSize = 256 << 20
 
 func TestMain(m *testing.M) {
-	netns.Reexec()
+	if !netns.Tests() {
+		os.Exit(m.Run())
+	}
 	tmp, err := os.MkdirTemp("", "rangecast-test-")
 	if err != nil {
 		panic(err)
@@ -131,6 +135,7 @@ func fileSum(t *testing.T, p string) string {
 }
 
 func TestGet256MiB(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
 	out := filepath.Join(t.TempDir(), "big.bin")
 	start := time.Now()
@@ -145,6 +150,7 @@ func TestGet256MiB(t *testing.T) {
 }
 
 func TestRandomRanges(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
 	s, err := dial(t.Context(), d.link)
 	require.NoError(t, err)
@@ -164,6 +170,7 @@ func TestRandomRanges(t *testing.T) {
 }
 
 func TestSixteenClients(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
 	dir := t.TempDir()
 	var wg sync.WaitGroup
@@ -198,6 +205,7 @@ func TestSixteenClients(t *testing.T) {
 }
 
 func TestTokenRefused(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
 	wrong := signal.Link{Base: d.base, Token: "not-the-token"}.String()
 	_, stderr, err := rangecast(t.Context(), "ls", wrong)
@@ -262,6 +270,7 @@ func waitSize(t *testing.T, p string, n int64, exited <-chan error) {
 // The daemon stops mid-download: the client says so and keeps the partial file; `get -c`
 // against the restarted daemon completes it with the right sha256.
 func TestDaemonStoppedThenResume(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", "--grace", "50ms", dataDir)
 	out := filepath.Join(t.TempDir(), "big.bin")
 	cmd := exec.Command(binPath, "get", "-o", out, d.link, "big.bin")
@@ -306,6 +315,7 @@ func TestDaemonStoppedThenResume(t *testing.T) {
 // A client process killed mid-transfer: the daemon frees its session — peers, goroutines and
 // open files back to the baseline — and another client's download completes meanwhile.
 func TestClientKilledMidTransfer(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
 	// Warm up once so that lazily started, long-lived goroutines are in the baseline.
 	_, errOut, err := rangecast(t.Context(), "get", "-o", filepath.Join(t.TempDir(), "w"), d.link, "sub/small.txt")

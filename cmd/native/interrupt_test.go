@@ -16,12 +16,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/pkg/signal"
 )
 
 // Ctrl-C (SIGINT) and SIGTERM stop a download at once: the signal's context reaches every
 // read, the partial file is kept for -c, and the exit status says it was interrupted.
 func TestGetStopsOnSignal(t *testing.T) {
+	netns.Require(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
@@ -80,6 +82,7 @@ func createEmpty(t *testing.T, p string) string {
 // A client killed mid-transfer (no ABORT, no DELETE: it just stops) loses its peer slot on
 // the daemon within seconds, not after ICE's default 15–30 s.
 func TestKilledClientFreesSlot(t *testing.T) {
+	netns.Require(t)
 	dir := t.TempDir()
 	require.NoError(t, os.Truncate(createEmpty(t, filepath.Join(dir, "huge.bin")), 8<<30))
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dir)
@@ -109,6 +112,7 @@ func TestKilledClientFreesSlot(t *testing.T) {
 // Connections beyond --max-http-conns wait to be accepted instead of each taking a goroutine
 // and buffers: with the cap held by idle connections, a request waits until one closes.
 func TestHTTPConnectionCap(t *testing.T) {
+	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", "--max-http-conns", "3", t.TempDir())
 	host := strings.TrimPrefix(d.base, "http://")
 	var idle []net.Conn

@@ -4,18 +4,33 @@
 package jsdeps
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 )
 
-// browserPackages are the packages the wasm client is built from.
-var browserPackages = []string{
-	"github.com/rangecast/rangecast/pkg/wire",
-	"github.com/rangecast/rangecast/pkg/rangefs",
-	"github.com/rangecast/rangecast/pkg/peer",
-	"github.com/rangecast/rangecast/pkg/signal",
-	"github.com/rangecast/rangecast/cmd/wasm",
+// module prefixes packages.txt's relative paths.
+const module = "github.com/rangecast/rangecast/"
+
+// readBrowserPackages reads the packages the wasm client is built from out of packages.txt, the
+// list the Makefile reads too.
+func readBrowserPackages(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("packages.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []string
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "./") {
+			pkgs = append(pkgs, module+strings.TrimPrefix(f[0], "./"))
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("packages.txt lists no package")
+	}
+	return pkgs
 }
 
 var forbidden = []string{"net/http", "testing", "runtime/pprof", "net/http/pprof"}
@@ -24,6 +39,7 @@ var forbidden = []string{"net/http", "testing", "runtime/pprof", "net/http/pprof
 var forbiddenPrefixes = []string{"github.com/pion/"}
 
 func TestBrowserDependencies(t *testing.T) {
+	browserPackages := readBrowserPackages(t)
 	args := append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, browserPackages...)
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(cmd.Environ(), "GOOS=js", "GOARCH=wasm")

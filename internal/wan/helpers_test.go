@@ -12,18 +12,25 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/rangecast/rangecast/internal/netns"
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testutil.VerifyTestMain(m)
 }
 
-// requireRoot skips a test that needs network namespaces and TUN devices.
+// requireRoot skips a test that needs network namespaces and TUN devices, or fails it
+// where the namespace tests are required (netns.EnvRequire, set by make test).
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: internal/wan needs root (network namespaces, TUN devices); run as root to test the WAN emulator")
+		const why = "internal/wan needs root (network namespaces, TUN devices); run as root to test the WAN emulator"
+		if netns.Required() {
+			t.Fatal(why + " (" + netns.EnvRequire + "=1)")
+		}
+		t.Skip("SKIPPED: " + why)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 // message returns a deterministic message of size n for index i.
@@ -30,7 +32,7 @@ func message(i, n int) []byte {
 }
 
 func TestChannelMessages(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
 	fromClient, atServer := p.channelPair(t, "data")
 
@@ -99,7 +101,7 @@ func TestChannelMessages(t *testing.T) {
 }
 
 func TestReadShortBufferKeepsMessage(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
 	fromClient, atServer := p.channelPair(t, "short")
 
@@ -123,9 +125,9 @@ func TestReadShortBufferKeepsMessage(t *testing.T) {
 }
 
 func TestChannelOpenedBeforeAccept(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 
 	early, err := p.server.CreateChannel(ctx, "early")
 	require.NoError(t, err)
@@ -148,9 +150,9 @@ func TestChannelOpenedBeforeAccept(t *testing.T) {
 }
 
 func TestAcceptBacklogFull(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, func(cfg *Config) { cfg.AcceptBacklog = 1 })
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 
 	first, err := p.client.CreateChannel(ctx, "first")
 	require.NoError(t, err)
@@ -172,7 +174,7 @@ func TestAcceptBacklogFull(t *testing.T) {
 }
 
 func TestRemoteChannelClose(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
 	fromClient, atServer := p.channelPair(t, "closing")
 
@@ -198,13 +200,13 @@ func TestRemoteChannelClose(t *testing.T) {
 	assert.NoError(t, fromClient.Close(), "a second close")
 
 	// The connection and other channels carry on.
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	_, err = p.client.Ping(ctx)
 	assert.NoError(t, err)
 }
 
 func TestLocalCloseUnblocksRead(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
 	_, atServer := p.channelPair(t, "idle")
 
@@ -225,7 +227,7 @@ func TestLocalCloseUnblocksRead(t *testing.T) {
 }
 
 func TestBackpressure(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	const (
 		high     = 256 << 10
 		low      = 64 << 10
@@ -314,7 +316,7 @@ func TestBackpressure(t *testing.T) {
 }
 
 func TestCreateChannelContext(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	// A Offerer with no peer never connects, so CreateChannel waits for ctx.
 	cfg := baseConfig(Offerer)
 	cfg.OnSignal = func(Signal) {}

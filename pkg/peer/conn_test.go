@@ -16,12 +16,14 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 func TestConnectAndPing(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 
 	const n = 500
 	rtts := make([]time.Duration, 0, n)
@@ -64,7 +66,7 @@ func TestConnectAndPing(t *testing.T) {
 // TestCandidatesBeforeDescription delivers each side's candidates before its
 // description: they must be held, not lost.
 func TestCandidatesBeforeDescription(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	var mu sync.Mutex
 	var fromClient, fromServer []Signal
 	clientDone := make(chan struct{})
@@ -105,7 +107,7 @@ func TestCandidatesBeforeDescription(t *testing.T) {
 		return out
 	}
 
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	select {
 	case <-clientDone:
 	case <-ctx.Done():
@@ -140,9 +142,9 @@ func TestCandidatesBeforeDescription(t *testing.T) {
 }
 
 func TestAddSignalErrors(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	_, err := p.client.Ping(ctx)
 	require.NoError(t, err)
 
@@ -174,7 +176,7 @@ func TestAddSignalErrors(t *testing.T) {
 }
 
 func TestPendingCandidatesBounded(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	cfg := baseConfig(Answerer)
 	cfg.OnSignal = func(Signal) {}
 	server, err := New(cfg)
@@ -255,7 +257,7 @@ func TestErrClosedWrapsEOF(t *testing.T) {
 }
 
 func TestCloseWithErrorPropagates(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, func(cfg *Config) {
 		cfg.HighWaterMark = 64 << 10
 		cfg.LowWaterMark = 16 << 10
@@ -298,7 +300,7 @@ func TestCloseWithErrorPropagates(t *testing.T) {
 
 	// Wait until the writer is stuck: SCTP's receive window (1 MiB) and the
 	// send buffer are full.
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	for stuck := false; !stuck; {
 		select {
 		case <-progress:
@@ -348,7 +350,7 @@ func TestCloseWithErrorPropagates(t *testing.T) {
 }
 
 func TestRemoteCloseUnblocksRead(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
 	_, atServer := p.channelPair(t, "idle")
 
@@ -360,7 +362,7 @@ func TestRemoteCloseUnblocksRead(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let the Read block
 	require.NoError(t, p.client.Close())
 
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	select {
 	case err := <-errc:
 		// Plain io.EOF if the peer's channel reset arrives first, an error
@@ -381,7 +383,7 @@ func TestRemoteCloseUnblocksRead(t *testing.T) {
 // TestPeerVanishes kills the server's only socket, so that the server goes
 // silent without saying goodbye: the client must notice through ICE.
 func TestPeerVanishes(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
@@ -399,7 +401,7 @@ func TestPeerVanishes(t *testing.T) {
 			cfg.Native.ICEKeepAliveInterval = 100 * time.Millisecond
 		}
 	})
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	_, err = p.client.Ping(ctx)
 	require.NoError(t, err)
 
@@ -423,9 +425,9 @@ func TestPeerVanishes(t *testing.T) {
 }
 
 func TestPingDisconnected(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	p := newPair(t, nil)
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	_, err := p.client.Ping(ctx)
 	require.NoError(t, err)
 
@@ -442,7 +444,7 @@ func TestPingDisconnected(t *testing.T) {
 // TestCloseFromCallback closes the Conn from OnStateChange, which runs on the
 // goroutine Close would otherwise wait for.
 func TestCloseFromCallback(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	var server atomic.Pointer[Conn]
 	closed := make(chan struct{})
 	p := newPair(t, func(cfg *Config) {
@@ -460,7 +462,7 @@ func TestCloseFromCallback(t *testing.T) {
 	})
 	server.Store(p.server)
 
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	select {
 	case <-closed:
 	case <-ctx.Done():

@@ -3,7 +3,6 @@
 package peer
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"strings"
@@ -13,24 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/rangecast/rangecast/internal/testutil"
 )
-
-// leakCheck fails the test if a goroutine started during it is still running
-// after every other cleanup. Call it first, so that its cleanup runs last.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// testContext returns a context that ends with the test or after d.
-func testContext(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // baseConfig restricts ICE to loopback: no packet leaves lo, and there is no
 // STUN or TURN server.
@@ -193,7 +177,7 @@ func checkLoopback(t *testing.T, s Signal) {
 // channelPair opens a channel from the client and accepts it on the server.
 func (p *pair) channelPair(t *testing.T, label string) (fromClient, atServer *Channel) {
 	t.Helper()
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	fromClient, err := p.client.CreateChannel(ctx, label)
 	require.NoError(t, err)
 	atServer, err = p.server.Accept(ctx)

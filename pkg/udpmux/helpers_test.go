@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,25 +18,17 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/pkg/peer"
 )
 
-// leakCheck fails the test if a goroutine started during it is still running
-// after every other cleanup. Call it first, so that its cleanup runs last.
-func leakCheck(t testing.TB) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// testContext returns a context that ends with the test or after d.
-func testContext(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
+// TestMain runs the tests in a loopback-only network namespace where one can be entered: it
+// has IPv6 loopback even where the host's lo has IPv6 turned off, and nothing a test sends
+// can leave it. Elsewhere they run on the host's loopback, and the IPv6 ones skip.
+func TestMain(m *testing.M) {
+	netns.Tests()
+	os.Exit(m.Run())
 }
 
 // newMux opens a Mux on loopback (unless opts says otherwise) and closes it

@@ -14,6 +14,8 @@ import (
 	"github.com/pion/stun/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 // TestFloodOfUfrags streams over a pion session through the mux while a
@@ -21,13 +23,13 @@ import (
 // plus junk: the session completes with the right bytes, the mux keeps at
 // most MaxPendingUfrags pending, and the heap does not grow with the flood.
 func TestFloodOfUfrags(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	const maxPending = 128
 	m := newMux(t, Options{MaxPendingUfrags: maxPending})
 	s, err := newSession(m)
 	require.NoError(t, err)
 	defer s.close()
-	ctx := testContext(t, 60*time.Second)
+	ctx := testutil.Context(t, 60*time.Second)
 	_, err = s.client.Ping(ctx) // connected
 	require.NoError(t, err)
 
@@ -126,7 +128,7 @@ func TestFloodOfUfrags(t *testing.T) {
 // and answer a ping; then all close, and the mux's tables are empty and
 // every goroutine is gone.
 func TestManySessions(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	n := 300
 	if raceEnabled {
 		n = 100
@@ -138,7 +140,7 @@ func TestManySessions(t *testing.T) {
 	// A short PendingTTL so that the closed ufrags are forgotten soon after
 	// (3 × PendingTTL) and the tables can be seen empty.
 	m := newMux(t, Options{PendingTTL: 200 * time.Millisecond})
-	ctx := testContext(t, 120*time.Second)
+	ctx := testutil.Context(t, 120*time.Second)
 
 	sessions := make([]*session, n)
 	defer func() {
