@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/connect"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // daemon is a `rangecast serve` child process.
@@ -131,11 +131,11 @@ type memStatus struct {
 // memory asks the daemon for its goroutine count and its heap in objects and in stacks.
 func (d *daemon) memory(ctx context.Context) (memStatus, error) {
 	var st memStatus
-	l, err := signal.ParseLink(d.link)
+	l, err := signaling.ParseLink(d.link)
 	if err != nil {
 		return st, err
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signal.APIPrefix+"status", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signaling.APIPrefix+"status", nil)
 	if err != nil {
 		return st, err
 	}
@@ -158,7 +158,7 @@ func dial(ctx context.Context, link string) (*connect.Remote, error) {
 
 // connectWith is dial with the options edited by mod, if not nil (netem sets the
 // signal hooks that reroute the traffic through a relay).
-func connectWith(ctx context.Context, link string, mod func(*signal.DialOptions)) (*connect.Remote, error) {
+func connectWith(ctx context.Context, link string, mod func(*signaling.DialOptions)) (*connect.Remote, error) {
 	opts := connect.NativeOptions()
 	if mod != nil {
 		mod(&opts.Signal)

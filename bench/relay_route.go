@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/rangecast/rangecast/pkg/peer"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // reroute sends one peer connection through a relay by editing its signaling: the
@@ -92,7 +92,7 @@ func editCandidateLines(sdp string, edit func(string) (string, bool)) string {
 	return strings.Join(out, "")
 }
 
-// localSignal is a signal.DialOptions.LocalSignal hook: it drops the client's candidates.
+// localSignal is a signaling.DialOptions.LocalSignal hook: it drops the client's candidates.
 func (rt *reroute) localSignal(s peer.Signal) (peer.Signal, bool) {
 	switch s.Type {
 	case peer.SignalCandidate:
@@ -103,7 +103,7 @@ func (rt *reroute) localSignal(s peer.Signal) (peer.Signal, bool) {
 	return s, true
 }
 
-// remoteSignal is a signal.DialOptions.RemoteSignal hook: it reroutes the daemon's
+// remoteSignal is a signaling.DialOptions.RemoteSignal hook: it reroutes the daemon's
 // candidates through the relay.
 func (rt *reroute) remoteSignal(s peer.Signal) (peer.Signal, bool) {
 	switch s.Type {
@@ -125,7 +125,7 @@ func (rt *reroute) remoteSignal(s peer.Signal) (peer.Signal, bool) {
 }
 
 // dialOptions sets both hooks.
-func (rt *reroute) dialOptions(o *signal.DialOptions) {
+func (rt *reroute) dialOptions(o *signaling.DialOptions) {
 	o.LocalSignal, o.RemoteSignal = rt.localSignal, rt.remoteSignal
 }
 

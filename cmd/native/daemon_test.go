@@ -26,7 +26,7 @@ import (
 
 	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/internal/testdaemon"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // These tests run the real binary: a daemon process and client processes, over real pion on
@@ -102,7 +102,7 @@ func startDaemon(t *testing.T, args ...string) *daemonProc {
 
 func (d *daemonProc) status(t *testing.T) daemonStatus {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "GET", d.base+signal.APIPrefix+"status", nil)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", d.base+signaling.APIPrefix+"status", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+d.token)
 	resp, err := http.DefaultClient.Do(req)
@@ -207,7 +207,7 @@ func TestSixteenClients(t *testing.T) {
 func TestTokenRefused(t *testing.T) {
 	netns.Require(t)
 	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
-	wrong := signal.Link{Base: d.base, Token: "not-the-token"}.String()
+	wrong := signaling.Link{Base: d.base, Token: "not-the-token"}.String()
 	_, stderr, err := rangecast(t.Context(), "ls", wrong)
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
@@ -219,7 +219,7 @@ func TestTokenRefused(t *testing.T) {
 
 	// Raw: the offer is refused before any SDP is made.
 	for _, auth := range []string{"", "Bearer not-the-token"} {
-		req, err := http.NewRequestWithContext(t.Context(), "POST", d.base+signal.APIPrefix+"peers", strings.NewReader(`{"type":"offer","sdp":"v=0\r\n"}`))
+		req, err := http.NewRequestWithContext(t.Context(), "POST", d.base+signaling.APIPrefix+"peers", strings.NewReader(`{"type":"offer","sdp":"v=0\r\n"}`))
 		require.NoError(t, err)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
@@ -232,7 +232,7 @@ func TestTokenRefused(t *testing.T) {
 		assert.NotContains(t, string(body), "sdp")
 	}
 	assert.Equal(t, 0, d.status(t).Peers)
-	req, err := http.NewRequestWithContext(t.Context(), "GET", d.base+signal.APIPrefix+"status", nil)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", d.base+signaling.APIPrefix+"status", nil)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -362,7 +362,7 @@ func waitStatus(t *testing.T, d *daemonProc, cond func(daemonStatus) bool) {
 func pollStatus(d *daemonProc, limit time.Duration, cond func(daemonStatus) bool) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", d.base+signal.APIPrefix+"status", nil)
+		req, _ := http.NewRequest("GET", d.base+signaling.APIPrefix+"status", nil)
 		req.Header.Set("Authorization", "Bearer "+d.token)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			var st daemonStatus

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // Ctrl-C (SIGINT) and SIGTERM stop a download at once: the signal's context reaches every
@@ -124,7 +124,7 @@ func TestHTTPConnectionCap(t *testing.T) {
 	}
 	status := func(timeout time.Duration) error {
 		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-		req, err := http.NewRequest("GET", d.base+signal.APIPrefix+"status", nil)
+		req, err := http.NewRequest("GET", d.base+signaling.APIPrefix+"status", nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+d.token)
 		resp, err := c.Do(req)

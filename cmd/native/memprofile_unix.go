@@ -5,7 +5,7 @@ package main
 import (
 	"log/slog"
 	"os"
-	ossignal "os/signal"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -30,7 +30,7 @@ func startMemProfiler(log *slog.Logger) (stop func()) {
 	}
 	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	ch := make(chan os.Signal, 1)
-	ossignal.Notify(ch, syscall.SIGUSR1)
+	signal.Notify(ch, syscall.SIGUSR1)
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -48,7 +48,7 @@ func startMemProfiler(log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() {
-		ossignal.Stop(ch)
+		signal.Stop(ch)
 		close(done)
 	}
 }

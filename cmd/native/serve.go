@@ -24,7 +24,7 @@ import (
 	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/udpmux"
 	"github.com/rangecast/rangecast/web"
 )
@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	}
 
 	var status func() any // set once sig exists: it reports sig's peers
-	sig, err := signal.NewHandler(signal.HandlerOptions{
+	sig, err := signaling.NewHandler(signaling.HandlerOptions{
 		Status:   func() any { return status() },
 		Token:    cfg.token,
 		MaxPeers: cfg.maxPeers,
@@ -224,7 +224,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	// costing a goroutine and buffers; ReadHeaderTimeout bounds how long one can hold a place.
 	go func() { served <- hs.Serve(netutil.LimitListener(ln, cfg.maxConns)) }()
 
-	link := signal.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
+	link := signaling.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
 	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers)
 	fmt.Fprintln(stdout, link.String())
 
@@ -248,7 +248,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	return nil
 }
 
-// daemonStatus answers GET /api/v1/status (signal.HandlerOptions.Status): what a connection
+// daemonStatus answers GET /api/v1/status (signaling.HandlerOptions.Status): what a connection
 // panel or a test wants to see.
 type daemonStatus struct {
 	Peers      int      `json:"peers"`
@@ -331,9 +331,9 @@ func linkHost(a *net.TCPAddr) string {
 
 // newMux routes the signaling API (which also answers the status endpoint) and the web app,
 // with headers that keep the page's token to itself.
-func newMux(sig *signal.Handler, assets http.Handler) http.Handler {
+func newMux(sig *signaling.Handler, assets http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(signal.APIPrefix, sig)
+	mux.Handle(signaling.APIPrefix, sig)
 	mux.Handle("/", assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -1,5 +1,5 @@
 // Package jsutil holds the few syscall/js helpers that the browser builds of pkg/peer,
-// pkg/signal and cmd/wasm share: calling into JavaScript without letting an exception kill
+// pkg/signaling and cmd/wasm share: calling into JavaScript without letting an exception kill
 // the Go program, and waiting for a Promise.
 package jsutil
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // Daemon is a running `rangecast serve`.
@@ -79,7 +79,7 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Daemon {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the daemon printed no link; log:\n%s", d.Log.String())
 	}
-	l, err := signal.ParseLink(d.Link)
+	l, err := signaling.ParseLink(d.Link)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package connect joins the layers below it into what the daemon and the clients use: it
-// dials a daemon from a link (pkg/signal) over a peer connection (pkg/peer) and opens a
+// dials a daemon from a link (pkg/signaling) over a peer connection (pkg/peer) and opens a
 // rangefs session on its data channel (pkg/rangefs), and on the daemon's side it serves files
 // to every peer that connects.
 //

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
@@ -74,22 +74,22 @@ func CodeOf(err error) Code {
 		ce *Error
 		se *rangefs.StatusError
 		pe *rangefs.ProtocolError
-		ae *signal.APIError
+		ae *signaling.APIError
 	)
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &ce):
 		return ce.Code
-	case errors.Is(err, signal.ErrBadLink):
+	case errors.Is(err, signaling.ErrBadLink):
 		return CodeBadLink
-	case errors.Is(err, signal.ErrUnauthorized):
+	case errors.Is(err, signaling.ErrUnauthorized):
 		return CodeUnauthorized
-	case errors.Is(err, signal.ErrTooManyPeers):
+	case errors.Is(err, signaling.ErrTooManyPeers):
 		return CodeTooManyPeers
-	case errors.Is(err, signal.ErrShuttingDown):
+	case errors.Is(err, signaling.ErrShuttingDown):
 		return CodeGoingAway
-	case errors.Is(err, signal.ErrSetupTimeout):
+	case errors.Is(err, signaling.ErrSetupTimeout):
 		return CodeSetupTimeout
 	case errors.As(err, &se):
 		return statusCode(se.Status)
@@ -107,7 +107,7 @@ func CodeOf(err error) Code {
 		return CodeClosed
 	case errors.As(err, &ae):
 		switch {
-		case ae.Code == signal.CodeTimeout:
+		case ae.Code == signaling.CodeTimeout:
 			return CodeSetupTimeout
 		case strings.HasPrefix(ae.Code, "http_"):
 			// Something answered that is not a rangecast daemon.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
@@ -26,15 +26,15 @@ func TestCodeOf(t *testing.T) {
 		{"nil", nil, ""},
 		{"coded", Errorf(CodeRange, "x"), CodeRange},
 		{"coded keeps its code", WithCode(CodeBusy, Errorf(CodeRange, "x")), CodeRange},
-		{"bad link", wrap(fmt.Errorf("%w: no token", signal.ErrBadLink)), CodeBadLink},
-		{"401", &signal.APIError{Status: 401, Code: signal.CodeUnauthorized}, CodeUnauthorized},
-		{"peer limit", &signal.APIError{Status: 503, Code: signal.CodeTooManyPeers}, CodeTooManyPeers},
+		{"bad link", wrap(fmt.Errorf("%w: no token", signaling.ErrBadLink)), CodeBadLink},
+		{"401", &signaling.APIError{Status: 401, Code: signaling.CodeUnauthorized}, CodeUnauthorized},
+		{"peer limit", &signaling.APIError{Status: 503, Code: signaling.CodeTooManyPeers}, CodeTooManyPeers},
 		// A daemon shutting down is going away, not busy.
-		{"shutting down", &signal.APIError{Status: 503, Code: signal.CodeShuttingDown}, CodeGoingAway},
-		{"signaling timeout", &signal.APIError{Status: 504, Code: signal.CodeTimeout}, CodeSetupTimeout},
-		{"not a daemon", &signal.APIError{Status: 404, Code: "http_404"}, CodeUnreachable},
-		{"daemon internal", &signal.APIError{Status: 500, Code: signal.CodeInternal}, CodeProtocol},
-		{"setup timeout", wrap(signal.ErrSetupTimeout), CodeSetupTimeout},
+		{"shutting down", &signaling.APIError{Status: 503, Code: signaling.CodeShuttingDown}, CodeGoingAway},
+		{"signaling timeout", &signaling.APIError{Status: 504, Code: signaling.CodeTimeout}, CodeSetupTimeout},
+		{"not a daemon", &signaling.APIError{Status: 404, Code: "http_404"}, CodeUnreachable},
+		{"daemon internal", &signaling.APIError{Status: 500, Code: signaling.CodeInternal}, CodeProtocol},
+		{"setup timeout", wrap(signaling.ErrSetupTimeout), CodeSetupTimeout},
 		{"not found", &rangefs.StatusError{Status: wire.StatusNotFound}, CodeNotFound},
 		{"forbidden", &rangefs.StatusError{Status: wire.StatusForbidden}, CodeForbidden},
 		{"invalid path", wrap(rangefs.ErrInvalidPath), CodeInvalidPath},
@@ -66,5 +66,5 @@ func TestDialCodeOf(t *testing.T) {
 	assert.Equal(t, CodeUnreachable, DialCodeOf(errors.New("fetch: TypeError: Failed to fetch")))
 	assert.Equal(t, CodeUnreachable, DialCodeOf(peer.ErrClosed))
 	assert.Equal(t, CodeInternal, DialCodeOf(Errorf(CodeInternal, "a panic")))
-	assert.Equal(t, CodeUnauthorized, DialCodeOf(&signal.APIError{Code: signal.CodeUnauthorized}))
+	assert.Equal(t, CodeUnauthorized, DialCodeOf(&signaling.APIError{Code: signaling.CodeUnauthorized}))
 }

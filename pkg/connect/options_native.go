@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // NativeOptions returns the options a native client (`rangecast get` and `ls`, and the
@@ -14,7 +14,7 @@ import (
 // the same host, no multicast DNS, a failed connection noticed within 15 s, and an 8 MiB
 // SCTP receive window, which lets a transfer run at the sender's pace.
 func NativeOptions() Options {
-	return Options{Signal: signal.DialOptions{
+	return Options{Signal: signaling.DialOptions{
 		Peer: peer.Config{Native: peer.NativeOptions{
 			IncludeLoopbackCandidate: true,
 			DisableMulticastDNS:      true,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // State is where a Redialer stands.
@@ -48,7 +48,7 @@ type RedialOptions struct {
 	// first to the second [1 s, 30 s].
 	BackoffMin, BackoffMax time.Duration
 	// Probe asks whether the daemon is still there when the connection is disconnected, to
-	// reconnect at once when it is not [signal.Probe of the link].
+	// reconnect at once when it is not [signaling.Probe of the link].
 	Probe func(ctx context.Context) error
 }
 
@@ -105,7 +105,7 @@ func Redial(ctx context.Context, link string, opts RedialOptions) (*Redialer, er
 		opts.BackoffMax = max(30*time.Second, opts.BackoffMin)
 	}
 	if opts.Probe == nil {
-		opts.Probe = func(ctx context.Context) error { return signal.Probe(ctx, link) }
+		opts.Probe = func(ctx context.Context) error { return signaling.Probe(ctx, link) }
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Redialer{

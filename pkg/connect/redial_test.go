@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // restartable is a daemon whose signaling handler can be replaced behind the same URL, as
@@ -25,7 +25,7 @@ type restartable struct {
 	t    *testing.T
 	dir  string
 	srv  *rangefs.Server
-	h    atomic.Pointer[signal.Handler]
+	h    atomic.Pointer[signaling.Handler]
 	http *httptest.Server
 }
 
@@ -49,14 +49,16 @@ func startRestartable(t *testing.T, dir string) *restartable {
 
 // restart drops every peer and serves on with a new handler taking token.
 func (d *restartable) restart(token string) {
-	h, err := signal.NewHandler(signal.HandlerOptions{Token: token, Peer: loopbackPeer, OnConnect: ServeFiles(d.srv, ServeOptions{})})
+	h, err := signaling.NewHandler(signaling.HandlerOptions{Token: token, Peer: loopbackPeer, OnConnect: ServeFiles(d.srv, ServeOptions{})})
 	require.NoError(d.t, err)
 	if old := d.h.Swap(h); old != nil {
 		require.NoError(d.t, old.Close())
 	}
 }
 
-func (d *restartable) link() string { return signal.Link{Base: d.http.URL, Token: testToken}.String() }
+func (d *restartable) link() string {
+	return signaling.Link{Base: d.http.URL, Token: testToken}.String()
+}
 
 // events records a Redialer's events and lets a test wait for a state.
 type events struct {
@@ -202,7 +204,7 @@ func TestRedialWithoutReconnect(t *testing.T) {
 // The first attempt's failure is returned, coded for a dial.
 func TestRedialFirstAttempt(t *testing.T) {
 	d := startRestartable(t, t.TempDir())
-	_, err := Redial(t.Context(), signal.Link{Base: d.http.URL, Token: "wrong"}.String(), redialOpts(newEvents(), true))
+	_, err := Redial(t.Context(), signaling.Link{Base: d.http.URL, Token: "wrong"}.String(), redialOpts(newEvents(), true))
 	assert.Equal(t, CodeUnauthorized, CodeOf(err))
 	_, err = Redial(t.Context(), "http://127.0.0.1:9/", redialOpts(newEvents(), true))
 	assert.Equal(t, CodeBadLink, CodeOf(err))

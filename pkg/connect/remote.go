@@ -6,7 +6,7 @@ import (
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // ChannelLabel is the label of the DataChannel a client opens for its rangefs session. The
@@ -17,7 +17,7 @@ const ChannelLabel = "rangefs"
 type Options struct {
 	// Signal is how the peer connection is set up: its peer.Config, the setup timeout, and
 	// the hooks tests use to reroute candidates.
-	Signal signal.DialOptions
+	Signal signaling.DialOptions
 	// Client tunes the rangefs session. Zero credit windows take the target's defaults
 	// (window.go, window_js.go).
 	Client rangefs.ClientOptions
@@ -32,7 +32,7 @@ type Remote struct {
 
 // Dial connects to the daemon named by link and opens the rangefs session.
 func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
-	conn, err := signal.Dial(ctx, link, opts.Signal)
+	conn, err := signaling.Dial(ctx, link, opts.Signal)
 	if err != nil {
 		return nil, err
 	}

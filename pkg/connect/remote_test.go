@@ -22,7 +22,7 @@ import (
 	"github.com/rangecast/rangecast/internal/testutil"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +35,7 @@ const testToken = "s3cret-token"
 func loopbackPeer() peer.Config { return peer.Config{Native: peer.NativeOptions{LoopbackOnly: true}} }
 
 type daemon struct {
-	h    *signal.Handler
+	h    *signaling.Handler
 	http *httptest.Server
 	link string
 	dir  string
@@ -43,15 +43,15 @@ type daemon struct {
 
 // startDaemon runs a Handler serving dir with ServeFiles behind an httptest server on
 // 127.0.0.1. Cleanup closes everything and waits for it.
-func startDaemon(t *testing.T, dir string, mod func(*signal.HandlerOptions)) *daemon {
+func startDaemon(t *testing.T, dir string, mod func(*signaling.HandlerOptions)) *daemon {
 	t.Helper()
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
-	opts := signal.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{})}
+	opts := signaling.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{})}
 	if mod != nil {
 		mod(&opts)
 	}
-	h, err := signal.NewHandler(opts)
+	h, err := signaling.NewHandler(opts)
 	require.NoError(t, err)
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -60,7 +60,7 @@ func startDaemon(t *testing.T, dir string, mod func(*signal.HandlerOptions)) *da
 		hs.Close()
 		_ = srv.Close()
 	})
-	return &daemon{h: h, http: hs, dir: dir, link: signal.Link{Base: hs.URL, Token: testToken}.String()}
+	return &daemon{h: h, http: hs, dir: dir, link: signaling.Link{Base: hs.URL, Token: testToken}.String()}
 }
 
 func randomFile(t *testing.T, dir, name string, n int) []byte {
@@ -72,7 +72,7 @@ func randomFile(t *testing.T, dir, name string, n int) []byte {
 }
 
 func dialOpts() Options {
-	return Options{Signal: signal.DialOptions{Peer: loopbackPeer(), Timeout: 20 * time.Second}}
+	return Options{Signal: signaling.DialOptions{Peer: loopbackPeer(), Timeout: 20 * time.Second}}
 }
 
 func TestDialAndRead(t *testing.T) {
@@ -110,7 +110,7 @@ func randInt(t *testing.T, n int) int {
 	return int(v.Int64())
 }
 
-func waitPeers(t *testing.T, h *signal.Handler, want int) {
+func waitPeers(t *testing.T, h *signaling.Handler, want int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for h.Peers() != want {
@@ -124,7 +124,7 @@ func waitPeers(t *testing.T, h *signal.Handler, want int) {
 func TestTooManyPeers(t *testing.T) {
 	dir := t.TempDir()
 	want := randomFile(t, dir, "f", 1000)
-	d := startDaemon(t, dir, func(o *signal.HandlerOptions) { o.MaxPeers = 2 })
+	d := startDaemon(t, dir, func(o *signaling.HandlerOptions) { o.MaxPeers = 2 })
 	var sessions []*Remote
 	for range 2 {
 		s, err := Dial(t.Context(), d.link, dialOpts())
@@ -132,9 +132,9 @@ func TestTooManyPeers(t *testing.T) {
 		sessions = append(sessions, s)
 	}
 	_, err := Dial(t.Context(), d.link, dialOpts())
-	assert.ErrorIs(t, err, signal.ErrTooManyPeers)
+	assert.ErrorIs(t, err, signaling.ErrTooManyPeers)
 	assert.Equal(t, CodeTooManyPeers, CodeOf(err))
-	var ae *signal.APIError
+	var ae *signaling.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusServiceUnavailable, ae.Status)
 
@@ -199,11 +199,11 @@ func TestSilentPeerFreesSlot(t *testing.T) {
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	d := startDaemon(t, dir, func(o *signal.HandlerOptions) {
+	d := startDaemon(t, dir, func(o *signaling.HandlerOptions) {
 		o.MaxPeers = 1
 		o.OnConnect = ServeFiles(srv, ServeOptions{OpenTimeout: 300 * time.Millisecond})
 	})
-	silent, err := signal.Dial(t.Context(), d.link, dialOpts().Signal)
+	silent, err := signaling.Dial(t.Context(), d.link, dialOpts().Signal)
 	require.NoError(t, err)
 	defer silent.Close()
 	assert.Equal(t, 1, d.h.Peers())

@@ -19,7 +19,7 @@ type ServeOptions struct {
 	OpenTimeout time.Duration
 }
 
-// ServeFiles returns a signal.HandlerOptions.OnConnect that serves srv on the rangefs channel
+// ServeFiles returns a signaling.HandlerOptions.OnConnect that serves srv on the rangefs channel
 // the peer opens. The session ends when the peer leaves, breaks the protocol, or ctx ends
 // (then with GOAWAY and the server's grace period).
 func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *peer.Conn) {

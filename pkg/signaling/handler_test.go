@@ -1,6 +1,6 @@
 //go:build !js
 
-package signal
+package signaling
 
 import (
 	"bytes"

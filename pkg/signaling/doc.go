@@ -13,4 +13,4 @@
 //	GET    /api/v1/status              → 200, the daemon's status (HandlerOptions.Status)
 //
 // docs/SIGNALING.md describes it in full, with its limits and error codes.
-package signal
+package signaling
