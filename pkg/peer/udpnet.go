@@ -5,8 +5,8 @@ package peer
 import (
 	"net"
 
-	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 )
 
 // DefaultUDPBufferSize is the socket buffer size a native Conn asks for on the
