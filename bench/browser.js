@@ -374,7 +374,7 @@
   }
 
   async function wasmRead(path, hash) {
-    const s = globalThis.app && globalThis.app.session;
+    const s = globalThis.app && globalThis.app.remote;
     if (!s) throw new Error("the app has no session");
     const h = hash ? testSHA256() : null;
     const t0 = performance.now();
@@ -480,7 +480,7 @@
     return new Promise((resolve, reject) => {
       let started = false, timer = 0;
       const check = () => {
-        const s = globalThis.app && globalThis.app.session;
+        const s = globalThis.app && globalThis.app.remote;
         if (started || !s) return;
         started = true;
         marks.sessionMs = performance.now();
