@@ -29,26 +29,40 @@ type config struct {
 	bin     string // the rangecast binary
 	dataDir string // the directory the daemon serves
 	tmp     string
-	bigSize int64 // bytes in big.bin
+	bigSize int64  // bytes in big.bin
+	out     string // where results.json goes; the soak writes soak.json next to it
+
+	soakDuration time.Duration // how long the soak's load runs
 }
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per metric (the table shows their median, min and max)")
 	quick := flag.Bool("quick", false, "one run of each metric with small sizes (make bench-smoke)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,netem); default all")
+	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,netem,soak); default all but soak (which -quick runs for 20 s)")
+	soakDur := flag.Duration("soak-duration", 30*time.Minute, "how long the soak's load runs (-only soak; 20 s with -quick unless set)")
 	flag.Parse()
+	if *quick && !flagSet("soak-duration") {
+		*soakDur = 20 * time.Second
+	}
 	netns.Reexec()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *quick, *out, *only); err != nil {
+	if err := run(ctx, *runs, *quick, *out, *only, *soakDur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, runs int, quick bool, out, only string) error {
+// flagSet reports whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func run(ctx context.Context, runs int, quick bool, out, only string, soakDur time.Duration) error {
 	if quick {
 		runs = 1
 	}
@@ -60,7 +74,11 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cfg := &config{runs: runs, quick: quick, tmp: tmp, bin: filepath.Join(tmp, "rangecast"), dataDir: filepath.Join(tmp, "data")}
+	if soakDur <= 0 {
+		return fmt.Errorf("-soak-duration must be positive")
+	}
+	cfg := &config{runs: runs, quick: quick, tmp: tmp, bin: filepath.Join(tmp, "rangecast"), dataDir: filepath.Join(tmp, "data"),
+		out: out, soakDuration: soakDur}
 	cfg.bigSize = 256 << 20
 	if quick {
 		cfg.bigSize = 16 << 20
@@ -75,7 +93,8 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 
 	want := func(group string) bool {
 		if only == "" {
-			return true
+			// The soak takes half an hour: only -quick's 20 s of it is in a plain run.
+			return group != "soak" || quick
 		}
 		for _, g := range strings.Split(only, ",") {
 			if strings.TrimSpace(g) == group {
@@ -100,6 +119,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 		{"sessions", benchSessions},
 		{"netem", benchNetem},
 		{"browser", benchBrowser},
+		{"soak", benchSoak},
 	}
 	for _, s := range steps {
 		if !want(s.group) {
@@ -113,6 +133,9 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 	// The sessions ratio compares with the single-session throughput measured above.
 	linkSessionsBaseline(results)
 
+	if len(results) == 0 {
+		return nil // the soak alone: its samples are in soak.json, results.json stays as it was
+	}
 	printTable(os.Stdout, results)
 	b, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {

@@ -88,7 +88,7 @@ func waitPeers(t *testing.T, h *Handler, want int) {
 }
 
 // offerSDP makes a real offer from a client Conn, which is then closed.
-func offerSDP(t *testing.T) peer.Signal {
+func offerSDP(t testing.TB) peer.Signal {
 	t.Helper()
 	ch := make(chan peer.Signal, 64)
 	cfg := loopbackPeer()
