@@ -9,6 +9,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 JS_PKGS   := $(shell awk '/^\.\// {print $$1}' internal/jsdeps/packages.txt)
 NODE_PKGS := $(shell awk '/^\.\// && $$2 == "node" {print $$1}' internal/jsdeps/packages.txt)
 FUZZTIME  ?= 30s
+SOAKTIME  ?= 30m
 BENCHCOUNT ?= 5
 
 .DEFAULT_GOAL := help
@@ -57,11 +58,17 @@ e2e: wasm ## only the browser suite: real Chromium against the real daemon, in a
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime $(FUZZTIME) ./pkg/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzServeFrames$$' -fuzztime $(FUZZTIME) ./pkg/rangefs
+	# The handler's candidates may name hosts to resolve: fuzz it where only lo exists.
+	unshare --net sh -c 'ip link set lo up && $(GO) test -run "^$$" -fuzz "^FuzzHandlerInput$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/signaling'
 
 .PHONY: bench
 bench: ## the performance table vs baselines (bench/results.json, docs/BENCHMARKS.md), then the in-memory benchmarks; never part of make test
 	$(GO) run ./bench -runs $(BENCHCOUNT)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./pkg/...
+
+.PHONY: soak
+soak: ## SOAKTIME (30m) of mixed, killed and hostile clients against one daemon, checked for leaks (bench/soak.json)
+	$(GO) run ./bench -only soak -soak-duration $(SOAKTIME)
 
 .PHONY: bench-smoke
 bench-smoke: ## one short run of every benchmark, small sizes, so that they cannot rot

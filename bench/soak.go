@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/connect"
-	"github.com/rangecast/rangecast/pkg/signal"
+	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
@@ -461,11 +461,11 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 func (s *soak) getStatus(ctx context.Context) (soakStatus, error) {
 	var st soakStatus
-	l, err := signal.ParseLink(s.d.link)
+	l, err := signaling.ParseLink(s.d.link)
 	if err != nil {
 		return st, err
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signal.APIPrefix+"status", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signaling.APIPrefix+"status", nil)
 	if err != nil {
 		return st, err
 	}
@@ -710,7 +710,7 @@ func (s *soak) hostileRound(ctx context.Context, rng *mrand.Rand) {
 // random payload. The daemon must answer ERROR or close.
 func (s *soak) malformedOnce(ctx context.Context, rng *mrand.Rand) {
 	opts := connect.NativeOptions()
-	conn, err := signal.Dial(ctx, s.d.link, opts.Signal)
+	conn, err := signaling.Dial(ctx, s.d.link, opts.Signal)
 	if !s.check(ctx, "malformed: dial", err) {
 		return
 	}
