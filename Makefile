@@ -57,6 +57,7 @@ e2e: wasm ## only the browser suite: real Chromium against the real daemon, in a
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime $(FUZZTIME) ./pkg/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzServeFrames$$' -fuzztime $(FUZZTIME) ./pkg/rangefs
+	$(GO) test -run '^$$' -fuzz '^FuzzRelayMessage$$' -fuzztime $(FUZZTIME) ./pkg/relay
 
 .PHONY: bench
 bench: ## the performance table vs baselines (bench/results.json, docs/BENCHMARKS.md), then the in-memory benchmarks; never part of make test
