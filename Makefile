@@ -60,6 +60,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzServeFrames$$' -fuzztime $(FUZZTIME) ./pkg/rangefs
 	# The handler's candidates may name hosts to resolve: fuzz it where only lo exists.
 	unshare --net sh -c 'ip link set lo up && $(GO) test -run "^$$" -fuzz "^FuzzHandlerInput$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/signaling'
+	$(GO) test -run '^$$' -fuzz '^FuzzRelayMessage$$' -fuzztime $(FUZZTIME) ./pkg/relay
 
 .PHONY: bench
 bench: ## the performance table vs baselines (bench/results.json, docs/BENCHMARKS.md), then the in-memory benchmarks; never part of make test

@@ -430,7 +430,7 @@
   // Seeks: 1-byte reads at the given offsets on one open file, one at a time; latency in ms
   // from the call to the byte, and the bytes (checked by the bench against the file).
   async function wasmSeek(path, offsets) {
-    const f = await app.session.open(path);
+    const f = await app.remote.open(path);
     const lat = [], bytes = [];
     for (const off of offsets) {
       const t0 = performance.now();
@@ -459,7 +459,7 @@
 
   async function closeSessions() {
     if (globalThis.__benchSession) globalThis.__benchSession.close();
-    if (globalThis.app && globalThis.app.session) await globalThis.app.session.close();
+    if (globalThis.app && globalThis.app.remote) await globalThis.app.remote.close();
     return true;
   }
 
@@ -470,7 +470,7 @@
   if (!new URLSearchParams(location.search).has("benchnav")) return;
   const firstByteFile = "tiny.bin";
 
-  // The app page: as soon as the app has a connected session (app.session is set right
+  // The app page: as soon as the app has a connected session (app.remote is set right
   // after rangecast.connect resolves), open tiny.bin and take its first stream chunk.
   // Milestones for the log: when the wasm had installed the API, when the session was up.
   const marks = {};
@@ -498,7 +498,7 @@
           return { ms, n: value ? value.length : 0, ...marks };
         })().then(resolve, reject);
       };
-      // The app updates the DOM in the task that sets app.session: a mutation observer runs
+      // The app updates the DOM in the task that sets app.remote: a mutation observer runs
       // check right after it; the interval is a fallback.
       const obs = new MutationObserver(check);
       obs.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });

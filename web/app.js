@@ -332,9 +332,13 @@
   }
 
   // fetchStatus reads the daemon's status: the served folder's name and its UDP address.
+  // Through a relay (a page at /d/<id>/) the token is never sent: the relay must not see it,
+  // and the daemon answers relayed status requests with nothing about itself.
+  const RELAYED = /^\/d\/[^/]+\/(index\.html)?$/.test(location.pathname);
   async function fetchStatus(token) {
     try {
-      const r = await fetch("api/v1/status", { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+      const headers = RELAYED ? {} : { Authorization: "Bearer " + token };
+      const r = await fetch("api/v1/status", { headers, cache: "no-store" });
       if (!r.ok) return;
       const st = await r.json();
       if (st && Array.isArray(st.udp)) {

@@ -20,6 +20,7 @@ Usage:
   rangecast serve [flags] [DIR]         export DIR (default: the current directory) read-only
   rangecast get [-o FILE] [-c] LINK PATH download one file, print its sha256
   rangecast ls LINK [DIR]               list a directory
+  rangecast relay [flags]               run a relay daemons register on, for clients to reach them
   rangecast demo DIR                    write a demo directory of assorted files
   rangecast help [COMMAND]              show help
 
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGet(ctx, rest, stdout, stderr)
 	case "ls":
 		return runLs(ctx, rest, stdout, stderr)
+	case "relay":
+		return runRelay(ctx, rest, stdout, stderr)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -24,6 +24,7 @@ import (
 	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/relay"
 	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/udpmux"
 	"github.com/rangecast/rangecast/web"
@@ -46,7 +47,15 @@ type serveConfig struct {
 	logLevel   string
 	logFormat  string
 	grace      time.Duration
+	relay      string // a relay's URL to register on, or ""
+	identity   string // the identity key file for the relay ("": the default path)
 }
+
+// envRelayNoAuth, set to 1, lets `serve --relay` run before in-band authentication exists.
+// TODO(auth): remove it once connect.ServeOptions.Token lands: relayed peers send no token
+// (the relay must never see it), so without the in-band proof anyone who knows the
+// daemon's relay id could read its files. For tests only.
+const envRelayNoAuth = "RANGECAST_RELAY_INSECURE_NO_AUTH"
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -61,6 +70,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&udp, "udp", "UDP address (IP:port) that carries every peer's WebRTC traffic; repeatable, one socket set per address, all on one port (default: the --listen IP, a free port)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&cfg.relay, "relay", "", "also register on the relay at this URL (http(s)://host[:port]) and print the link through it")
+	fs.StringVar(&cfg.identity, "identity", "", "the daemon's identity key on relays, created on first use (default: the user config directory's rangecast/identity.key)")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
@@ -164,11 +175,22 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		udpAddrs = append(udpAddrs, a.String())
 	}
 
+	var rd *relay.Daemon
+	inBandAuth := false // TODO(auth): true, with connect.ServeOptions.Token = cfg.token below
+	if cfg.relay != "" {
+		if os.Getenv(envRelayNoAuth) != "1" {
+			return fmt.Errorf("serve: --relay needs in-band authentication of peers, which this build lacks (relayed clients never send the token to the relay); %s=1 runs it without, for tests only", envRelayNoAuth)
+		}
+		log.Warn("serving relayed peers WITHOUT authentication: anyone who knows the relay link's id can read these files", "env", envRelayNoAuth)
+		inBandAuth = true
+	}
+
 	var status func() any // set once sig exists: it reports sig's peers
 	sig, err := signaling.NewHandler(signaling.HandlerOptions{
-		Status:   func() any { return status() },
-		Token:    cfg.token,
-		MaxPeers: cfg.maxPeers,
+		InBandAuth: inBandAuth,
+		Status:     func() any { return status() },
+		Token:      cfg.token,
+		MaxPeers:   cfg.maxPeers,
 		Peer: func() peer.Config {
 			return peer.Config{
 				ICEServers: iceServers,
@@ -205,6 +227,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		return err
 	}
 
+	if cfg.relay != "" {
+		if rd, err = newRelayDaemon(cfg, sig, log); err != nil {
+			_ = sig.Close()
+			return err
+		}
+	}
+
 	assets, err := newWebAssets(web.FS())
 	if err != nil {
 		_ = sig.Close()
@@ -227,6 +256,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	link := signaling.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
 	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers)
 	fmt.Fprintln(stdout, link.String())
+	relayDone := make(chan struct{})
+	if rd != nil {
+		fmt.Fprintln(stdout, signaling.Link{Base: rd.Base(), Token: cfg.token}.String())
+		go func() { defer close(relayDone); _ = rd.Run(ctx) }()
+	} else {
+		close(relayDone)
+	}
+	defer func() { <-relayDone }() // Run ends with ctx
 
 	select {
 	case err := <-served:
@@ -335,12 +372,40 @@ func newMux(sig *signaling.Handler, assets http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(signaling.APIPrefix, sig)
 	mux.Handle("/", assets)
+	return withSecurityHeaders(mux)
+}
+
+// withSecurityHeaders adds the headers that keep the page's token to itself: the daemon's
+// and the relay's pages send the same.
+func withSecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; frame-ancestors 'none'")
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
+}
+
+// newRelayDaemon loads (or creates) the identity and prepares the registration on
+// cfg.relay; relayed requests are served by sig.ServeRelayed.
+func newRelayDaemon(cfg serveConfig, sig *signaling.Handler, log *slog.Logger) (*relay.Daemon, error) {
+	path := cfg.identity
+	if path == "" {
+		var err error
+		if path, err = relay.DefaultIdentityPath(); err != nil {
+			return nil, err
+		}
+	}
+	key, err := relay.LoadOrCreateIdentity(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --identity: %w", err)
+	}
+	d, err := relay.NewDaemon(relay.DaemonOptions{Relay: cfg.relay, Identity: key, Handler: http.HandlerFunc(sig.ServeRelayed), Logger: log})
+	if err != nil {
+		return nil, usagef("--relay: %v", err)
+	}
+	log.Info("relay identity", "file", path, "id", d.ID())
+	return d, nil
 }

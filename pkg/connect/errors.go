@@ -109,6 +109,8 @@ func CodeOf(err error) Code {
 		switch {
 		case ae.Code == signaling.CodeTimeout:
 			return CodeSetupTimeout
+		case ae.Code == signaling.CodeDaemonOffline:
+			return CodeUnreachable // a relay answered: the daemon is not registered there
 		case strings.HasPrefix(ae.Code, "http_"):
 			// Something answered that is not a rangecast daemon.
 			return CodeUnreachable

@@ -9,7 +9,8 @@ import (
 // api is the HTTP side of the signaling client: net/http natively (api_native.go), the
 // browser's fetch under GOOS=js (api_js.go), so that the wasm does not link net/http.
 type api interface {
-	// do sends one request with the bearer token and returns the status and body.
+	// do sends one request with the bearer token (none if token is empty) and returns the
+	// status and body.
 	do(ctx context.Context, method, url, token string, body []byte) (int, []byte, error)
 	// close releases idle connections.
 	close()

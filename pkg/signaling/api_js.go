@@ -33,7 +33,9 @@ func (fetchAPI) do(ctx context.Context, method, url, token string, body []byte) 
 	defer stop()
 
 	headers := js.Global().Get("Object").New()
-	headers.Set("Authorization", "Bearer "+token)
+	if token != "" { // none for a relayed link: the relay must not see it
+		headers.Set("Authorization", "Bearer "+token)
+	}
 	init := js.Global().Get("Object").New()
 	init.Set("method", method)
 	init.Set("headers", headers)

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -98,7 +99,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 		return fail(context.Cause(ctx))
 	}
 	var created CreateResponse
-	if err := call(ctx, a, "POST", l.Base+APIPrefix+"peers", l.Token, offer, &created); err != nil {
+	if err := call(ctx, a, "POST", l.Base+APIPrefix+"peers", l.signalingToken(), offer, &created); err != nil {
 		return fail(err)
 	}
 	peerURL := l.Base + APIPrefix + "peers/" + created.ID
@@ -114,8 +115,11 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, peerURL, l.Token, local) }()
-	go func() { defer wg.Done(); errc <- pollRemote(sigCtx, a, peerURL, l.Token, conn, opts.RemoteSignal) }()
+	go func() { defer wg.Done(); errc <- trickle(sigCtx, a, peerURL, l.signalingToken(), local) }()
+	go func() {
+		defer wg.Done()
+		errc <- pollRemote(sigCtx, a, peerURL, l.signalingToken(), conn, opts.RemoteSignal)
+	}()
 
 	var setupErr error
 	for setupErr == nil {
@@ -138,7 +142,7 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	if setupErr != nil {
 		// Tell the daemon to free the slot now rather than at its setup timeout.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = call(dctx, a, "DELETE", peerURL, l.Token, nil, nil)
+		_ = call(dctx, a, "DELETE", peerURL, l.signalingToken(), nil, nil)
 		dcancel()
 		return fail(setupErr)
 	}
@@ -209,7 +213,8 @@ func pollRemote(ctx context.Context, a api, peerURL, token string, conn *peer.Co
 // Probe asks the daemon named by link whether its process is still there, with one request
 // to its status endpoint: any HTTP answer, even an error, means it is (ICE may yet recover),
 // while a request that fails means it is gone. ICE needs seconds to tell a dead peer from a
-// slow one; this takes one round trip.
+// slow one; this takes one round trip. Through a relay, the relay's daemon_offline answer
+// means gone too.
 func Probe(ctx context.Context, link string) error {
 	l, err := ParseLink(link)
 	if err != nil {
@@ -217,6 +222,13 @@ func Probe(ctx context.Context, link string) error {
 	}
 	a := newAPI()
 	defer a.close()
-	_, _, err = a.do(ctx, "GET", l.Base+APIPrefix+"status", l.Token, nil)
+	status, body, err := a.do(ctx, "GET", l.Base+APIPrefix+"status", l.signalingToken(), nil)
+	if err == nil && status == 503 && l.Relayed() {
+		// The relay answers for a daemon that is not registered: that one is gone.
+		var er ErrorResponse
+		if json.Unmarshal(body, &er) == nil && er.Code == CodeDaemonOffline {
+			return &APIError{Status: status, Code: er.Code, Message: er.Message}
+		}
+	}
 	return err
 }

@@ -39,6 +39,10 @@ type HandlerOptions struct {
 	// Status, if set, answers GET /api/v1/status with what it returns (as JSON); else the
 	// answer is {"peers": N}.
 	Status func() any
+	// InBandAuth says that OnConnect makes every peer prove the access token over the
+	// connection before it serves anything (connect.ServeOptions.Token). ServeRelayed, which
+	// has no token to check, refuses every request unless it is set.
+	InBandAuth bool
 }
 
 // Handler is the daemon's signaling endpoint, where a peer is accepted: it creates one
@@ -225,6 +229,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
 		h.log.Info("signaling request refused", "remote", r.RemoteAddr, "reason", "bad token")
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "missing or wrong access token: open the link the daemon printed")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// ServeRelayed serves a signaling request that a relay forwarded (pkg/relay), with r.URL.Path
+// under APIPrefix. It checks no bearer token: the relay must never see the token, so relayed
+// clients send none, and the token is proven in-band instead, over the connection, before
+// any file is served. It therefore answers 403 relay_disabled unless HandlerOptions.InBandAuth
+// is set. The status endpoint answers an empty object: a relayed request is anonymous until
+// its peer has proven the token, and the daemon's status is for the link's holders.
+func (h *Handler) ServeRelayed(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.InBandAuth {
+		writeError(w, http.StatusForbidden, CodeRelayDisabled, "this daemon takes no relayed peers: it does not authenticate peers in-band")
+		return
+	}
+	if r.URL.Path == APIPrefix+"status" && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, struct{}{})
 		return
 	}
 	h.mux.ServeHTTP(w, r)

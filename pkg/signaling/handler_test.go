@@ -301,7 +301,10 @@ func TestParseLink(t *testing.T) {
 		ok              bool
 	}{
 		{"http://127.0.0.1:8080/#t=abc", "http://127.0.0.1:8080", "abc", true},
-		{"  https://host.example:9/path/#t=a%2Bb  ", "https://host.example:9", "a+b", true},
+		{"  https://host.example:9/path/#t=a%2Bb  ", "https://host.example:9/path", "a+b", true},
+		{"http://127.0.0.1:8080/index.html#t=abc", "http://127.0.0.1:8080", "abc", true},
+		{"https://relay.example/d/abcdefgh/#t=abc", "https://relay.example/d/abcdefgh", "abc", true},
+		{"https://relay.example/d/abcdefgh#t=abc", "https://relay.example/d/abcdefgh", "abc", true},
 		{"http://[::1]:80/#x=1&t=z", "http://[::1]:80", "z", true},
 		{"http://127.0.0.1:8080/", "", "", false},
 		{"ftp://h/#t=a", "", "", false},

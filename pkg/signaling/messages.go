@@ -58,16 +58,22 @@ const (
 	CodeMethod       = "method_not_allowed" // 405: the path exists, the method does not
 	CodeInternal     = "internal"           // 500: the daemon could not create a peer connection
 	CodeRateLimited  = "rate_limited"       // 429: signals posted faster than allowed; see Retry-After
+	// CodeDaemonOffline (503) comes from a relay: no daemon is registered under the link's id.
+	CodeDaemonOffline = "daemon_offline"
+	// CodeRelayDisabled (403): the daemon takes no relayed peers (HandlerOptions.InBandAuth
+	// is not set).
+	CodeRelayDisabled = "relay_disabled"
 )
 
 // Sentinel errors matched by APIError.Is.
 var (
-	ErrUnauthorized = errors.New("signal: wrong or missing access token")
-	ErrTooManyPeers = errors.New("signal: the daemon has too many peers")
-	ErrNotFound     = errors.New("signal: no such peer")
-	ErrShuttingDown = errors.New("signal: the daemon is shutting down")
-	ErrBadLink      = errors.New("signal: not a rangecast link")
-	ErrSetupTimeout = errors.New("signal: connection setup timed out")
+	ErrUnauthorized  = errors.New("signal: wrong or missing access token")
+	ErrTooManyPeers  = errors.New("signal: the daemon has too many peers")
+	ErrNotFound      = errors.New("signal: no such peer")
+	ErrShuttingDown  = errors.New("signal: the daemon is shutting down")
+	ErrDaemonOffline = errors.New("signal: the daemon is not registered on the relay")
+	ErrBadLink       = errors.New("signal: not a rangecast link")
+	ErrSetupTimeout  = errors.New("signal: connection setup timed out")
 )
 
 // APIError is an error answer from the daemon.
@@ -81,7 +87,8 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("signal: daemon answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// Is maps codes onto ErrUnauthorized, ErrTooManyPeers, ErrShuttingDown and ErrNotFound.
+// Is maps codes onto ErrUnauthorized, ErrTooManyPeers, ErrShuttingDown, ErrNotFound and
+// ErrDaemonOffline.
 func (e *APIError) Is(target error) bool {
 	switch e.Code {
 	case CodeUnauthorized:
@@ -92,18 +99,28 @@ func (e *APIError) Is(target error) bool {
 		return target == ErrShuttingDown
 	case CodeNotFound:
 		return target == ErrNotFound
+	case CodeDaemonOffline:
+		return target == ErrDaemonOffline
 	}
 	return false
 }
 
-// Link is a parsed daemon link: http://HOST:PORT/#t=TOKEN.
+// Link is a parsed daemon link: http://HOST:PORT/#t=TOKEN for a daemon reached directly,
+// https://RELAY/d/ID/#t=TOKEN for one registered on a relay.
 type Link struct {
-	Base  string // scheme://host[:port], no trailing slash
+	// Base is scheme://host[:port] and the page's path prefix, no trailing slash: the
+	// signaling API is Base + APIPrefix. It is "http://127.0.0.1:8080" for a daemon,
+	// "https://relay.example/d/ID" for one behind a relay.
+	Base  string
 	Token string
 }
 
+// RelayPrefix starts the path of a daemon's page on a relay: /d/<id>/.
+const RelayPrefix = "/d/"
+
 // ParseLink splits a link into the daemon's base URL and the access token. The token travels
-// in the fragment so that it never reaches a server log or a Referer header.
+// in the fragment so that it never reaches a server log or a Referer header. The path is
+// kept (a relay serves each daemon under /d/<id>/), without a final "index.html" or "/".
 func ParseLink(s string) (Link, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
@@ -120,8 +137,31 @@ func ParseLink(s string) (Link, error) {
 	if tok == "" {
 		return Link{}, fmt.Errorf("%w: no token (#t=…) in the link", ErrBadLink)
 	}
-	return Link{Base: u.Scheme + "://" + u.Host, Token: tok}, nil
+	p := strings.TrimSuffix(u.EscapedPath(), "index.html")
+	p = strings.TrimRight(p, "/")
+	return Link{Base: u.Scheme + "://" + u.Host + p, Token: tok}, nil
 }
 
 // String returns the link in the form the daemon prints.
 func (l Link) String() string { return l.Base + "/#t=" + url.QueryEscape(l.Token) }
+
+// Relayed reports whether the link names a daemon on a relay (its path is /d/<id>). Such a
+// link's token is never sent to the server: the relay must not learn it, so signaling goes
+// without it and the client proves it to the daemon in-band, over the connection
+// (pkg/connect).
+func (l Link) Relayed() bool {
+	u, err := url.Parse(l.Base)
+	if err != nil {
+		return false
+	}
+	rest, ok := strings.CutPrefix(u.Path, RelayPrefix)
+	return ok && rest != "" && !strings.Contains(rest, "/")
+}
+
+// signalingToken is the bearer token signaling requests carry: none for a relayed link.
+func (l Link) signalingToken() string {
+	if l.Relayed() {
+		return ""
+	}
+	return l.Token
+}

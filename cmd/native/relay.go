@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rangecast/rangecast/pkg/relay"
+	"github.com/rangecast/rangecast/web"
+)
+
+// runRelay is `rangecast relay`: the rendezvous server daemons register on (pkg/relay).
+func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8090", "HTTP(S) address; the default is loopback only, name another address to expose it")
+	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key the relay serves HTTPS")
+	key := fs.String("tls-key", "", "TLS key file (PEM)")
+	perIP := fs.Int("max-daemons-per-ip", 16, "daemons registered at once from one IP address")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: rangecast relay [flags]\n\nRuns a relay: daemons started with `rangecast serve --relay URL` register on it, and\nclients open their links, URL/d/<id>/#t=TOKEN, through it. It forwards signaling only:\nit never sees the access token, and files go peer to peer.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, help, err := parseFlags(fs, args)
+	if help || err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("relay takes no arguments, got %d", len(pos))
+	}
+	if (*cert == "") != (*key == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	assets, err := newWebAssets(web.FS())
+	if err != nil {
+		return fmt.Errorf("relay: web app: %w", err)
+	}
+	srv := relay.NewServer(relay.Options{Assets: withSecurityHeaders(assets), Logger: log, MaxDaemonsPerIP: *perIP})
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("relay: --listen %s: %w", *listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: daemons' WebSockets live for days. The relay
+		// bounds each forwarded request itself.
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	served := make(chan error, 1)
+	if *cert != "" {
+		scheme = "https"
+		go func() { served <- hs.ServeTLS(ln, *cert, *key) }()
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+	}
+	url := scheme + "://" + linkHost(ln.Addr().(*net.TCPAddr))
+	log.Info("relay serving", "url", url)
+	fmt.Fprintln(stdout, url)
+	select {
+	case err := <-served:
+		return fmt.Errorf("relay: http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = srv.Close() // daemons reconnect to whatever serves the address next
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("relay stopped")
+	return nil
+}
