@@ -191,7 +191,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Logger: log}),
+		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log}),
 		Logger:    log,
 	})
 	status = func() any {
