@@ -25,9 +25,14 @@ import (
 	"github.com/rangecast/rangecast/pkg/peer"
 )
 
-// HandlerOptions configures a Handler. Token and OnConnect are required.
+// HandlerOptions configures a Handler. Token (unless SkipToken) and OnConnect are required.
 type HandlerOptions struct {
-	Token        string             // the access token every request must present
+	Token string // the access token every request must present
+	// SkipToken serves requests without checking their token: for requests that arrive
+	// through a relay, which never sees the token. The in-band check (connect.ServeFiles,
+	// docs/PROTOCOL.md, Authentication) then authenticates each peer before its session
+	// starts; until it has, a peer holds a slot and nothing else.
+	SkipToken    bool
 	MaxPeers     int                // peers at once, connecting or connected; 64
 	SetupTimeout time.Duration      // offer → connected, else the peer is dropped; 30 s
 	PollTimeout  time.Duration      // how long a GET …/signals waits for news; 20 s
@@ -75,7 +80,7 @@ const maxQueuedSignals = 256
 
 // NewHandler returns a Handler. Close it to drop every peer.
 func NewHandler(opts HandlerOptions) (*Handler, error) {
-	if opts.Token == "" {
+	if opts.Token == "" && !opts.SkipToken {
 		return nil, errors.New("signal: handler needs a token")
 	}
 	if opts.OnConnect == nil {
@@ -152,6 +157,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 }
 
 func (h *Handler) authorized(r *http.Request) bool {
+	if h.opts.SkipToken {
+		return true
+	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
