@@ -62,7 +62,7 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 		}
 		if err := authenticate(ctx, conn, ch, key, opts.AuthTimeout); err != nil {
 			log.Warn("peer refused", "err", err)
-			flush(ch, time.Second)
+			flush(conn, ch, time.Second)
 			_ = ch.Close()
 			return
 		}
@@ -84,11 +84,15 @@ func authenticate(ctx context.Context, conn *peer.Conn, ch *peer.Channel, key au
 	return checkToken(ctx, ch, key, local, remote, &nonce, timeout)
 }
 
-// flush waits until what was written on ch has reached the peer, at most d, so that a refusal
-// arrives before the connection closes (closing is abrupt).
-func flush(ch *peer.Channel, d time.Duration) {
+// flush waits until what was written on ch has reached the peer, or the peer has closed, at
+// most d, so that a refusal arrives before the connection closes (closing is abrupt).
+func flush(conn *peer.Conn, ch *peer.Channel, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for ch.BufferedAmount() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-conn.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
