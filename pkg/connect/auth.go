@@ -13,12 +13,17 @@ import (
 // The authentication exchange (docs/PROTOCOL.md, Authentication): on the rangefs channel,
 // before HELLO, the daemon sends a CHALLENGE, the client a PROOF, the daemon a RESULT.
 //
-//	CHALLENGE  daemon → client  version (1) | nonce (32)                          33 bytes
-//	PROOF      client → daemon  version (1) | mac (32)                            33 bytes
-//	RESULT     daemon → client  result (1): 0x00 accepted, any other value refused  1 byte
+//	CHALLENGE  daemon → client  version (1) | nonce (32)        33 bytes
+//	PROOF      client → daemon  version (1) | mac (32)          33 bytes
+//	RESULT     daemon → client  0x00 | confirm (32): accepted   33 bytes
+//	                            0x01: refused                    1 byte
 //
-//	key = SHA-256("rangecast auth v1" | token)
-//	mac = HMAC-SHA256(key, "rangecast-auth-v1" | nonce | daemon's fingerprint | client's fingerprint)
+//	key     = SHA-256("rangecast auth v1" | token)
+//	mac     = HMAC-SHA256(key, "rangecast-auth-v1" | nonce | daemon's fingerprint | client's fingerprint)
+//	confirm = HMAC-SHA256(key, "rangecast-auth-v1-daemon" | nonce | daemon's fingerprint | client's fingerprint)
+//
+// The confirmation proves the daemon's knowledge of the token to the client in turn, so that
+// a relay cannot answer in the daemon's place and accept any proof.
 //
 // The fingerprints are the 32-byte SHA-256 digests of the two DTLS certificates, each side
 // taking its own from its local description and the other's from the remote one
@@ -29,6 +34,8 @@ const (
 	authVersion       = 1
 	authKeyLabel      = "rangecast auth v1"
 	authMACLabel      = "rangecast-auth-v1"
+	authConfirmLabel  = "rangecast-auth-v1-daemon"
+	authResultSize    = 1 + 32
 	authChallengeSize = 1 + 32
 	authProofSize     = 1 + 32
 	authResultOK      = 0x00
@@ -49,6 +56,11 @@ const (
 // *Error with CodeUnauthorized.
 var ErrAuthRefused = errors.New("rangecast: the daemon refused the proof of the access token")
 
+// ErrAuthDaemon is the cause of a Dial whose peer accepted the proof without proving in
+// turn that it knows the token: it is not the daemon of the link, but someone in the middle
+// (a relay) answering in its place. Dial returns it inside an *Error with CodeProtocol.
+var ErrAuthDaemon = errors.New("rangecast: the peer did not prove it knows the access token: it is not the link's daemon")
+
 // The daemon's reasons to refuse, for its log.
 var (
 	errAuthBadProof  = errors.New("auth: wrong proof (a wrong token, a replay, or someone in the middle)")
@@ -66,6 +78,11 @@ func deriveAuthKey(token string) authKey {
 // authMAC computes the PROOF's MAC. The layout is fixed: every field has a fixed length.
 func authMAC(key authKey, nonce *[32]byte, daemonFP, clientFP peer.Fingerprint) [32]byte {
 	return hmacSum(key[:], []byte(authMACLabel), nonce[:], daemonFP[:], clientFP[:])
+}
+
+// authConfirm computes the accepting RESULT's confirmation.
+func authConfirm(key authKey, nonce *[32]byte, daemonFP, clientFP peer.Fingerprint) [32]byte {
+	return hmacSum(key[:], []byte(authConfirmLabel), nonce[:], daemonFP[:], clientFP[:])
 }
 
 // fingerprints returns conn's (local, remote) DTLS fingerprints.
@@ -110,8 +127,9 @@ func readMsg(ctx context.Context, ch io.Reader, timeout time.Duration) ([]byte, 
 
 // proveToken runs the client's side of the exchange on ch, a new rangefs channel of a peer
 // connection whose fingerprints (its own, the daemon's) are local and remote. It returns nil
-// once the daemon accepted the proof; a refusal is an *Error with CodeUnauthorized wrapping
-// ErrAuthRefused. On any error the caller closes the connection.
+// once the daemon accepted the proof and proved in turn that it knows the token; a refusal is
+// an *Error with CodeUnauthorized wrapping ErrAuthRefused, an acceptance without the right
+// confirmation one with CodeProtocol wrapping ErrAuthDaemon. On any error the caller closes the connection.
 func proveToken(ctx context.Context, ch io.ReadWriter, token string, local, remote peer.Fingerprint, timeout time.Duration) error {
 	msg, err := readMsg(ctx, ch, timeout)
 	switch {
@@ -126,7 +144,8 @@ func proveToken(ctx context.Context, ch io.ReadWriter, token string, local, remo
 	}
 	var nonce [32]byte
 	copy(nonce[:], msg[1:])
-	mac := authMAC(deriveAuthKey(token), &nonce, remote, local)
+	key := deriveAuthKey(token)
+	mac := authMAC(key, &nonce, remote, local)
 	proof := make([]byte, 0, authProofSize)
 	proof = append(append(proof, authVersion), mac[:]...)
 	if _, err := ch.Write(proof); err != nil {
@@ -138,10 +157,14 @@ func proveToken(ctx context.Context, ch io.ReadWriter, token string, local, remo
 		return Errorf(CodeProtocol, "the daemon did not answer the authentication proof within %v", timeout)
 	case err != nil && !errors.Is(err, errAuthMalformed):
 		return err
-	case err != nil || len(msg) != 1:
+	case err != nil || len(msg) == 0:
 		return Errorf(CodeProtocol, "the daemon's authentication result is malformed")
 	case msg[0] != authResultOK:
 		return &Error{Code: CodeUnauthorized, Err: ErrAuthRefused}
+	}
+	confirm := authConfirm(key, &nonce, remote, local)
+	if len(msg) != authResultSize || !macEqual(msg[1:], confirm[:]) {
+		return &Error{Code: CodeProtocol, Err: ErrAuthDaemon}
 	}
 	return nil
 }
@@ -149,7 +172,8 @@ func proveToken(ctx context.Context, ch io.ReadWriter, token string, local, remo
 // checkToken runs the daemon's side of the exchange on ch, the peer's rangefs channel: it
 // sends the challenge with nonce (fresh and random for every peer), waits up to timeout for
 // the proof, checks it in constant time against key and the fingerprints (the daemon's own,
-// the client's), and sends the result. It returns nil if the proof is right; otherwise, when
+// the client's), and sends the result: a refusal, or an acceptance with the confirmation that
+// proves the daemon's own knowledge of the token. It returns nil if the proof is right; otherwise, when
 // it could, it has sent a refusal, and the caller closes the channel and the peer.
 func checkToken(ctx context.Context, ch io.ReadWriter, key authKey, local, remote peer.Fingerprint, nonce *[32]byte, timeout time.Duration) error {
 	challenge := make([]byte, 0, authChallengeSize)
@@ -170,11 +194,12 @@ func checkToken(ctx context.Context, ch io.ReadWriter, key authKey, local, remot
 			err = errAuthBadProof
 		}
 	}
-	result := byte(authResultOK)
-	if err != nil {
-		result = authResultRefused
+	result := []byte{authResultRefused}
+	if err == nil {
+		confirm := authConfirm(key, nonce, local, remote)
+		result = append([]byte{authResultOK}, confirm[:]...)
 	}
-	if _, werr := ch.Write([]byte{result}); werr != nil && err == nil {
+	if _, werr := ch.Write(result); werr != nil && err == nil {
 		err = fmt.Errorf("auth: result: %w", werr)
 	}
 	return err

@@ -345,3 +345,46 @@ func TestAuthSilentPeerDropped(t *testing.T) {
 	waitPeers(t, d.h, 0)
 	assert.Contains(t, logs.String(), "no proof in time")
 }
+
+// (3b) A relay that answers in the daemon's place: it terminates the client's peer
+// connection, challenges it, and accepts whatever proof comes. It cannot confirm, having no
+// token, and the client refuses to go on.
+func TestAuthImpostorDaemonRefused(t *testing.T) {
+	got := make(chan []byte, 1)
+	impostor, err := signaling.NewHandler(signaling.HandlerOptions{
+		SkipToken: true,
+		Peer:      loopbackPeer,
+		OnConnect: func(ctx context.Context, c *peer.Conn) {
+			ch, err := c.Accept(ctx)
+			if err != nil {
+				return
+			}
+			defer ch.Close()
+			var nonce [32]byte
+			_, _ = ch.Write(append([]byte{authVersion}, nonce[:]...))
+			b := make([]byte, 64)
+			n, err := ch.Read(b)
+			if err != nil {
+				return
+			}
+			got <- bytes.Clone(b[:n])
+			_, _ = ch.Write([]byte{authResultOK}) // "accepted", with nothing to show for it
+			_, _ = ch.Read(b)                     // wait for the client to give up
+		},
+	})
+	require.NoError(t, err)
+	hs := httptest.NewServer(impostor)
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		require.NoError(t, impostor.Close())
+		hs.Close()
+	})
+	r, err := Dial(t.Context(), linkWith(hs.URL, testToken), dialOpts())
+	if err == nil {
+		_ = r.Close()
+		t.Fatal("the client went on with an impostor")
+	}
+	assert.ErrorIs(t, err, ErrAuthDaemon)
+	assert.Equal(t, CodeProtocol, CodeOf(err))
+	assert.Len(t, <-got, authProofSize)
+}

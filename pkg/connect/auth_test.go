@@ -91,7 +91,7 @@ func TestAuthAccepts(t *testing.T) {
 	if x.clientErr != nil || x.daemonErr != nil {
 		t.Fatalf("client: %v, daemon: %v", x.clientErr, x.daemonErr)
 	}
-	if len(x.daemon.sent) != 2 || len(x.daemon.sent[0]) != authChallengeSize || !bytes.Equal(x.daemon.sent[1], []byte{authResultOK}) {
+	if len(x.daemon.sent) != 2 || len(x.daemon.sent[0]) != authChallengeSize || len(x.daemon.sent[1]) != authResultSize || x.daemon.sent[1][0] != authResultOK {
 		t.Errorf("daemon sent %x", x.daemon.sent)
 	}
 	if len(x.client.sent) != 1 || len(x.client.sent[0]) != authProofSize || x.client.sent[0][0] != authVersion {
@@ -220,5 +220,36 @@ func TestAuthVector(t *testing.T) {
 	mac := authMAC(key, &nonce, fpDaemon, fpClient)
 	if got := hex.EncodeToString(mac[:]); got != "d45ad9bcd48ede64a6ae23263135fb7f6eaee337be64867da269095392dcecf3" {
 		t.Errorf("mac %s", got)
+	}
+	confirm := authConfirm(key, &nonce, fpDaemon, fpClient)
+	if got := hex.EncodeToString(confirm[:]); got != "30229f415cd4ca79f8c5c1c79026a77d419d466c6676d97e6991498e508a539d" {
+		t.Errorf("confirm %s", got)
+	}
+}
+
+// Someone answering in the daemon's place, without the token, cannot accept a proof: an
+// acceptance without the right confirmation (none, one for other fingerprints, the client's
+// own mac reflected) fails the client with ErrAuthDaemon.
+func TestAuthImpostorDaemon(t *testing.T) {
+	key := deriveAuthKey(pipeToken)
+	otherFP := fpDaemon
+	otherFP[0] ^= 1
+	forOther := authConfirm(key, nonceOf(1), otherFP, fpClient)
+	reflected := authMAC(key, nonceOf(1), fpDaemon, fpClient)
+	for name, result := range map[string][]byte{
+		"bare accept":         {authResultOK},
+		"zero confirmation":   make([]byte, authResultSize),
+		"other fingerprints":  append([]byte{authResultOK}, forOther[:]...),
+		"the client's mac":    append([]byte{authResultOK}, reflected[:]...),
+		"a longer acceptance": append([]byte{authResultOK}, make([]byte, 40)...),
+	} {
+		c, d := newMsgPipe()
+		_, _ = d.Write(append([]byte{authVersion}, nonceOf(1)[:]...))
+		_, _ = d.Write(result)
+		err := proveToken(context.Background(), c, pipeToken, fpClient, fpDaemon, time.Second)
+		if CodeOf(err) != CodeProtocol || !errors.Is(err, ErrAuthDaemon) {
+			t.Errorf("%s: %v (code %q), want ErrAuthDaemon", name, err, CodeOf(err))
+		}
+		close(c.done)
 	}
 }
