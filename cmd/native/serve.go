@@ -51,12 +51,6 @@ type serveConfig struct {
 	identity   string // the identity key file for the relay ("": the default path)
 }
 
-// envRelayNoAuth, set to 1, lets `serve --relay` run before in-band authentication exists.
-// TODO(auth): remove it once connect.ServeOptions.Token lands: relayed peers send no token
-// (the relay must never see it), so without the in-band proof anyone who knows the
-// daemon's relay id could read its files. For tests only.
-const envRelayNoAuth = "RANGECAST_RELAY_INSECURE_NO_AUTH"
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -176,18 +170,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	}
 
 	var rd *relay.Daemon
-	inBandAuth := false // TODO(auth): true, with connect.ServeOptions.Token = cfg.token below
-	if cfg.relay != "" {
-		if os.Getenv(envRelayNoAuth) != "1" {
-			return fmt.Errorf("serve: --relay needs in-band authentication of peers, which this build lacks (relayed clients never send the token to the relay); %s=1 runs it without, for tests only", envRelayNoAuth)
-		}
-		log.Warn("serving relayed peers WITHOUT authentication: anyone who knows the relay link's id can read these files", "env", envRelayNoAuth)
-		inBandAuth = true
-	}
 
 	var status func() any // set once sig exists: it reports sig's peers
 	sig, err := signaling.NewHandler(signaling.HandlerOptions{
-		InBandAuth: inBandAuth,
+		// Every peer proves the token over its connection (connect.ServeOptions.Token), so
+		// requests a relay forwards, which carry no token, can be served too.
+		InBandAuth: true,
 		Status:     func() any { return status() },
 		Token:      cfg.token,
 		MaxPeers:   cfg.maxPeers,
@@ -213,7 +201,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Logger: log}),
+		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log}),
 		Logger:    log,
 	})
 	status = func() any {

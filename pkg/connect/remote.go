@@ -30,14 +30,29 @@ type Remote struct {
 	Conn *peer.Conn
 }
 
-// Dial connects to the daemon named by link and opens the rangefs session.
+// Dial connects to the daemon named by link, proves that it knows the link's token
+// (docs/PROTOCOL.md, Authentication) and opens the rangefs session. A daemon that refuses the
+// proof makes it fail with CodeUnauthorized and ErrAuthRefused.
 func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
+	l, err := signaling.ParseLink(link)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := signaling.Dial(ctx, link, opts.Signal)
 	if err != nil {
 		return nil, err
 	}
 	ch, err := conn.CreateChannel(ctx, ChannelLabel)
 	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	local, remote, err := fingerprints(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, WithCode(CodeProtocol, err)
+	}
+	if err := proveToken(ctx, ch, l.Token, local, remote, DefaultAuthTimeout); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func startDaemon(t *testing.T, dir string, mod func(*signaling.HandlerOptions)) 
 	t.Helper()
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
-	opts := signaling.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{})}
+	opts := signaling.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{Token: testToken})}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -201,7 +201,7 @@ func TestSilentPeerFreesSlot(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 	d := startDaemon(t, dir, func(o *signaling.HandlerOptions) {
 		o.MaxPeers = 1
-		o.OnConnect = ServeFiles(srv, ServeOptions{OpenTimeout: 300 * time.Millisecond})
+		o.OnConnect = ServeFiles(srv, ServeOptions{Token: testToken, OpenTimeout: 300 * time.Millisecond})
 	})
 	silent, err := signaling.Dial(t.Context(), d.link, dialOpts().Signal)
 	require.NoError(t, err)

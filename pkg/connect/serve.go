@@ -4,6 +4,7 @@ package connect
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"time"
 
@@ -13,22 +14,38 @@ import (
 
 // ServeOptions configures ServeFiles. Zero fields take defaults.
 type ServeOptions struct {
+	// Token is the daemon's access token, which every client proves it knows in the
+	// authentication exchange before its session starts (docs/PROTOCOL.md, Authentication).
+	// Required: ServeFiles panics without one, since no client could connect.
+	Token  string
 	Logger *slog.Logger
 	// OpenTimeout bounds the wait for the peer's rangefs channel once it is connected [10 s]:
 	// a client opens it at once, and a peer that never does must not hold its slot forever.
 	OpenTimeout time.Duration
+	// AuthTimeout bounds the wait for the client's proof of the token [DefaultAuthTimeout].
+	AuthTimeout time.Duration
 }
 
 // ServeFiles returns a signaling.HandlerOptions.OnConnect that serves srv on the rangefs channel
-// the peer opens. The session ends when the peer leaves, breaks the protocol, or ctx ends
-// (then with GOAWAY and the server's grace period).
+// the peer opens, once the peer has proved it knows opts.Token, bound to both ends' DTLS
+// fingerprints: a peer that does not, within AuthTimeout, is told so, logged and dropped,
+// which frees its slot. This check does not rely on signaling's: it holds for peers whose
+// signaling came through a relay that never saw the token. The session ends when the peer
+// leaves, breaks the protocol, or ctx ends (then with GOAWAY and the server's grace period).
 func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *peer.Conn) {
+	if opts.Token == "" {
+		panic("connect: ServeFiles needs ServeOptions.Token")
+	}
+	key := deriveAuthKey(opts.Token)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = 10 * time.Second
+	}
+	if opts.AuthTimeout <= 0 {
+		opts.AuthTimeout = DefaultAuthTimeout
 	}
 	return func(ctx context.Context, conn *peer.Conn) {
 		actx, cancel := context.WithTimeout(ctx, opts.OpenTimeout)
@@ -43,9 +60,39 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 			_ = ch.Close()
 			return
 		}
+		if err := authenticate(ctx, conn, ch, key, opts.AuthTimeout); err != nil {
+			log.Warn("peer refused", "err", err)
+			flush(conn, ch, time.Second)
+			_ = ch.Close()
+			return
+		}
 		// A peer that goes away closes the channel, which ends the session.
 		if err := srv.ServeTransport(ctx, ch); err != nil {
 			log.Info("session ended with an error", "err", err)
+		}
+	}
+}
+
+// authenticate runs the daemon's side of the authentication exchange with a fresh nonce.
+func authenticate(ctx context.Context, conn *peer.Conn, ch *peer.Channel, key authKey, timeout time.Duration) error {
+	var nonce [32]byte
+	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
+	local, remote, err := fingerprints(conn)
+	if err != nil {
+		return err // nothing to bind a proof to: no exchange, the peer is dropped
+	}
+	return checkToken(ctx, ch, key, local, remote, &nonce, timeout)
+}
+
+// flush waits until what was written on ch has reached the peer, or the peer has closed, at
+// most d, so that a refusal arrives before the connection closes (closing is abrupt).
+func flush(conn *peer.Conn, ch *peer.Channel, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for ch.BufferedAmount() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-conn.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -226,3 +226,19 @@ func (c *Conn) addEndOfCandidates() {
 func (c *Conn) closePeerConnection() {
 	_ = c.pc.GracefulClose()
 }
+
+// localSDP returns the local description's SDP, or "" before there is one.
+func (c *Conn) localSDP() string {
+	if d := c.pc.LocalDescription(); d != nil {
+		return d.SDP
+	}
+	return ""
+}
+
+// remoteSDP returns the remote description's SDP, or "" before there is one.
+func (c *Conn) remoteSDP() string {
+	if d := c.pc.RemoteDescription(); d != nil {
+		return d.SDP
+	}
+	return ""
+}

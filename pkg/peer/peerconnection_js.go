@@ -244,3 +244,19 @@ func stateFromString(s string) State {
 		return StateNew
 	}
 }
+
+// localSDP returns localDescription.sdp, or "" before there is one.
+func (c *Conn) localSDP() string { return descriptionSDP(c.pcv.Get("localDescription")) }
+
+// remoteSDP returns remoteDescription.sdp, or "" before there is one.
+func (c *Conn) remoteSDP() string { return descriptionSDP(c.pcv.Get("remoteDescription")) }
+
+func descriptionSDP(d js.Value) string {
+	if d.Type() != js.TypeObject {
+		return ""
+	}
+	if s := d.Get("sdp"); s.Type() == js.TypeString {
+		return s.String()
+	}
+	return ""
+}

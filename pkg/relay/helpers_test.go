@@ -151,9 +151,7 @@ func startDaemon(t *testing.T, relayURL string, key ed25519.PrivateKey, dir stri
 	require.NoError(t, err)
 	h, err := signaling.NewHandler(signaling.HandlerOptions{
 		Token: testToken, Peer: loopbackPeer,
-		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{}),
-		// TODO(auth): connect.ServeOptions.Token proves the token in-band; until it lands,
-		// these tests run the relayed path unauthenticated (see TestRelayedPeerMustProveToken).
+		OnConnect:  connect.ServeFiles(srv, connect.ServeOptions{Token: testToken}),
 		InBandAuth: true,
 	})
 	require.NoError(t, err)

@@ -318,7 +318,6 @@ func TestRelayRestart(t *testing.T) {
 // TestRelayedPeerMustProveToken is the end-to-end authentication check a relayed peer
 // needs: a client with the daemon's relay link but the wrong token must get no file.
 func TestRelayedPeerMustProveToken(t *testing.T) {
-	t.Skip("TODO(auth): enable when connect.ServeOptions.Token (in-band proof of the token over the rangefs channel) lands, and set it in startDaemon")
 	r := startRelay(t, "127.0.0.1:0", nil, nil)
 	dir := t.TempDir()
 	writeRandom(t, dir, "f.bin", 1024)

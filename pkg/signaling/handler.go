@@ -25,9 +25,13 @@ import (
 	"github.com/rangecast/rangecast/pkg/peer"
 )
 
-// HandlerOptions configures a Handler. Token and OnConnect are required.
+// HandlerOptions configures a Handler. Token (unless SkipToken) and OnConnect are required.
 type HandlerOptions struct {
-	Token        string             // the access token every request must present
+	Token string // the access token every request must present
+	// SkipToken serves direct requests without checking their token too, as ServeRelayed
+	// serves relayed ones: for a daemon that relies on the in-band check alone, and for its
+	// tests. It requires InBandAuth.
+	SkipToken    bool
 	MaxPeers     int                // peers at once, connecting or connected; 64
 	SetupTimeout time.Duration      // offer → connected, else the peer is dropped; 30 s
 	PollTimeout  time.Duration      // how long a GET …/signals waits for news; 20 s
@@ -79,7 +83,10 @@ const maxQueuedSignals = 256
 
 // NewHandler returns a Handler. Close it to drop every peer.
 func NewHandler(opts HandlerOptions) (*Handler, error) {
-	if opts.Token == "" {
+	if opts.SkipToken && !opts.InBandAuth {
+		return nil, errors.New("signaling: SkipToken needs InBandAuth: without a token, only the in-band check authenticates peers")
+	}
+	if opts.Token == "" && !opts.SkipToken {
 		return nil, errors.New("signal: handler needs a token")
 	}
 	if opts.OnConnect == nil {
@@ -156,6 +163,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 }
 
 func (h *Handler) authorized(r *http.Request) bool {
+	if h.opts.SkipToken {
+		return true
+	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {

@@ -157,6 +157,21 @@ func TestTokenRequired(t *testing.T) {
 	assert.Equal(t, 0, d.h.Peers())
 }
 
+// SkipToken: a relayed request carries no token, and the Handler serves it; the in-band
+// check (pkg/connect) authenticates the peer instead.
+func TestSkipToken(t *testing.T) {
+	_, err := NewHandler(HandlerOptions{OnConnect: echo})
+	require.Error(t, err, "a Handler without a token needs SkipToken")
+	d := startDaemon(t, func(o *HandlerOptions) { o.Token, o.SkipToken, o.InBandAuth = "", true, true })
+	offer, err := json.Marshal(offerSDP(t))
+	require.NoError(t, err)
+	resp, _ := post(t, d.http.URL+APIPrefix+"peers", "", offer)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	c, err := Dial(t.Context(), Link{Base: d.http.URL, Token: "anything"}.String(), dialOpts())
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+}
+
 func TestRequestLimits(t *testing.T) {
 	d := startDaemon(t, nil)
 	auth := "Bearer " + testToken
