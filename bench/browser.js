@@ -266,6 +266,41 @@
     }
   }
 
+  // The in-band proof of the token before HELLO (docs/PROTOCOL.md, Authentication), with
+  // WebCrypto: the daemon sends a nonce, the page answers with an HMAC over it and both DTLS
+  // fingerprints, and the daemon confirms with its own.
+  function sdpFingerprint(sdp) {
+    const m = /^a=fingerprint:sha-256 ([0-9A-Fa-f:]+)\s*$/mi.exec(sdp);
+    if (!m) throw new Error("no sha-256 fingerprint in the SDP");
+    const hex = m[1].replace(/:/g, "");
+    const b = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) b[i] = parseInt(hex.substr(2 * i, 2), 16);
+    return b;
+  }
+
+  function concatBytes(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+
+  async function authenticate(pc, next, send, token) {
+    const enc = new TextEncoder();
+    const key = new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes(enc.encode("rangecast auth v1"), enc.encode(token))));
+    const hkey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const challenge = await next();
+    if (challenge.length !== 33 || challenge[0] !== 1) throw new Error("auth: bad challenge");
+    const nonce = challenge.subarray(1);
+    const fps = concatBytes(nonce, sdpFingerprint(pc.remoteDescription.sdp), sdpFingerprint(pc.localDescription.sdp));
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hkey, concatBytes(enc.encode("rangecast-auth-v1"), fps)));
+    send(concatBytes(new Uint8Array([1]), mac));
+    const result = await next();
+    if (result.length < 1 || result[0] !== 0) throw new Error("auth: the daemon refused the token");
+    const want = new Uint8Array(await crypto.subtle.sign("HMAC", hkey, concatBytes(enc.encode("rangecast-auth-v1-daemon"), fps)));
+    if (result.length !== 33 || want.some((b, i) => b !== result[1 + i])) throw new Error("auth: the daemon did not confirm");
+  }
+
   // connectPlain signals over fetch as docs/SIGNALING.md says (trickle ICE both ways), opens
   // the DataChannel and exchanges HELLOs.
   async function connectPlain(link, timeoutMs = 30000) {
@@ -286,7 +321,12 @@
     const dc = pc.createDataChannel("rangefs");
     dc.binaryType = "arraybuffer";
     s.dc = dc;
-    dc.onmessage = (e) => s.onMessage(e.data);
+    // Until the proof is done, messages queue here; then they go to the session.
+    const authQueue = [];
+    let authWaiter = null;
+    dc.onmessage = (e) => {
+      if (authWaiter) { const w = authWaiter; authWaiter = null; w(new Uint8Array(e.data)); } else authQueue.push(new Uint8Array(e.data));
+    };
     dc.onclose = () => s.fail(new Error("the data channel closed"));
 
     const stop = new AbortController();
@@ -352,6 +392,16 @@
       throw e;
     }
     stop.abort(); // connected: signaling stops
+
+    const next = () => authQueue.length ? Promise.resolve(authQueue.shift()) : new Promise((resolve) => { authWaiter = resolve; });
+    try {
+      await withTimeout(authenticate(pc, next, (b) => dc.send(b), token), 10000, "auth");
+    } catch (e) {
+      s.fail(e);
+      throw e;
+    }
+    dc.onmessage = (e) => s.onMessage(e.data);
+    for (const b of authQueue.splice(0)) s.onMessage(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
     const helloSeen = new Promise((resolve, reject) => { s.helloWait = { resolve, reject }; });
     const hello = frame(T.HELLO, 0, 26);
