@@ -193,7 +193,10 @@ func (ss *serverSession) run(ctx context.Context) error {
 	case <-ctx.Done():
 		err, readerEnded = ss.goAway(readerDone)
 	}
-	ss.fr.closeWith(err, errorWait)
+	ss.stop()
+	// Drain even without an ERROR: GOAWAY and the last ENDs must not be dropped by a caller
+	// that closes the connection as soon as we return.
+	ss.fr.closeWith(err, errorWait, true)
 	ss.shutdown()
 	if !readerEnded {
 		<-readerDone // the transport is closed: the reader's Read returns
@@ -240,14 +243,20 @@ func (ss *serverSession) goAway(readerDone chan error) (error, bool) {
 	return nil, false
 }
 
-// shutdown stops every stream, closes the transport, waits for the goroutines, and closes
-// every handle.
-func (ss *serverSession) shutdown() {
+// stop tells every stream to end at its next frame boundary and the control writer to stop,
+// so that nothing new is written while the session says goodbye.
+func (ss *serverSession) stop() {
 	ss.mu.Lock()
 	ss.closed = true
 	ss.mu.Unlock()
 	ss.cancel()
 	ss.cond.Broadcast()
+}
+
+// shutdown stops every stream, closes the transport, waits for the goroutines, and closes
+// every handle.
+func (ss *serverSession) shutdown() {
+	ss.stop()
 	_ = ss.fr.t.Close()
 	ss.wg.Wait()
 	ss.mu.Lock()
