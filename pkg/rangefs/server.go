@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/wire"
@@ -15,14 +16,18 @@ import (
 
 // ServerOptions bounds what one session may use. Zero fields take the defaults shown.
 type ServerOptions struct {
-	MaxFrame     int           // largest frame accepted and announced; DefaultServerMaxFrame
-	MaxStreams   int           // concurrent requests per session; 64
-	MaxHandles   int           // open handles per session; 256
-	ListPage     int           // largest LIST page, in entries; 1000
-	MaxWindow    uint32        // largest session window a client may announce or grow to; 64 MiB
-	GracePeriod  time.Duration // how long in-flight requests may run after GOAWAY; 5 s
-	HelloTimeout time.Duration // how long a peer has to send HELLO; 10 s
-	Logger       *slog.Logger  // nil: discard
+	MaxFrame   int    // largest frame accepted and announced; DefaultServerMaxFrame
+	MaxStreams int    // concurrent requests per session; 64
+	MaxHandles int    // open handles per session; 256
+	ListPage   int    // largest LIST page, in entries; 1000
+	MaxWindow  uint32 // largest session window a client may announce or grow to; 64 MiB
+	// ListCacheEntries bounds the names the server keeps, over all sessions, in its snapshots
+	// of directories being listed (see server_list.go); 500,000, some 25 MB at typical name
+	// lengths. A directory with more entries is read again for every page.
+	ListCacheEntries int
+	GracePeriod      time.Duration // how long in-flight requests may run after GOAWAY; 5 s
+	HelloTimeout     time.Duration // how long a peer has to send HELLO; 10 s
+	Logger           *slog.Logger  // nil: discard
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -37,6 +42,9 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	if o.ListPage <= 0 {
 		o.ListPage = 1000
+	}
+	if o.ListCacheEntries <= 0 {
+		o.ListCacheEntries = 500_000
 	}
 	if o.MaxWindow == 0 {
 		o.MaxWindow = 64 << 20
@@ -56,8 +64,11 @@ func (o ServerOptions) withDefaults() ServerOptions {
 
 // Server serves one directory, read-only, to any number of sessions.
 type Server struct {
-	root *os.Root
-	opts ServerOptions
+	root  *os.Root
+	opts  ServerOptions
+	lists *listCache
+
+	dirReads atomic.Int64 // whole-directory reads LIST made, for tests
 }
 
 // NewServer opens dir as the root every session is confined to.
@@ -66,11 +77,16 @@ func NewServer(dir string, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rangefs: open root: %w", err)
 	}
-	return &Server{root: root, opts: opts.withDefaults()}, nil
+	opts = opts.withDefaults()
+	return &Server{root: root, opts: opts, lists: newListCache(opts.ListCacheEntries)}, nil
 }
 
-// Close releases the root. Sessions still running keep working on files already open.
-func (s *Server) Close() error { return s.root.Close() }
+// Close releases the root and the directory snapshots. Sessions still running keep working on
+// files already open.
+func (s *Server) Close() error {
+	s.lists.clear()
+	return s.root.Close()
+}
 
 // Root returns the directory's os.Root, for callers that serve it another way too.
 func (s *Server) Root() *os.Root { return s.root }
