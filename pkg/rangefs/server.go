@@ -16,11 +16,15 @@ import (
 
 // ServerOptions bounds what one session may use. Zero fields take the defaults shown.
 type ServerOptions struct {
-	MaxFrame   int    // largest frame accepted and announced; DefaultServerMaxFrame
-	MaxStreams int    // concurrent requests per session; 64
-	MaxHandles int    // open handles per session; 256
-	ListPage   int    // largest LIST page, in entries; 1000
-	MaxWindow  uint32 // largest session window a client may announce or grow to; 64 MiB
+	MaxFrame   int // largest frame accepted and announced; DefaultServerMaxFrame
+	MaxStreams int // concurrent requests per session; 64
+	MaxHandles int // open handles per session; 256
+	// MaxOpenFiles is the server-wide budget of file descriptors that handles, path READs and
+	// directory reads may hold, shared fairly between sessions (see fdbudget.go): a session
+	// beyond its share is refused with wire.StatusTooManyHandles. Half the soft RLIMIT_NOFILE.
+	MaxOpenFiles int
+	ListPage     int    // largest LIST page, in entries; 1000
+	MaxWindow    uint32 // largest session window a client may announce or grow to; 64 MiB
 	// ListCacheEntries bounds the names the server keeps, over all sessions, in its snapshots
 	// of directories being listed (see server_list.go); 500,000, some 25 MB at typical name
 	// lengths. A directory with more entries is read again for every page.
@@ -39,6 +43,9 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	if o.MaxHandles <= 0 {
 		o.MaxHandles = 256
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = defaultMaxOpenFiles()
 	}
 	if o.ListPage <= 0 {
 		o.ListPage = 1000
@@ -67,6 +74,7 @@ type Server struct {
 	root  *os.Root
 	opts  ServerOptions
 	lists *listCache
+	fds   *fdBudget
 
 	dirReads atomic.Int64 // whole-directory reads LIST made, for tests
 }
@@ -78,7 +86,11 @@ func NewServer(dir string, opts ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("rangefs: open root: %w", err)
 	}
 	opts = opts.withDefaults()
-	return &Server{root: root, opts: opts, lists: newListCache(opts.ListCacheEntries)}, nil
+	return &Server{
+		root: root, opts: opts,
+		lists: newListCache(opts.ListCacheEntries),
+		fds:   &fdBudget{total: opts.MaxOpenFiles},
+	}, nil
 }
 
 // Close releases the root and the directory snapshots. Sessions still running keep working on
@@ -122,6 +134,7 @@ type serverSession struct {
 	streams     map[uint32]*sstream
 	handles     map[uint32]*handle
 	nextHandle  uint32
+	fdsHeld     int   // descriptors taken from srv.fds; under srv.fds.mu, not mu
 	credit      int64 // session DATA credit left
 	streamInit  int64 // initial per-stream credit from the client's HELLO
 	goingAway   bool
@@ -197,6 +210,8 @@ func (ss *serverSession) ctrlWriter() {
 }
 
 func (ss *serverSession) run(ctx context.Context) error {
+	ss.srv.fds.join()
+	defer ss.srv.fds.leave() // after shutdown has closed every handle
 	readerDone := make(chan error, 1)
 	ss.wg.Add(1)
 	go ss.ctrlWriter()
@@ -471,5 +486,12 @@ func (ss *serverSession) releaseLocked(h *handle) {
 	h.refs--
 	if h.refs == 0 {
 		_ = h.f.Close()
+		ss.giveFD()
 	}
 }
+
+// takeFD reserves a descriptor from the server's budget for this session, or returns errBusy.
+func (ss *serverSession) takeFD() error { return ss.srv.fds.take(&ss.fdsHeld) }
+
+// giveFD returns a descriptor taken with takeFD, once the file is closed.
+func (ss *serverSession) giveFD() { ss.srv.fds.give(&ss.fdsHeld) }

@@ -182,6 +182,10 @@ func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
 	}
 	key := dirKeyOf(req.Path, fi)
 	names, err := ss.srv.lists.names(ss.ctx, key, func() ([]string, bool, error) {
+		if err := ss.takeFD(); err != nil {
+			return nil, false, err
+		}
+		defer ss.giveFD()
 		return ss.srv.readDirNames(key)
 	})
 	if err != nil {

@@ -69,14 +69,22 @@ func notRegular(m fs.FileMode) error {
 
 // serveOpen answers OPEN with INFO carrying a new handle.
 func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) error {
+	if err := CheckPath("open", req.Path); err != nil {
+		return err
+	}
+	if err := ss.takeFD(); err != nil {
+		return err
+	}
 	f, fi, err := ss.openRegular(req.Path)
 	if err != nil {
+		ss.giveFD()
 		return err
 	}
 	ss.mu.Lock()
 	if len(ss.handles) >= ss.opts.MaxHandles {
 		ss.mu.Unlock()
 		_ = f.Close()
+		ss.giveFD()
 		return statusErrorf(wire.StatusTooManyHandles, "at most %d open files per session", ss.opts.MaxHandles)
 	}
 	for {

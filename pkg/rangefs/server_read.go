@@ -69,11 +69,21 @@ func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
 // (opened until release).
 func (ss *serverSession) readTarget(req *wire.Read) (*os.File, func(), error) {
 	if req.Handle == 0 {
-		f, _, err := ss.openRegular(req.Path)
-		if err != nil {
+		if err := CheckPath("read", req.Path); err != nil {
 			return nil, nil, err
 		}
-		return f, func() { _ = f.Close() }, nil
+		if err := ss.takeFD(); err != nil {
+			return nil, nil, err
+		}
+		f, _, err := ss.openRegular(req.Path)
+		if err != nil {
+			ss.giveFD()
+			return nil, nil, err
+		}
+		return f, func() {
+			_ = f.Close()
+			ss.giveFD()
+		}, nil
 	}
 	if req.Path != "" {
 		return nil, nil, statusErrorf(wire.StatusBadRequest, "READ names both a handle and a path")
