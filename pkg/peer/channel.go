@@ -1,10 +1,12 @@
 package peer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // dcTransport is the per-target half of a Channel: a detached pion DataChannel
@@ -20,6 +22,9 @@ type dcTransport interface {
 	// write sends p as one message without blocking.
 	write(p []byte) error
 	bufferedAmount() int
+	// drained reports whether everything written has been delivered as far as the
+	// platform can tell (see Channel.Flush).
+	drained() bool
 	// setOnLow arranges for f to be called, without blocking, whenever the
 	// buffered amount drops from above threshold to threshold or below.
 	setOnLow(threshold int, f func())
@@ -156,9 +161,50 @@ func (ch *Channel) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// flushPoll is how often Flush looks at the buffered amount. Neither pion nor the browser
+// signals that it reached zero (the low-water event fires at the threshold, and Write consumes
+// it), and a flush is rare: once, before a close.
+const flushPoll = 5 * time.Millisecond
+
+// Flush waits until every message written so far has left the send buffer: natively, until
+// the peer's SCTP stack acknowledged it (pion counts bytes as buffered until they are SACKed);
+// in the browser, until RTCDataChannel.bufferedAmount is 0 (handed to SCTP: the browser says
+// no more). It returns nil then, ctx.Err() if
+// ctx ends first, and an error wrapping ErrClosed if the channel or its Conn closes first.
+//
+// Close the channel after Flush to be sure that a last message (an error, a goodbye) reaches
+// the peer even when the Conn is closed right after: closing a PeerConnection aborts the SCTP
+// association and drops whatever is still buffered.
+func (ch *Channel) Flush(ctx context.Context) error {
+	var tick *time.Ticker
+	for {
+		if err := ch.closedErr(); err != nil {
+			return err
+		}
+		if err := ch.conn.Err(); err != nil {
+			return err
+		}
+		if ch.t.drained() {
+			return nil
+		}
+		if tick == nil {
+			tick = time.NewTicker(flushPoll)
+			defer tick.Stop()
+		}
+		select {
+		case <-tick.C:
+		case <-ch.done:
+		case <-ch.conn.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Close closes the channel: pending and later Reads and Writes return an
 // error wrapping ErrClosed, unread messages are discarded, and the peer reads
-// io.EOF after the messages already written. Close always returns nil.
+// io.EOF after the messages already written, as long as the Conn stays open until they are
+// delivered (see Flush). Close always returns nil.
 func (ch *Channel) Close() error {
 	ch.closeWith(closedWith(errChannelClosed))
 	ch.conn.unregister(ch)

@@ -43,6 +43,19 @@ func (d *detached) write(p []byte) error {
 
 func (d *detached) bufferedAmount() int { return int(d.dc.BufferedAmount()) } //nolint:gosec // bounded by the high-water mark
 
+// drained reports whether every message written was acknowledged by the peer. pion counts a
+// stream's bytes as buffered until they are SACKed, but a SACK that arrives after the peer
+// reset the stream (as a peer that closes on reading an ERROR does) no longer finds the stream
+// and leaves its count stuck above zero (pion/sctp v1.11). The association's count, over every
+// stream, has no such trap: when it is zero, our messages were acknowledged too.
+func (d *detached) drained() bool {
+	if d.dc.BufferedAmount() == 0 {
+		return true
+	}
+	t := d.dc.Transport()
+	return t == nil || t.BufferedAmount() == 0
+}
+
 // setOnLow uses pion's event, which calls f on a new goroutine.
 func (d *detached) setOnLow(threshold int, f func()) {
 	d.dc.SetBufferedAmountLowThreshold(uint64(threshold)) //nolint:gosec // positive, from Config

@@ -187,6 +187,10 @@ func (b *browserChannel) write(p []byte) (err error) {
 
 func (b *browserChannel) bufferedAmount() int { return b.v.Get("bufferedAmount").Int() }
 
+// drained reports whether the browser has handed every message to its SCTP stack; the
+// RTCDataChannel API tells no more than that.
+func (b *browserChannel) drained() bool { return b.bufferedAmount() == 0 }
+
 func (b *browserChannel) setOnLow(threshold int, f func()) {
 	b.v.Set("bufferedAmountLowThreshold", threshold)
 	b.mu.Lock()

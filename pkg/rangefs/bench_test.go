@@ -101,3 +101,32 @@ func BenchmarkRandomReadAt64KParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkListLarge lists a 100,000-entry directory, every page of 1000 entries, through
+// ReadDir.
+func BenchmarkListLarge(b *testing.B) {
+	dir := b.TempDir()
+	makeBigDir(b, dir, "big", 100_000)
+	srv, err := NewServer(dir, ServerOptions{})
+	require.NoError(b, err)
+	cEnd, sEnd := Pipe(16, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTransport(ctx, sEnd) }()
+	c, err := Dial(b.Context(), cEnd, ClientOptions{})
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		_ = c.Close()
+		cancel()
+		<-served
+		_ = srv.Close()
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		ents, err := c.ReadDir(b.Context(), "big")
+		if err != nil || len(ents) != 100_000 {
+			b.Fatalf("listed %d entries: %v", len(ents), err)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func Dial(ctx context.Context, t Transport, opts ClientOptions) (*Client, error)
 		return nil, fmt.Errorf("rangefs: dial: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		c.fr.closeWith(err, errorWait)
+		c.fr.closeWith(err, errorWait, false)
 		putFrameBuf(buf)
 		return nil, fmt.Errorf("rangefs: dial: %w", err)
 	}
@@ -138,7 +138,7 @@ func (c *Client) fail(err error) {
 		}
 		c.err = err
 		c.mu.Unlock()
-		c.fr.closeWith(err, errorWait)
+		c.fr.closeWith(err, errorWait, false)
 	})
 }
 

@@ -1,6 +1,7 @@
 package rangefs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -108,28 +109,35 @@ func (f *framer) readFrame(buf []byte) (wire.Header, wire.Frame, error) {
 const errorWait = time.Second
 
 // closeWith tells the peer why the session ends (ERROR, for a local *ProtocolError) and
-// closes the transport. A peer that does not read cannot hold it up for longer than wait: the
-// transport is closed anyway, which unblocks the write.
-func (f *framer) closeWith(err error, wait time.Duration) {
+// closes the transport. If it sent ERROR, or if drain is set, it first waits until the
+// transport has delivered what was written (see Flusher): a Close right after the write would
+// let the caller tear the connection down with the ERROR still buffered. A peer that does not
+// read cannot hold it up for longer than wait in all: the transport is closed anyway, which
+// unblocks the write.
+func (f *framer) closeWith(err error, wait time.Duration, drain bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
 	var pe *ProtocolError
 	if errors.As(err, &pe) && !pe.Remote {
-		f.writeBounded(&wire.ErrorFrame{Code: pe.Code, FrameType: pe.Frame, Message: pe.Message}, wait)
+		f.writeBounded(ctx, &wire.ErrorFrame{Code: pe.Code, FrameType: pe.Frame, Message: pe.Message})
+		drain = true
+	}
+	if fl, ok := f.t.(Flusher); ok && drain && ctx.Err() == nil {
+		_ = fl.Flush(ctx)
 	}
 	_ = f.t.Close()
 }
 
-// writeBounded writes a stream-0 frame, giving up (by closing the transport) after wait.
-func (f *framer) writeBounded(fr wire.Frame, wait time.Duration) {
+// writeBounded writes a stream-0 frame, giving up (by closing the transport) when ctx ends.
+func (f *framer) writeBounded(ctx context.Context, fr wire.Frame) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = f.writeFrame(0, fr)
 	}()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
 	select {
 	case <-done:
-	case <-timer.C:
+	case <-ctx.Done():
 		_ = f.t.Close()
 		<-done
 	}

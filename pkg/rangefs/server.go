@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/wire"
@@ -15,14 +16,22 @@ import (
 
 // ServerOptions bounds what one session may use. Zero fields take the defaults shown.
 type ServerOptions struct {
-	MaxFrame     int           // largest frame accepted and announced; DefaultServerMaxFrame
-	MaxStreams   int           // concurrent requests per session; 64
-	MaxHandles   int           // open handles per session; 256
-	ListPage     int           // largest LIST page, in entries; 1000
-	MaxWindow    uint32        // largest session window a client may announce or grow to; 64 MiB
-	GracePeriod  time.Duration // how long in-flight requests may run after GOAWAY; 5 s
-	HelloTimeout time.Duration // how long a peer has to send HELLO; 10 s
-	Logger       *slog.Logger  // nil: discard
+	MaxFrame   int // largest frame accepted and announced; DefaultServerMaxFrame
+	MaxStreams int // concurrent requests per session; 64
+	MaxHandles int // open handles per session; 256
+	// MaxOpenFiles is the server-wide budget of file descriptors that handles, path READs and
+	// directory reads may hold, shared fairly between sessions (see fdbudget.go): a session
+	// beyond its share is refused with wire.StatusTooManyHandles. Half the soft RLIMIT_NOFILE.
+	MaxOpenFiles int
+	ListPage     int    // largest LIST page, in entries; 1000
+	MaxWindow    uint32 // largest session window a client may announce or grow to; 64 MiB
+	// ListCacheEntries bounds the names the server keeps, over all sessions, in its snapshots
+	// of directories being listed (see server_list.go); 500,000, some 25 MB at typical name
+	// lengths. A directory with more entries is read again for every page.
+	ListCacheEntries int
+	GracePeriod      time.Duration // how long in-flight requests may run after GOAWAY; 5 s
+	HelloTimeout     time.Duration // how long a peer has to send HELLO; 10 s
+	Logger           *slog.Logger  // nil: discard
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -35,8 +44,14 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.MaxHandles <= 0 {
 		o.MaxHandles = 256
 	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = defaultMaxOpenFiles()
+	}
 	if o.ListPage <= 0 {
 		o.ListPage = 1000
+	}
+	if o.ListCacheEntries <= 0 {
+		o.ListCacheEntries = 500_000
 	}
 	if o.MaxWindow == 0 {
 		o.MaxWindow = 64 << 20
@@ -56,8 +71,12 @@ func (o ServerOptions) withDefaults() ServerOptions {
 
 // Server serves one directory, read-only, to any number of sessions.
 type Server struct {
-	root *os.Root
-	opts ServerOptions
+	root  *os.Root
+	opts  ServerOptions
+	lists *listCache
+	fds   *fdBudget
+
+	dirReads atomic.Int64 // whole-directory reads LIST made, for tests
 }
 
 // NewServer opens dir as the root every session is confined to.
@@ -66,11 +85,20 @@ func NewServer(dir string, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rangefs: open root: %w", err)
 	}
-	return &Server{root: root, opts: opts.withDefaults()}, nil
+	opts = opts.withDefaults()
+	return &Server{
+		root: root, opts: opts,
+		lists: newListCache(opts.ListCacheEntries),
+		fds:   &fdBudget{total: opts.MaxOpenFiles},
+	}, nil
 }
 
-// Close releases the root. Sessions still running keep working on files already open.
-func (s *Server) Close() error { return s.root.Close() }
+// Close releases the root and the directory snapshots. Sessions still running keep working on
+// files already open.
+func (s *Server) Close() error {
+	s.lists.clear()
+	return s.root.Close()
+}
 
 // Root returns the directory's os.Root, for callers that serve it another way too.
 func (s *Server) Root() *os.Root { return s.root }
@@ -106,6 +134,7 @@ type serverSession struct {
 	streams     map[uint32]*sstream
 	handles     map[uint32]*handle
 	nextHandle  uint32
+	fdsHeld     int   // descriptors taken from srv.fds; under srv.fds.mu, not mu
 	credit      int64 // session DATA credit left
 	streamInit  int64 // initial per-stream credit from the client's HELLO
 	goingAway   bool
@@ -181,6 +210,8 @@ func (ss *serverSession) ctrlWriter() {
 }
 
 func (ss *serverSession) run(ctx context.Context) error {
+	ss.srv.fds.join()
+	defer ss.srv.fds.leave() // after shutdown has closed every handle
 	readerDone := make(chan error, 1)
 	ss.wg.Add(1)
 	go ss.ctrlWriter()
@@ -193,7 +224,10 @@ func (ss *serverSession) run(ctx context.Context) error {
 	case <-ctx.Done():
 		err, readerEnded = ss.goAway(readerDone)
 	}
-	ss.fr.closeWith(err, errorWait)
+	ss.stop()
+	// Drain even without an ERROR: GOAWAY and the last ENDs must not be dropped by a caller
+	// that closes the connection as soon as we return.
+	ss.fr.closeWith(err, errorWait, true)
 	ss.shutdown()
 	if !readerEnded {
 		<-readerDone // the transport is closed: the reader's Read returns
@@ -240,14 +274,20 @@ func (ss *serverSession) goAway(readerDone chan error) (error, bool) {
 	return nil, false
 }
 
-// shutdown stops every stream, closes the transport, waits for the goroutines, and closes
-// every handle.
-func (ss *serverSession) shutdown() {
+// stop tells every stream to end at its next frame boundary and the control writer to stop,
+// so that nothing new is written while the session says goodbye.
+func (ss *serverSession) stop() {
 	ss.mu.Lock()
 	ss.closed = true
 	ss.mu.Unlock()
 	ss.cancel()
 	ss.cond.Broadcast()
+}
+
+// shutdown stops every stream, closes the transport, waits for the goroutines, and closes
+// every handle.
+func (ss *serverSession) shutdown() {
+	ss.stop()
 	_ = ss.fr.t.Close()
 	ss.wg.Wait()
 	ss.mu.Lock()
@@ -446,5 +486,12 @@ func (ss *serverSession) releaseLocked(h *handle) {
 	h.refs--
 	if h.refs == 0 {
 		_ = h.f.Close()
+		ss.giveFD()
 	}
 }
+
+// takeFD reserves a descriptor from the server's budget for this session, or returns errBusy.
+func (ss *serverSession) takeFD() error { return ss.srv.fds.take(&ss.fdsHeld) }
+
+// giveFD returns a descriptor taken with takeFD, once the file is closed.
+func (ss *serverSession) giveFD() { ss.srv.fds.give(&ss.fdsHeld) }

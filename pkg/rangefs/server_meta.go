@@ -1,11 +1,8 @@
 package rangefs
 
 import (
-	"io"
 	"io/fs"
 	"os"
-	"path"
-	"slices"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
@@ -72,14 +69,22 @@ func notRegular(m fs.FileMode) error {
 
 // serveOpen answers OPEN with INFO carrying a new handle.
 func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) error {
+	if err := CheckPath("open", req.Path); err != nil {
+		return err
+	}
+	if err := ss.takeFD(); err != nil {
+		return err
+	}
 	f, fi, err := ss.openRegular(req.Path)
 	if err != nil {
+		ss.giveFD()
 		return err
 	}
 	ss.mu.Lock()
 	if len(ss.handles) >= ss.opts.MaxHandles {
 		ss.mu.Unlock()
 		_ = f.Close()
+		ss.giveFD()
 		return statusErrorf(wire.StatusTooManyHandles, "at most %d open files per session", ss.opts.MaxHandles)
 	}
 	for {
@@ -97,79 +102,3 @@ func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) error {
 	}
 	return nil
 }
-
-// serveList answers LIST with one ENTRIES page: names after req.After in byte order, as many
-// as fit in a frame and the page limit.
-func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
-	if err := CheckPath("list", req.Path); err != nil {
-		return err
-	}
-	if fi, err := ss.srv.root.Stat(req.Path); err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return errNotDirectory
-	}
-	dir, err := ss.srv.root.OpenFile(req.Path, os.O_RDONLY|openFlags, 0)
-	if err != nil {
-		return err
-	}
-	fi, err := dir.Stat()
-	if err != nil {
-		_ = dir.Close()
-		return err
-	}
-	if !fi.IsDir() {
-		_ = dir.Close()
-		return errNotDirectory
-	}
-	names, err := dir.Readdirnames(-1)
-	_ = dir.Close()
-	if err != nil && err != io.EOF {
-		return err
-	}
-	slices.Sort(names)
-	start, _ := slices.BinarySearch(names, req.After)
-	if start < len(names) && names[start] == req.After && req.After != "" {
-		start++
-	}
-	limit := ss.opts.ListPage
-	if req.Limit != 0 {
-		limit = min(limit, int(req.Limit))
-	}
-	budget := ss.fr.sendMax - wire.HeaderLen - wire.EntriesOverhead
-	page := &wire.Entries{}
-	for i := start; i < len(names); i++ {
-		name := names[i]
-		if len(name) > wire.MaxName {
-			continue // cannot be encoded; Linux never produces one
-		}
-		e := wire.Entry{Name: name}
-		full := path.Join(req.Path, name)
-		efi, err := ss.srv.root.Stat(full)
-		if err != nil {
-			// A dangling symlink, or one leading out of the root: list the link itself.
-			efi, err = ss.srv.root.Lstat(full)
-		}
-		if err == nil {
-			e.Mode = uint32(efi.Mode())
-			e.ModTime = efi.ModTime().UnixNano()
-			if efi.Mode().IsRegular() {
-				e.Size = uint64(efi.Size())
-			}
-		}
-		n := wire.EntryLen(&e)
-		if len(page.Entries) == limit || n > budget {
-			page.More = true
-			break
-		}
-		budget -= n
-		page.Entries = append(page.Entries, e)
-	}
-	if err := ss.fr.writeFrame(st.id, page); err != nil {
-		return errWriteFailed
-	}
-	return nil
-}
-
-// errNotDirectory refuses a LIST of something that is not a directory.
-var errNotDirectory = statusErrorf(wire.StatusNotDirectory, "not a directory")

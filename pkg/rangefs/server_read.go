@@ -23,7 +23,7 @@ func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
 		return err
 	}
 	etag := etagOf(fi)
-	if req.IfMatch != "" && req.IfMatch != etag {
+	if req.IfMatch != "" && !etagMatches(req.IfMatch, fi) {
 		return statusErrorf(wire.StatusPreconditionFailed, "file changed since it was opened")
 	}
 	size := uint64(fi.Size())
@@ -44,7 +44,7 @@ func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
 		k, rerr := f.ReadAt(frame[wire.HeaderLen+wire.DataOverhead:], int64(off))
 		fi, serr := f.Stat()
 		switch {
-		case serr == nil && etagOf(fi) != etag:
+		case serr == nil && !etagMatches(etag, fi):
 			ss.giveBack(n)
 			return statusErrorf(wire.StatusPreconditionFailed, "file changed while being read")
 		case int64(k) < n || serr != nil:
@@ -69,11 +69,21 @@ func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
 // (opened until release).
 func (ss *serverSession) readTarget(req *wire.Read) (*os.File, func(), error) {
 	if req.Handle == 0 {
-		f, _, err := ss.openRegular(req.Path)
-		if err != nil {
+		if err := CheckPath("read", req.Path); err != nil {
 			return nil, nil, err
 		}
-		return f, func() { _ = f.Close() }, nil
+		if err := ss.takeFD(); err != nil {
+			return nil, nil, err
+		}
+		f, _, err := ss.openRegular(req.Path)
+		if err != nil {
+			ss.giveFD()
+			return nil, nil, err
+		}
+		return f, func() {
+			_ = f.Close()
+			ss.giveFD()
+		}, nil
 	}
 	if req.Path != "" {
 		return nil, nil, statusErrorf(wire.StatusBadRequest, "READ names both a handle and a path")

@@ -1,6 +1,7 @@
 package rangefs
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -23,6 +24,17 @@ type Transport interface {
 // frame larger than MaxMessageSize.
 type MessageSizer interface {
 	MaxMessageSize() int
+}
+
+// Flusher is implemented by transports that buffer writes and can wait until the peer has
+// them. Before it closes a transport, a session flushes it (for at most a second), so that a
+// last ERROR, GOAWAY or END is delivered even if the caller tears the connection down as soon
+// as the session returns: closing a PeerConnection drops what its DataChannels still buffer.
+// peer.Channel implements it.
+type Flusher interface {
+	// Flush returns nil once everything written before has been delivered, or an error if
+	// ctx ends or the transport closes first.
+	Flush(ctx context.Context) error
 }
 
 // Pipe returns the two ends of an in-memory Transport. Each direction holds at most depth
