@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rangecast/rangecast/internal/testutil"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/wire"
 )
@@ -19,7 +20,7 @@ import (
 // as ServeTransport returns: the ERROR must still reach the client every time, not be dropped
 // with the buffered data (docs/PROTOCOL.md, ERROR).
 func TestServerErrorDelivered(t *testing.T) {
-	leakCheck(t)
+	testutil.LeakCheck(t)
 	srv, err := rangefs.NewServer(t.TempDir(), rangefs.ServerOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
@@ -36,7 +37,7 @@ func TestServerErrorDelivered(t *testing.T) {
 				_ = p.server.Close() // what signal.Handler does when OnConnect returns
 				served <- err
 			}()
-			ctx := testContext(t, 10*time.Second)
+			ctx := testutil.Context(t, 10*time.Second)
 			c, err := rangefs.Dial(ctx, fromClient, rangefs.ClientOptions{})
 			require.NoError(t, err)
 			defer func() { _ = c.Close() }()

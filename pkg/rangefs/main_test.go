@@ -9,12 +9,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/rangecast/rangecast/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
-	// runtime.handleEvent is the js/wasm runtime's own event goroutine, there from the start.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("runtime.handleEvent"))
+	testutil.VerifyTestMain(m)
 }
 
 // session is a Client connected to a Server over an in-memory Pipe.
