@@ -202,7 +202,12 @@ func New(ctx context.Context, cfg Config) (_ *Topology, err error) {
 }
 
 // ruleset is a router's nftables configuration. ("fwd" is an nft keyword: the chain is
-// "forward_filter".)
+// "forward_filter".) Unsolicited datagrams to the router's public address are dropped in
+// input, as a home router's firewall does: accepted (answered with ICMP port unreachable),
+// each would leave a conntrack entry holding the tuple public:port ↔ remote, and the
+// masquerade of the host's own datagram to that remote a moment later would have to pick
+// another port: simultaneous hole punching would fail for a reason of the model, not of
+// the NAT kind.
 func ruleset(k Kind) string {
 	masq := "masquerade"
 	if k == Symmetric {
@@ -212,6 +217,11 @@ func ruleset(k Kind) string {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" ` + masq + `
+	}
+	chain input_filter {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
 	}
 	chain forward_filter {
 		type filter hook forward priority filter; policy drop;
