@@ -5,11 +5,17 @@ import (
 	"fmt"
 
 	"github.com/rangecast/rangecast/pkg/connect"
+	"github.com/rangecast/rangecast/pkg/peer"
 )
 
-// dial opens a connection to the daemon named by link, with the native client's settings.
-func dial(ctx context.Context, link string) (*connect.Remote, error) {
-	r, err := connect.Dial(ctx, link, connect.NativeOptions())
+// dial opens a connection to the daemon named by link, with the native client's settings
+// and, besides the relay's (for a relay link), the STUN/TURN servers named by iceServers.
+func dial(ctx context.Context, link string, iceServers ...string) (*connect.Remote, error) {
+	opts := connect.NativeOptions()
+	for _, u := range iceServers {
+		opts.Signal.Peer.ICEServers = append(opts.Signal.Peer.ICEServers, peer.ICEServer{URLs: []string{u}})
+	}
+	r, err := connect.Dial(ctx, link, opts)
 	if err != nil {
 		return nil, explain(connect.WithCode(connect.DialCodeOf(err), err))
 	}

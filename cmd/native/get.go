@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
@@ -25,8 +26,11 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.SetOutput(stderr)
 	out := fset.String("o", "", "write to FILE (default: the remote file's name, in the current directory; - for stdout)")
 	resume := fset.Bool("c", false, "continue a partial download of FILE")
+	verbose := fset.Bool("v", false, "print how the connection goes (the selected ICE candidate pair: direct or relayed) on stderr")
+	var ice stringList
+	fset.Var(&ice, "ice-server", "STUN or TURN server URL, repeatable (a relay link also uses the relay's)")
 	fset.Usage = func() {
-		fmt.Fprintf(fset.Output(), "Usage: rangecast get [-o FILE] [-c] LINK PATH\n\nDownloads PATH from the daemon and prints its sha256.\n\nFlags:\n")
+		fmt.Fprintf(fset.Output(), "Usage: rangecast get [-o FILE] [-c] [-v] [--ice-server URL] LINK PATH\n\nDownloads PATH from the daemon and prints its sha256.\n\nFlags:\n")
 		fset.PrintDefaults()
 	}
 	pos, help, err := parseFlags(fset, args)
@@ -44,11 +48,15 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("-c cannot resume a download to stdout")
 	}
 
-	s, err := dial(ctx, link)
+	t0 := time.Now()
+	s, err := dial(ctx, link, ice...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if *verbose {
+		printPair(stderr, s.Conn, time.Since(t0))
+	}
 	f, err := s.Open(ctx, remote)
 	if err != nil {
 		return explain(err)
@@ -248,4 +256,21 @@ func (p *progress) stop() {
 	p.tick.Stop()
 	close(p.quit)
 	<-p.exit
+}
+
+// printPair writes the connection's selected candidate pair, as `get -v` does:
+//
+//	connected in 212ms: direct (local srflx 198.51.100.3:40112, remote srflx 198.51.100.2:38211)
+//	connected in 388ms: relayed (local relay 198.51.100.1:51234, remote srflx …)
+func printPair(w io.Writer, c *peer.Conn, took time.Duration) {
+	p, ok := c.SelectedPair()
+	if !ok {
+		fmt.Fprintf(w, "connected in %v: candidate pair unknown\n", took.Round(time.Millisecond))
+		return
+	}
+	how := "direct"
+	if p.Relayed() {
+		how = "relayed"
+	}
+	fmt.Fprintf(w, "connected in %v: %s (%v)\n", took.Round(time.Millisecond), how, p)
 }

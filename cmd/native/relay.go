@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/relay"
@@ -23,6 +25,10 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key the relay serves HTTPS")
 	key := fs.String("tls-key", "", "TLS key file (PEM)")
 	perIP := fs.Int("max-daemons-per-ip", 16, "daemons registered at once from one IP address")
+	turnListen := fs.String("turn-listen", "", "UDP address of the STUN/TURN server, or off (default: the --listen IP, port 3478)")
+	turnPublic := fs.String("turn-public-ip", "", "the IP clients reach the STUN/TURN server at, and of every relayed address (default: the --turn-listen IP)")
+	turnSecret := fs.String("turn-secret", "", "shared secret of the TURN credentials, coturn's REST scheme (default: $RANGECAST_TURN_SECRET, else random per process)")
+	turnQuota := fs.Int("turn-max-allocations-per-daemon", 64, "TURN allocations at once with one daemon's credentials (its own and its clients')")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -47,12 +53,23 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("relay: web app: %w", err)
 	}
-	srv := relay.NewServer(relay.Options{Assets: withSecurityHeaders(assets), Logger: log, MaxDaemonsPerIP: *perIP})
-	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("relay: --listen %s: %w", *listen, err)
 	}
+	defer ln.Close()
+	if *turnSecret == "" {
+		*turnSecret = os.Getenv("RANGECAST_TURN_SECRET")
+	}
+	tu, err := startTURN(*turnListen, *turnPublic, *turnSecret, *turnQuota, ln.Addr().(*net.TCPAddr), log)
+	if err != nil {
+		return err
+	}
+	if tu != nil {
+		defer tu.Close()
+	}
+	srv := relay.NewServer(relay.Options{Assets: withSecurityHeaders(assets), Logger: log, MaxDaemonsPerIP: *perIP, TURN: tu})
+	defer srv.Close()
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -88,4 +105,39 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("relay stopped")
 	return nil
+}
+
+// startTURN starts the relay's STUN/TURN server: on turnListen, or by default on the HTTP
+// listener's IP, port 3478. A default that cannot be served (the port is taken, or the IP
+// is a wildcard and no public IP is named) is a warning, not an error: the relay still
+// works, and peers behind symmetric NATs do not connect. "off" serves none.
+func startTURN(turnListen, publicIP, secret string, quota int, httpAddr *net.TCPAddr, log *slog.Logger) (*relay.TURN, error) {
+	if turnListen == "off" {
+		return nil, nil
+	}
+	explicit := turnListen != ""
+	if !explicit {
+		turnListen = net.JoinHostPort(httpAddr.IP.String(), "3478")
+	}
+	opts := relay.TURNOptions{Listen: turnListen, Secret: secret, MaxAllocationsPerDaemon: quota, Logger: log}
+	if publicIP != "" {
+		ip, err := netip.ParseAddr(publicIP)
+		if err != nil {
+			return nil, usagef("--turn-public-ip: %q is not an IP address", publicIP)
+		}
+		opts.PublicIP = ip
+	}
+	if quota < 1 {
+		return nil, usagef("--turn-max-allocations-per-daemon must be at least 1")
+	}
+	tu, err := relay.NewTURN(opts)
+	if err != nil {
+		if explicit {
+			return nil, fmt.Errorf("relay: --turn-listen %s: %w", turnListen, err)
+		}
+		log.Warn("STUN/TURN not served (name --turn-listen, or --turn-listen off)", "addr", turnListen, "err", err)
+		return nil, nil
+	}
+	log.Info("STUN/TURN serving", "udp", tu.Addr().String(), "public", tu.PublicAddr().String())
+	return tu, nil
 }

@@ -180,9 +180,17 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		Token:      cfg.token,
 		MaxPeers:   cfg.maxPeers,
 		Peer: func() peer.Config {
+			servers := iceServers
+			if rd != nil {
+				servers = append(relayICEServers(rd), iceServers...)
+			}
+			learnMappedAddrs(mux, servers, log)
 			return peer.Config{
-				ICEServers: iceServers,
+				ICEServers: servers,
 				Native: peer.NativeOptions{
+					// Behind a NAT, the NAT's mapping of the one UDP port, learned from the
+					// STUN servers above through that port, is signaled as a srflx candidate.
+					Reflexive: mux.MappedAddrs,
 					// Browsers on this host in a loopback-only setup offer no candidate of
 					// their own and reach the daemon's 127.0.0.1 candidate as peer-reflexive.
 					IncludeLoopbackCandidate: true,

@@ -4,6 +4,7 @@ package peer
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -45,6 +46,14 @@ type NativeOptions struct {
 	// UDPMux, if set, carries all ICE traffic on its socket
 	// (SettingEngine.SetICEUDPMux). The caller owns and closes it.
 	UDPMux ice.UDPMux
+
+	// Reflexive, if set, names the server-reflexive addresses of a local UDP
+	// host candidate (the NAT's mappings of its port, learned from a STUN
+	// server through the same socket: udpmux.Mux.MappedAddrs). Each one is
+	// signaled as a srflx candidate right after its host candidate. pion
+	// gathers srflx candidates on a UDPMux's own port only through an agent's
+	// UDPMuxSrflx, which pion/webrtc v4.2 never sets; this fills that gap.
+	Reflexive func(local netip.AddrPort) []netip.AddrPort
 
 	// UDPBufferSize is the receive and send buffer size, in bytes, of the UDP
 	// sockets the Conn opens when there is no UDPMux (0:

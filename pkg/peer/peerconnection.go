@@ -4,6 +4,7 @@ package peer
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -83,6 +84,12 @@ func (c *Conn) newPeerConnection() error {
 			Candidate: init.Candidate, SDPMid: init.SDPMid,
 			SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
 		})
+		for _, s := range reflexiveCandidates(o.Reflexive, cand) {
+			c.onLocalCandidate(&ICECandidateInit{
+				Candidate: s, SDPMid: init.SDPMid,
+				SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
+			})
+		}
 	})
 	// pion calls this on a new goroutine per change, so two changes can race:
 	// read the current state rather than trust the argument, so that the
@@ -241,4 +248,36 @@ func (c *Conn) remoteSDP() string {
 		return d.SDP
 	}
 	return ""
+}
+
+// reflexiveCandidates returns the srflx candidate lines (a=candidate values, with the
+// "candidate:" prefix) that NativeOptions.Reflexive names for a UDP host candidate.
+func reflexiveCandidates(reflexive func(netip.AddrPort) []netip.AddrPort, cand *webrtc.ICECandidate) []string {
+	if reflexive == nil || cand.Typ != webrtc.ICECandidateTypeHost || cand.Protocol != webrtc.ICEProtocolUDP {
+		return nil
+	}
+	ip, err := netip.ParseAddr(cand.Address)
+	if err != nil {
+		return nil // an mDNS name
+	}
+	local := netip.AddrPortFrom(ip.Unmap(), cand.Port)
+	var out []string
+	for _, a := range reflexive(local) {
+		if a == local || a.Addr().Is4() != local.Addr().Is4() {
+			continue
+		}
+		network := "udp4"
+		if !a.Addr().Is4() {
+			network = "udp6"
+		}
+		srflx, err := ice.NewCandidateServerReflexive(&ice.CandidateServerReflexiveConfig{
+			Network: network, Address: a.Addr().String(), Port: int(a.Port()), Component: 1,
+			RelAddr: local.Addr().String(), RelPort: int(local.Port()),
+		})
+		if err != nil {
+			continue
+		}
+		out = append(out, "candidate:"+srflx.Marshal())
+	}
+	return out
 }

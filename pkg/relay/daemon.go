@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,11 @@ type DaemonOptions struct {
 	PingTimeout      time.Duration // a pong's deadline; else the relay is lost [10 s]
 	HandshakeTimeout time.Duration // dial → REGISTERED [10 s]
 	MaxInFlight      int           // relayed requests served at once; more get 503 [256]
+
+	// OnICEServers, if set, is called with each STUN/TURN configuration the relay sends
+	// (ICESERVERS: on registration, then renewed before the credentials expire). ICE
+	// returns the latest too.
+	OnICEServers func(ICEConfig)
 }
 
 // Daemon keeps a daemon registered on a relay: it dials out (so NATs and firewalls let it
@@ -51,6 +57,7 @@ type Daemon struct {
 	wsURL string
 	host  string // as dialed: part of the signed message
 
+	ice           atomic.Pointer[ICEConfig]
 	registered    atomic.Bool
 	registrations atomic.Int64
 	mu            sync.Mutex
@@ -107,6 +114,16 @@ func (d *Daemon) ID() string { return d.id }
 
 // Base returns the daemon's base URL on the relay, <relay>/d/<id>: its page is Base()+"/".
 func (d *Daemon) Base() string { return d.base + DaemonPrefix + d.id }
+
+// ICE returns the relay's latest STUN/TURN configuration, or false if none came or its
+// credentials have expired.
+func (d *Daemon) ICE() (ICEConfig, bool) {
+	c := d.ice.Load()
+	if c == nil || (c.Expires != 0 && time.Now().Unix() >= c.Expires) {
+		return ICEConfig{}, false
+	}
+	return *c, true
+}
 
 // Registered reports whether the daemon is registered right now.
 func (d *Daemon) Registered() bool { return d.registered.Load() }
@@ -300,6 +317,17 @@ func (d *Daemon) serve(ctx context.Context, ws *websocket.Conn) error {
 				delete(inflight, m.Req)
 				mu.Unlock()
 			}()
+		case MsgICEServers:
+			var cfg ICEConfig
+			if err := json.Unmarshal(m.Body, &cfg); err != nil {
+				d.log.Warn("relay: unreadable ICESERVERS", "err", err)
+				continue
+			}
+			d.ice.Store(&cfg)
+			d.log.Debug("relay: STUN/TURN servers", "servers", len(cfg.ICEServers), "expires", time.Unix(cfg.Expires, 0))
+			if d.opts.OnICEServers != nil {
+				d.opts.OnICEServers(cfg)
+			}
 		case MsgCancel:
 			mu.Lock()
 			if c := inflight[m.Req]; c != nil {

@@ -19,6 +19,7 @@ import (
 //	RESPONSE   daemon → relay  type=5 | req u32 | status u16 | nHeaders u8
 //	                           | { nameLen u8 | name | valueLen u16 | value } × nHeaders | body (the rest)
 //	CANCEL     relay → daemon  type=6 | req u32
+//	ICESERVERS relay → daemon  type=7 | body: JSON {"iceServers": […], "expires": unix seconds}
 
 // MsgType is a message's first byte.
 type MsgType byte
@@ -31,6 +32,7 @@ const (
 	MsgRequest    MsgType = 4
 	MsgResponse   MsgType = 5
 	MsgCancel     MsgType = 6
+	MsgICEServers MsgType = 7
 )
 
 func (t MsgType) String() string {
@@ -47,6 +49,8 @@ func (t MsgType) String() string {
 		return "RESPONSE"
 	case MsgCancel:
 		return "CANCEL"
+	case MsgICEServers:
+		return "ICESERVERS"
 	}
 	return fmt.Sprintf("MsgType(%d)", byte(t))
 }
@@ -97,7 +101,7 @@ type Message struct {
 	Client string // REQUEST: the client's IP, for the daemon's logs
 	Status int    // RESPONSE
 	Header []Header
-	Body   []byte // REQUEST, RESPONSE
+	Body   []byte // REQUEST, RESPONSE, ICESERVERS (JSON: ICEConfig)
 }
 
 func badf(format string, args ...any) error {
@@ -172,6 +176,11 @@ func (m *Message) Marshal() ([]byte, error) {
 		err = body()
 	case MsgCancel:
 		b = binary.BigEndian.AppendUint32(b, m.Req)
+	case MsgICEServers:
+		if len(m.Body) == 0 {
+			return nil, badf("empty ICESERVERS")
+		}
+		err = body()
 	default:
 		return nil, badf("unknown type %d", m.Type)
 	}
@@ -308,6 +317,11 @@ func ParseMessage(b []byte) (Message, error) {
 	case MsgCancel:
 		m.Req = r.u32("request id")
 		r.end()
+	case MsgICEServers:
+		m.Body = r.rest()
+		if r.err == nil && len(m.Body) == 0 {
+			r.err = badf("empty ICESERVERS")
+		}
 	default:
 		return Message{}, badf("unknown type %d", b[0])
 	}

@@ -21,6 +21,7 @@ func sampleMessages() []Message {
 		{Type: MsgResponse, Req: 7, Status: 201, Header: []Header{{"Content-Type", "application/json"}, {"Retry-After", "1"}}, Body: []byte(`{}`)},
 		{Type: MsgResponse, Req: 8, Status: 204},
 		{Type: MsgCancel, Req: 9},
+		{Type: MsgICEServers, Body: []byte(`{"iceServers":[{"urls":["stun:198.51.100.1:3478"]}],"expires":1}`)},
 	}
 }
 

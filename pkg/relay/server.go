@@ -71,8 +71,10 @@ type Options struct {
 	SignalRate    rate.Limit // forwarded requests per client IP per second [20, bursts of 60]
 	SignalBurst   int
 
-	// Room for what comes next: a STUN/TURN server sharing the relay's process and limits
-	// (the HTTP side would hand out coturn-style REST credentials under /api/v1/relay/).
+	// TURN, if set, is the relay's STUN/TURN server: each registered daemon receives
+	// credentials for it (ICESERVERS, renewed at half their life), and clients fetch theirs
+	// from GET /d/<id>/api/v1/ice. The caller closes it.
+	TURN *TURN
 }
 
 func (o *Options) defaults() {
@@ -145,6 +147,7 @@ func NewServer(opts Options) *Server {
 	mux.HandleFunc("GET /api/v1/relay/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]int{"daemons": s.Daemons()})
 	})
+	mux.HandleFunc("GET "+DaemonPrefix+"{id}/api/v1/ice", s.ice)
 	mux.HandleFunc(DaemonPrefix+"{id}/api/v1/{rest...}", s.forward)
 	mux.HandleFunc("GET "+DaemonPrefix+"{id}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
@@ -386,6 +389,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		d.close(websocket.StatusInternalError, "")
 	} else {
 		s.log.Info("relay: daemon registered", "id", d.id, "remote", ip, "took", time.Since(start))
+		if s.opts.TURN != nil {
+			go s.sendICE(d)
+		}
 		d.serve(s.ctx, s.opts, s.tap)
 	}
 	s.mu.Lock()

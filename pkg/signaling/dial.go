@@ -20,6 +20,11 @@ type DialOptions struct {
 	// Timeout bounds the whole setup, offer to connected; 30 s.
 	Timeout time.Duration
 
+	// NoRelayICE keeps a relayed link's Dial from asking the relay for its STUN/TURN
+	// servers (GET <base>/api/v1/ice, answered by the relay itself with credentials of the
+	// daemon's id); by default they are added to Peer.ICEServers before the offer.
+	NoRelayICE bool
+
 	// LocalSignal, if set, sees each local signal (offer, candidates, end of candidates)
 	// before it is sent to the daemon, and returns the signal to send instead, or false to
 	// drop it. RemoteSignal does the same for each of the daemon's signals (its answer
@@ -60,6 +65,9 @@ func Dial(ctx context.Context, link string, opts DialOptions) (*peer.Conn, error
 	connected := make(chan struct{})
 	var once sync.Once
 	cfg := opts.Peer
+	if l.Relayed() && !opts.NoRelayICE {
+		cfg.ICEServers = append(relayICE(ctx, a, l), cfg.ICEServers...)
+	}
 	userState := cfg.OnStateChange
 	cfg.Role = peer.Offerer
 	cfg.OnSignal = func(s peer.Signal) {
@@ -231,4 +239,24 @@ func Probe(ctx context.Context, link string) error {
 		}
 	}
 	return err
+}
+
+// ICEResponse is the answer of GET <relay>/d/<id>/api/v1/ice: the relay's STUN and TURN
+// servers with credentials for this daemon, until Expires (Unix seconds).
+type ICEResponse struct {
+	ICEServers []peer.ICEServer `json:"iceServers"`
+	Expires    int64            `json:"expires,omitempty"`
+}
+
+// relayICE asks the relay of a relayed link for its STUN/TURN servers. A relay without
+// them, or an answer that does not come within 5 s, gives none: the connection may still
+// work directly, and the offer's failure says more than this request's would.
+func relayICE(ctx context.Context, a api, l Link) []peer.ICEServer {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var r ICEResponse
+	if err := call(ctx, a, "GET", l.Base+APIPrefix+"ice", "", nil, &r); err != nil {
+		return nil
+	}
+	return r.ICEServers
 }

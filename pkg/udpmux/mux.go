@@ -206,6 +206,8 @@ type Mux struct {
 	recentAge  list.List                // of closedUfrag, oldest first
 
 	addrsEvicted atomic.Uint64
+
+	srflx srflxState // STUN Binding requests of the mux's own (srflx.go)
 }
 
 var _ ice.UDPMux = (*Mux)(nil)

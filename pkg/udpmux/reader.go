@@ -135,6 +135,10 @@ func (rd *reader) route(p []byte, from netip.AddrPort) *atomic.Uint64 {
 		stunOK = err == nil
 	}
 	check := stunOK && info.username != nil
+	if stunOK && !check && (info.msgType == stunBindingSuccess || info.msgType == stunBindingError) &&
+		rd.m.deliverResponse(p, from) {
+		return &st.delivered // an answer to the mux's own Binding request (srflx.go)
+	}
 
 	l := rd.l
 	var r *route
