@@ -33,10 +33,11 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if help || err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	link, rest, ok := splitLink(pos)
+	if !ok || len(rest) != 1 {
 		return usagef("get takes LINK PATH")
 	}
-	link, remote := pos[0], pos[1]
+	remote := rest[0]
 	if *out == "" {
 		*out = path.Base(strings.TrimRight(remote, "/"))
 	}
