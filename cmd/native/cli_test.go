@@ -195,7 +195,7 @@ func TestLinkFromEnv(t *testing.T) {
 // Every command answers --help with its usage and examples (exit 0); `rangecast help`
 // documents the exit codes and RANGECAST_LINK; errors name the flag or argument.
 func TestHelpAndUsage(t *testing.T) {
-	for _, cmd := range []string{"ls", "cat", "completion"} {
+	for _, cmd := range []string{"ls", "cat", "http", "completion"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"--help", "-h"} {
 				var stdout, stderr bytes.Buffer
@@ -207,7 +207,7 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"help"}, &stdout, &stderr))
-	for _, want := range []string{"Exit codes:", "130", "RANGECAST_LINK", "cat", "completion"} {
+	for _, want := range []string{"Exit codes:", "130", "RANGECAST_LINK", "cat", "http", "completion"} {
 		assert.Contains(t, stdout.String(), want)
 	}
 	for _, tc := range []struct {
@@ -217,6 +217,8 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"cat", "--range", "x", "http://h/#t=a", "p"}, "--range"},
 		{[]string{"cat", "--bogus"}, "-bogus"},
 		{[]string{"ls", "http://h/#t=a", "a", "b"}, `extra argument "b"`},
+		{[]string{"http", "--listen", "0.0.0.0:8080", "http://h/#t=a"}, "--listen"},
+		{[]string{"http", "--listen", "192.0.2.1:80", "http://h/#t=a"}, "loopback"},
 		{[]string{"completion", "fish"}, "fish"},
 		{[]string{"completion"}, "SHELL"},
 	} {

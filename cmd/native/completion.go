@@ -15,7 +15,7 @@ _rangecast() {
 	local cur cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve get ls cat demo completion help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve get ls cat http demo completion help" -- "$cur"))
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
@@ -28,7 +28,7 @@ _rangecast() {
 	http) flags="--listen --help" ;;
 	mount) flags="--help" ;;
 	completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
-	help) COMPREPLY=($(compgen -W "serve get ls cat demo completion" -- "$cur")); return ;;
+	help) COMPREPLY=($(compgen -W "serve get ls cat http demo completion" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$flags" -- "$cur"))

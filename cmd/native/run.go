@@ -21,6 +21,7 @@ Usage:
   rangecast get [-o FILE] [-c] LINK PATH download one file, print its sha256
   rangecast ls [-l] [-R] [--json] LINK [DIR]  list a directory
   rangecast cat [--range START-END] LINK PATH  write a file (or a byte range) to stdout
+  rangecast http LINK                   serve the remote files to local apps over loopback HTTP
   rangecast demo DIR                    write a demo directory of assorted files
   rangecast completion bash|zsh         print a shell completion script
   rangecast help [COMMAND]              show help
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(rest, stdout, stderr)
 	case "cat":
 		return runCat(ctx, rest, stdout, stderr)
+	case "http":
+		return runHTTP(ctx, rest, stdout, stderr)
 	case "completion":
 		return runCompletion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
