@@ -195,7 +195,7 @@ func TestLinkFromEnv(t *testing.T) {
 // Every command answers --help with its usage and examples (exit 0); `rangecast help`
 // documents the exit codes and RANGECAST_LINK; errors name the flag or argument.
 func TestHelpAndUsage(t *testing.T) {
-	for _, cmd := range []string{"ls", "cat", "http", "completion"} {
+	for _, cmd := range []string{"ls", "cat", "http", "mount", "completion"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"--help", "-h"} {
 				var stdout, stderr bytes.Buffer
@@ -207,7 +207,7 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"help"}, &stdout, &stderr))
-	for _, want := range []string{"Exit codes:", "130", "RANGECAST_LINK", "cat", "http", "completion"} {
+	for _, want := range []string{"Exit codes:", "130", "RANGECAST_LINK", "cat", "http", "mount", "completion"} {
 		assert.Contains(t, stdout.String(), want)
 	}
 	for _, tc := range []struct {

@@ -15,7 +15,7 @@ _rangecast() {
 	local cur cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve get ls cat http demo completion help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve get ls cat http mount demo completion help" -- "$cur"))
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
@@ -26,9 +26,9 @@ _rangecast() {
 	ls) flags="-l -R --json --help" ;;
 	cat) flags="--range --help" ;;
 	http) flags="--listen --help" ;;
-	mount) flags="--help" ;;
+	mount) flags="--debug --help" ;;
 	completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
-	help) COMPREPLY=($(compgen -W "serve get ls cat http demo completion" -- "$cur")); return ;;
+	help) COMPREPLY=($(compgen -W "serve get ls cat http mount demo completion" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -66,7 +66,7 @@ _rangecast() {
 	ls) _arguments '-l[long format]' '-R[recursive]' '--json[JSON output]' '--help[show help]' '*:argument:' ;;
 	cat) _arguments '--range[byte range START-END]:range:' '--help[show help]' '*:argument:' ;;
 	http) _arguments '--listen[loopback address]:address:' '--help[show help]' '*:argument:' ;;
-	mount) _arguments '--help[show help]' '*:mountpoint:_files -/' ;;
+	mount) _arguments "--debug[log every FUSE request]" '--help[show help]' '*:mountpoint:_files -/' ;;
 	completion) _values 'shell' bash zsh ;;
 	help) _describe 'command' commands ;;
 	esac

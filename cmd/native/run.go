@@ -22,6 +22,7 @@ Usage:
   rangecast ls [-l] [-R] [--json] LINK [DIR]  list a directory
   rangecast cat [--range START-END] LINK PATH  write a file (or a byte range) to stdout
   rangecast http LINK                   serve the remote files to local apps over loopback HTTP
+  rangecast mount LINK MOUNTPOINT       mount the remote files read-only (Linux, FUSE)
   rangecast demo DIR                    write a demo directory of assorted files
   rangecast completion bash|zsh         print a shell completion script
   rangecast help [COMMAND]              show help
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCat(ctx, rest, stdout, stderr)
 	case "http":
 		return runHTTP(ctx, rest, stdout, stderr)
+	case "mount":
+		return runMount(ctx, rest, stdout, stderr)
 	case "completion":
 		return runCompletion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
