@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,7 +196,7 @@ func TestLinkFromEnv(t *testing.T) {
 // Every command answers --help with its usage and examples (exit 0); `rangecast help`
 // documents the exit codes and RANGECAST_LINK; errors name the flag or argument.
 func TestHelpAndUsage(t *testing.T) {
-	for _, cmd := range []string{"ls", "cat", "http", "mount", "completion"} {
+	for _, cmd := range []string{"get", "ls", "cat", "http", "mount", "completion"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"--help", "-h"} {
 				var stdout, stderr bytes.Buffer
@@ -267,4 +268,22 @@ func mustRun(t *testing.T, args ...string) []byte {
 	var stdout bytes.Buffer
 	require.NoError(t, run(t.Context(), args, &stdout, io.Discard))
 	return stdout.Bytes()
+}
+
+// makeTree writes a small tree of assorted files: nested directories, an empty file, an
+// empty directory, sizes around the read sizes; it returns path → content.
+func makeTree(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	rng := rand.NewChaCha8([32]byte{3})
+	files := map[string][]byte{}
+	for i, p := range []string{"a.txt", "empty", "d1/b.bin", "d1/d2/c.bin", "d1/d2/d3/deep.txt", "z/131072.bin", "z/131073.bin", "z/1M.bin"} {
+		n := []int{5, 0, 70000, 300000, 12, 131072, 131073, 1 << 20}[i]
+		b := make([]byte, n)
+		_, _ = rng.Read(b)
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), b, 0o644))
+		files[p] = b
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "emptydir"), 0o755))
+	return files
 }

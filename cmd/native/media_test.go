@@ -154,10 +154,10 @@ func TestHTTPGatewayRangesAndToken(t *testing.T) {
 	}
 	mid := bigBytes[:16<<20]
 	for _, tc := range []struct {
-		rng   string
-		code  int
-		want  []byte
-		crng  string
+		rng  string
+		code int
+		want []byte
+		crng string
 	}{
 		{"", http.StatusOK, mid, ""},
 		{"bytes=0-99", http.StatusPartialContent, mid[:100], "bytes 0-99/16777216"},

@@ -92,24 +92,6 @@ func TestMountMedia(t *testing.T) {
 	}
 }
 
-// makeTree writes a small tree of assorted files: nested directories, an empty file, an
-// empty directory, sizes around the read sizes; it returns path → content.
-func makeTree(t *testing.T, root string) map[string][]byte {
-	t.Helper()
-	rng := rand.NewChaCha8([32]byte{3})
-	files := map[string][]byte{}
-	for i, p := range []string{"a.txt", "empty", "d1/b.bin", "d1/d2/c.bin", "d1/d2/d3/deep.txt", "z/131072.bin", "z/131073.bin", "z/1M.bin"} {
-		n := []int{5, 0, 70000, 300000, 12, 131072, 131073, 1 << 20}[i]
-		b := make([]byte, n)
-		_, _ = rng.Read(b)
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, p), b, 0o644))
-		files[p] = b
-	}
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "emptydir"), 0o755))
-	return files
-}
-
 // fs.WalkDir over the mount sees the served tree, every file with its bytes, and
 // testing/fstest.TestFS finds the mount a correct file system.
 func TestMountWalkAndTestFS(t *testing.T) {

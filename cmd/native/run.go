@@ -18,7 +18,8 @@ const usage = `rangecast — your files, in any browser, peer-to-peer.
 
 Usage:
   rangecast serve [flags] [DIR]         export DIR (default: the current directory) read-only
-  rangecast get [-o FILE] [-c] LINK PATH download one file, print its sha256
+  rangecast get [-o FILE] [-c] LINK PATH...  download files, print their sha256
+  rangecast get -r LINK DIR [DEST]      mirror a directory tree (resumable)
   rangecast ls [-l] [-R] [--json] LINK [DIR]  list a directory
   rangecast cat [--range START-END] LINK PATH  write a file (or a byte range) to stdout
   rangecast http LINK                   serve the remote files to local apps over loopback HTTP
