@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,23 +25,77 @@ import (
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("get", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	out := fset.String("o", "", "write to FILE (default: the remote file's name, in the current directory; - for stdout)")
+	out := fset.String("o", "", "write to FILE (default: the remote file's name, in the current directory; - for stdout); one PATH only")
 	resume := fset.Bool("c", false, "continue a partial download of FILE")
 	verbose := fset.Bool("v", false, "print how the connection goes (the selected ICE candidate pair: direct or relayed) on stderr")
 	var ice stringList
 	fset.Var(&ice, "ice-server", "STUN or TURN server URL, repeatable (a relay link also uses the relay's)")
+	force := fset.Bool("force", false, "with -c, resume a partial file that rangecast did not record, after checking its last 64 KiB against the remote bytes")
+	recursive := fset.Bool("r", false, "mirror the remote directory DIR into DEST (default: DIR's name), resuming what is there")
+	jobs := fset.Int("j", 6, "files in flight at once with -r or several PATHs")
 	fset.Usage = func() {
-		fmt.Fprintf(fset.Output(), "Usage: rangecast get [-o FILE] [-c] [-v] [--ice-server URL] LINK PATH\n\nDownloads PATH from the daemon and prints its sha256.\n\nFlags:\n")
+		fmt.Fprint(fset.Output(), `Usage: rangecast get [-o FILE] [-c [--force]] [-v] [--ice-server URL] LINK PATH...
+       rangecast get -r [-j N] LINK DIR [DEST]
+
+Downloads each PATH from the daemon into the current directory (or FILE) and prints its
+sha256, as sha256sum does. A PATH that fails is reported and the others go on; the exit
+status is 1 if any failed.
+
+With -r, mirrors the tree under DIR into DEST, several files at once over one connection:
+files whose size and modification time already match are skipped, partial ones resume
+(as -c), changed ones are fetched again, and each file keeps its modification time. It
+prints one line per finished file (or one progress line on a terminal) and a summary.
+
+Examples:
+  rangecast get "$LINK" movies/film.mkv             # → ./film.mkv, prints its sha256
+  rangecast get -o - "$LINK" notes.txt | less
+  rangecast get "$LINK" a.iso b.iso c.iso
+  rangecast get -c "$LINK" movies/film.mkv          # resume after an interruption
+  rangecast get -c --force -o film.mkv "$LINK" movies/film.mkv  # resume a partial file from elsewhere
+  rangecast get -r "$LINK" photos/2026 ~/photos-2026   # mirror; run it again to resume
+
+Flags:
+`)
 		fset.PrintDefaults()
+		fmt.Fprint(fset.Output(), linkHelp)
 	}
 	pos, help, err := parseFlags(fset, args)
 	if help || err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		return usagef("get takes LINK PATH")
+	link, rest, ok := splitLink(pos)
+	if !ok || len(rest) == 0 {
+		if *recursive {
+			return usagef("get -r takes LINK DIR [DEST] (missing DIR)")
+		}
+		return usagef("get takes LINK PATH... (missing PATH)")
 	}
-	link, remote := pos[0], pos[1]
+	if *jobs < 1 || *jobs > 64 {
+		return usagef("-j %d: want 1 to 64 files in flight", *jobs)
+	}
+	if *force && !*resume {
+		return usagef("--force goes with -c (it resumes a partial file rangecast did not record)")
+	}
+	if *recursive {
+		if *out != "" {
+			return usagef("-o names one file: with -r, name the destination directory as DEST")
+		}
+		if len(rest) > 2 {
+			return usagef("get -r takes LINK DIR [DEST]: extra argument %q", rest[2])
+		}
+		dest := ""
+		if len(rest) == 2 {
+			dest = rest[1]
+		}
+		return runMirror(ctx, link, rest[0], dest, *jobs, stdout, stderr)
+	}
+	if len(rest) > 1 {
+		if *out != "" {
+			return usagef("-o names one file: with several PATHs, run get in the destination directory")
+		}
+		return runGetMany(ctx, link, rest, *jobs, *resume, *force, stdout, stderr)
+	}
+	remote := rest[0]
 	if *out == "" {
 		*out = path.Base(strings.TrimRight(remote, "/"))
 	}
@@ -62,16 +117,17 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return explain(err)
 	}
 	defer f.Close()
-	size, etag := f.Size(), f.Info().ETag()
+	size := f.Size()
 
 	h := sha256.New()
 	var dst io.Writer
 	var start int64
 	var file *os.File
 	if *out == "-" {
-		dst = stdout
+		dst = onlyWriter{stdout}
+		defer notifyPipe()()
 	} else {
-		file, start, err = openOutput(*out, *resume, size, etag, h)
+		file, start, err = openOutput(ctx, *out, resumeMode{on: *resume, force: *force}, f, h)
 		if err != nil {
 			return err
 		}
@@ -90,6 +146,9 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		err = ctx.Err()
 	}
 	if err != nil {
+		if file == nil && isBrokenPipe(err) {
+			return nil // get -o - | head
+		}
 		if file != nil {
 			_ = file.Sync()
 			return fmt.Errorf("%w\n(the partial file %s is kept: rerun with -c to resume)", explain(err), *out)
@@ -126,11 +185,22 @@ func sidecar(out string) string {
 	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".rangecast-partial")
 }
 
+// resumeMode is how openOutput treats a file that is already there.
+type resumeMode struct {
+	on    bool // -c: append to a partial download
+	force bool // --force: also one that no sidecar records, once its tail checks out
+}
+
+// tailCheck is how much of a partial file's end --force compares with the remote bytes.
+const tailCheck = 64 << 10
+
 // openOutput creates the download, or with resume opens a partial one for appending after
-// checking that it holds a prefix of the same version of the remote file. The bytes already
-// there are fed to h.
-func openOutput(out string, resume bool, size int64, etag string, h hash.Hash) (*os.File, int64, error) {
-	if resume {
+// checking that it holds a prefix of the same version of the remote file: by the ETag its
+// sidecar recorded, or with --force and no sidecar by comparing its last tailCheck bytes with
+// the remote file's. The bytes already there are fed to h.
+func openOutput(ctx context.Context, out string, mode resumeMode, rf *rangefs.File, h hash.Hash) (*os.File, int64, error) {
+	size, etag := rf.Size(), rf.Info().ETag()
+	if mode.on {
 		f, err := os.OpenFile(out, os.O_RDWR, 0)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -148,13 +218,24 @@ func openOutput(out string, resume bool, size int64, etag string, h hash.Hash) (
 			switch {
 			case rerr == nil && strings.TrimSpace(string(rec)) != etag:
 				f.Close()
-				return nil, 0, fmt.Errorf("the remote file changed since %s was started: remove it to download again", out)
-			case rerr != nil && have != size:
-				f.Close()
-				return nil, 0, fmt.Errorf("%s exists but no partial download of it is recorded: remove it, or choose another -o", out)
+				return nil, 0, fmt.Errorf("%w: the remote file changed since %s was started: remove it to download again", errChanged, out)
 			case have > size:
 				f.Close()
 				return nil, 0, fmt.Errorf("%s is larger than the remote file: remove it to download again", out)
+			case rerr != nil && have != size && !mode.force:
+				f.Close()
+				return nil, 0, fmt.Errorf("%s exists but no partial download of it is recorded: remove it, choose another -o, or add --force to check its last 64 KiB against the remote file and resume", out)
+			case rerr != nil && have != size:
+				if err := checkTail(ctx, f, have, rf); err != nil {
+					f.Close()
+					return nil, 0, fmt.Errorf("--force: refusing to resume %s: %w", out, err)
+				}
+				// From here on it is a recorded partial download: an interruption resumes
+				// strictly, by ETag.
+				if err := os.WriteFile(sidecar(out), []byte(etag+"\n"), 0o644); err != nil {
+					f.Close()
+					return nil, 0, err
+				}
 			}
 			if _, err := io.Copy(h, io.NewSectionReader(f, 0, have)); err != nil {
 				f.Close()
@@ -172,6 +253,31 @@ func openOutput(out string, resume bool, size int64, etag string, h hash.Hash) (
 	}
 	f, err := os.Create(out)
 	return f, 0, err
+}
+
+// errChanged marks a partial download of another version of the remote file.
+var errChanged = errors.New("changed")
+
+// checkTail compares the last tailCheck bytes of the local file (have bytes long) with the
+// remote file's bytes at the same offset.
+func checkTail(ctx context.Context, local *os.File, have int64, rf *rangefs.File) error {
+	n := min(have, tailCheck)
+	if n == 0 {
+		return nil
+	}
+	off := have - n
+	mine := make([]byte, n)
+	if _, err := local.ReadAt(mine, off); err != nil {
+		return err
+	}
+	theirs := make([]byte, n)
+	if _, err := rf.ReadAtContext(ctx, theirs, off); err != nil && !errors.Is(err, io.EOF) {
+		return explain(err)
+	}
+	if !bytes.Equal(mine, theirs) {
+		return fmt.Errorf("its last %d bytes (from offset %d) differ from the remote file's: it is not a prefix of it", n, off)
+	}
+	return nil
 }
 
 // progress draws a one-line progress bar with speed and ETA on a terminal, and nothing

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -32,7 +31,7 @@ func TestGetStopsOnSignal(t *testing.T) {
 			d := startDaemon(t, "--listen", "127.0.0.1:0", dir)
 			out := filepath.Join(t.TempDir(), "huge.bin")
 			cmd := exec.Command(binPath, "get", "-o", out, d.link, "huge.bin")
-			var stderr bytes.Buffer
+			var stderr syncBuffer // the process writes it while the test reads it
 			cmd.Stderr = &stderr
 			require.NoError(t, cmd.Start())
 			exited := make(chan error, 1)

@@ -1,5 +1,5 @@
 // Command rangecast serves a directory to browsers and native clients over WebRTC, and is
-// that native client: rangecast serve, get, ls.
+// that native client: rangecast serve, get, ls, cat, http, mount.
 package main
 
 import (

@@ -18,13 +18,30 @@ const usage = `rangecast — your files, in any browser, peer-to-peer.
 
 Usage:
   rangecast serve [flags] [DIR]         export DIR (default: the current directory) read-only
-  rangecast get [-o FILE] [-c] LINK PATH download one file, print its sha256
-  rangecast ls LINK [DIR]               list a directory
-  rangecast relay [flags]               run a relay daemons register on, for clients to reach them
+  rangecast get [-o FILE] [-c] LINK PATH...  download files, print their sha256
+  rangecast get -r LINK DIR [DEST]      mirror a directory tree (resumable)
+  rangecast ls [-l] [-R] [--json] LINK [DIR]  list a directory
+  rangecast cat [--range START-END] LINK PATH  write a file (or a byte range) to stdout
+  rangecast http LINK                   serve the remote files to local apps over loopback HTTP
+  rangecast mount LINK MOUNTPOINT       mount the remote files read-only (Linux, FUSE)
+  rangecast relay [flags]               run a relay that daemons register on, for clients to reach them
   rangecast demo DIR                    write a demo directory of assorted files
+  rangecast completion bash|zsh         print a shell completion script
   rangecast help [COMMAND]              show help
 
-Run 'rangecast help COMMAND' for a command's flags.
+Run 'rangecast help COMMAND' (or 'rangecast COMMAND --help') for a command's flags and examples.
+
+The link:
+  LINK is what 'rangecast serve' prints, http://HOST:PORT/#t=TOKEN (quote it: # starts a
+  shell comment). When RANGECAST_LINK is set, LINK may be left out: a command whose first
+  argument starts with http:// or https:// takes that as the link; otherwise every argument
+  is a path and the link is RANGECAST_LINK.
+
+Exit codes:
+  0    success
+  1    failure (the daemon refused, a file failed, the connection was lost, ...)
+  2    usage error (an unknown flag or command, a missing or extra argument)
+  130  interrupted (Ctrl-C or SIGTERM)
 `
 
 // run is the whole program but for the process exit: main decides the exit code.
@@ -45,6 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRelay(ctx, rest, stdout, stderr)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
+	case "cat":
+		return runCat(ctx, rest, stdout, stderr)
+	case "http":
+		return runHTTP(ctx, rest, stdout, stderr)
+	case "mount":
+		return runMount(ctx, rest, stdout, stderr)
+	case "completion":
+		return runCompletion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) == 1 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "-h"}, stdout, stderr)

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/internal/netns"
+)
+
+type mountProc struct {
+	cmd    *exec.Cmd
+	dir    string
+	stderr *syncBuffer
+	exited chan error
+}
+
+// startMount runs `rangecast mount LINK DIR` and waits until it has mounted. Where FUSE is
+// missing it skips, saying so; where /dev/fuse exists but mounting fails it skips too,
+// unless RANGECAST_REQUIRE_NETNS=1 asks for every process test to run: then it fails.
+func startMount(t *testing.T, link string) *mountProc {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("SKIPPING: no /dev/fuse here (%v): the FUSE mount cannot be tested", err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binPath, "mount", link, dir)
+	m := &mountProc{cmd: cmd, dir: dir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = m.stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { m.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-m.exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+			}
+		}
+		// In case it was killed or failed to unmount: never leave a mount behind.
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil && err != syscall.EINVAL {
+			t.Logf("unmount %s: %v", dir, err)
+		}
+		if t.Failed() {
+			t.Logf("mount stderr:\n%s", m.stderr.String())
+		}
+	})
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		err := <-m.exited
+		msg := fmt.Sprintf("/dev/fuse exists but rangecast mount failed (%v): %s", err, m.stderr.String())
+		if netns.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING: " + msg)
+	}
+	return m
+}
+
+// ffprobe and ffmpeg read and seek a remote MP4 through the mount: the same frames as the
+// local file, from the start and after a seek.
+func TestMountMedia(t *testing.T) {
+	netns.Require(t)
+	dir := media(t)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", dir)
+	m := startMount(t, d.link)
+	for _, name := range []string{"a.mp4", "fast.mp4"} {
+		t.Run(name, func(t *testing.T) {
+			local, remote := filepath.Join(dir, name), filepath.Join(m.dir, name)
+			assert.Equal(t, probeDuration(t, local), probeDuration(t, remote))
+			assert.Equal(t, decodeSum(t, local, ""), decodeSum(t, remote, ""), "decoded frames")
+			assert.Equal(t, decodeSum(t, local, "5.5"), decodeSum(t, remote, "5.5"), "decoded frames after a seek to 5.5 s")
+		})
+	}
+}
+
+// fs.WalkDir over the mount sees the served tree, every file with its bytes, and
+// testing/fstest.TestFS finds the mount a correct file system.
+func TestMountWalkAndTestFS(t *testing.T) {
+	netns.Require(t)
+	root := t.TempDir()
+	files := makeTree(t, root)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", root)
+	m := startMount(t, d.link)
+	got := map[string]string{}
+	var dirs []string
+	require.NoError(t, fs.WalkDir(os.DirFS(m.dir), ".", func(p string, e fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if e.IsDir() {
+			dirs = append(dirs, p)
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(m.dir, p))
+		require.NoError(t, err, p)
+		got[p] = sum(b)
+		return nil
+	}))
+	want := map[string]string{}
+	for p, b := range files {
+		want[p] = sum(b)
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, []string{".", "d1", "d1/d2", "d1/d2/d3", "emptydir", "z"}, dirs)
+
+	var expected []string
+	for p := range files {
+		expected = append(expected, p)
+	}
+	assert.NoError(t, fstest.TestFS(os.DirFS(m.dir), expected...))
+
+	// Read-only: nothing can be created or written.
+	assert.ErrorIs(t, os.WriteFile(filepath.Join(m.dir, "new"), []byte("x"), 0o644), syscall.EROFS)
+	_, err := os.OpenFile(filepath.Join(m.dir, "a.txt"), os.O_WRONLY, 0)
+	assert.ErrorIs(t, err, syscall.EROFS)
+}
+
+// Sixteen readers at once, sequential and random, each file read matching the local sha256;
+// then SIGINT unmounts and exits 0.
+func TestMountConcurrentReadersThenUnmount(t *testing.T) {
+	netns.Require(t)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
+	m := startMount(t, d.link)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			f, err := os.Open(filepath.Join(m.dir, "mid.bin"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			if i%2 == 0 { // sequential, whole file
+				h := sha256.New()
+				if _, err := io.Copy(h, f); err != nil {
+					errs <- err
+					return
+				}
+				if got := hex.EncodeToString(h.Sum(nil)); got != midSum {
+					errs <- fmt.Errorf("reader %d: sha256 %s, want %s", i, got, midSum)
+				}
+				return
+			}
+			rng := rand.New(rand.NewPCG(uint64(i), 9))
+			for range 50 {
+				off := rng.Int64N(16 << 20)
+				n := min(rng.Int64N(300<<10)+1, 16<<20-off)
+				p := make([]byte, n)
+				if _, err := f.ReadAt(p, off); err != nil {
+					errs <- fmt.Errorf("reader %d: %d+%d: %w", i, off, n, err)
+					return
+				}
+				if sha256.Sum256(p) != sha256.Sum256(bigBytes[off:off+n]) {
+					errs <- fmt.Errorf("reader %d: %d+%d: wrong bytes", i, off, n)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+
+	require.NoError(t, m.cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-m.exited:
+		assert.NoError(t, err, m.stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("mount still running 10 s after SIGINT")
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mounts), " "+m.dir+" ", "still mounted after SIGINT")
+	assert.True(t, strings.Contains(m.stderr.String(), "unmounted"))
+}
