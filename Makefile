@@ -43,7 +43,11 @@ vet: ## go vet, natively and for GOOS=js
 # The tests that need a loopback-only network namespace (internal/netns) skip themselves
 # under a plain `go test` without root; the Makefile's test targets make that a failure.
 test e2e: export RANGECAST_REQUIRE_NETNS := 1
-test: vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite (as root: see internal/netns)
+.PHONY: deps
+deps: ## install what make test needs besides Go (as root), or say what to run
+	scripts/deps.sh
+
+test: deps vet wasm ## vet, then every test: -race natively, the portable packages under Node, the browser suite (as root: see internal/netns)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
 	# 300 sessions through one port: the race detector's run above scales that down to 100.
 	$(GO) test -count=1 -run '^TestManySessions$$' ./pkg/udpmux
@@ -51,7 +55,7 @@ test: vet wasm ## vet, then every test: -race natively, the portable packages un
 	$(MAKE) e2e
 
 .PHONY: e2e
-e2e: wasm ## only the browser suite: real Chromium against the real daemon, in a loopback-only netns (as root)
+e2e: deps wasm ## only the browser suite: real Chromium against the real daemon, in a loopback-only netns (as root)
 	$(GO) test -count=1 -timeout 15m ./e2e
 
 .PHONY: fuzz
