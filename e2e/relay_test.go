@@ -113,7 +113,7 @@ const pairJS = `(async () => {
   if (!p) throw new Error("no selected candidate pair");
   const l = st.get(p.localCandidateId), r = st.get(p.remoteCandidateId);
   return {local: l.candidateType, localAddr: l.address + ":" + l.port, remote: r.candidateType,
-    remoteAddr: r.address + ":" + r.port, connectedMs: pc.__connectedMs || 0};
+    remoteAddr: r.address + ":" + r.port, connectedMs: pc.__connectedMs || 0, nowMs: performance.now()};
 })()`
 
 type candidatePair struct {
@@ -121,7 +121,8 @@ type candidatePair struct {
 	LocalAddr   string  `json:"localAddr"`
 	Remote      string  `json:"remote"`
 	RemoteAddr  string  `json:"remoteAddr"`
-	ConnectedMs float64 `json:"connectedMs"`
+	ConnectedMs float64 `json:"connectedMs"` // navigation → the peer connected
+	NowMs       float64 `json:"nowMs"`       // navigation → this reading
 }
 
 func (p candidatePair) relayed() bool { return p.Local == "relay" || p.Remote == "relay" }
