@@ -212,9 +212,10 @@
     if (canRetry) $("#retry").focus({ preventScroll: true });
   }
 
-  function showSplash(title, text) {
+  function showSplash(title, text, status = "") {
     $("#splash [data-field=title]").textContent = title;
     $("#splash [data-field=text]").textContent = text;
+    $("#splash [data-field=status]").textContent = status;
   }
 
   // ---------------------------------------------------------------- loading the wasm
@@ -267,11 +268,21 @@
     showSplash("Connecting to the daemon…", "Setting up a direct peer-to-peer connection.");
     updateConn();
     let s;
-    try {
-      s = await state.rc.connect(linkFor(token));
-    } catch (e) {
-      if (seq === connectSeq) showError(e, connect);
-      return;
+    for (;;) {
+      try {
+        s = await state.rc.connect(linkFor(token));
+        break;
+      } catch (e) {
+        if (seq !== connectSeq) return;
+        // Through a relay, an unreachable daemon may just be offline: the relay says so at
+        // once (503 daemon_offline). Wait for it to register again, then connect.
+        if (e.code === "unreachable" && await relayOffline()) {
+          if (!(await waitOnline(seq))) return;
+          continue;
+        }
+        showError(e, connect);
+        return;
+      }
     }
     if (seq !== connectSeq) { s.close().catch(() => {}); return; }
     state.remote = s;
@@ -329,6 +340,44 @@
         ? `Reconnecting… next attempt in ${Math.ceil(left / 1000)} s (attempt ${d.attempt})`
         : `Reconnecting… (attempt ${d.attempt})`;
     }
+  }
+
+  // relayOffline asks the relay whether the link's daemon is registered: true when it
+  // answers 503 daemon_offline (docs/RELAY.md, Presence). Always false on a daemon's own page.
+  async function relayOffline() {
+    if (!RELAYED) return false;
+    try {
+      const r = await fetch("api/v1/status", { cache: "no-store" });
+      if (r.status !== 503) return false;
+      const b = await r.json().catch(() => ({}));
+      return b.code === "daemon_offline";
+    } catch {
+      return false;
+    }
+  }
+
+  // waitOnline shows "offline; waiting" and polls the relay, backing off from 0.5 s to 5 s,
+  // until the daemon is registered again: true then, false if another connect() took over.
+  // The relay answers at once either way, so polling costs one small request each time.
+  async function waitOnline(seq) {
+    setPageState("waiting");
+    showSplash("The daemon is offline; waiting for it",
+      "It is not connected to the relay right now. This page connects by itself as soon as it is back.");
+    updateConn();
+    let delay = 500;
+    for (let attempt = 1; seq === connectSeq; attempt++) {
+      $("#splash [data-field=status]").textContent = `Checked ${attempt === 1 ? "once" : attempt + " times"}; next check in ${(delay / 1000).toFixed(1)} s`;
+      await new Promise((r) => setTimeout(r, delay));
+      if (seq !== connectSeq) return false;
+      if (!(await relayOffline())) {
+        if (seq !== connectSeq) return false;
+        setPageState("connecting");
+        showSplash("Connecting to the daemon…", "It is back online: setting up a peer-to-peer connection.");
+        return true;
+      }
+      delay = Math.min(delay * 2, 5000);
+    }
+    return false;
   }
 
   // fetchStatus reads the daemon's status: the served folder's name and its UDP address.
@@ -700,10 +749,12 @@
   // this page reads over its connection: the worker cannot hold a peer connection. For each
   // request the worker sends a MessagePort; the protocol is described at the top of sw.js.
 
-  const STREAM_PREFIX = "/stream";
+  // The worker's scope is the app's own folder: "/" on a daemon, "/d/<id>/" on a relay, so
+  // that the pages of several daemons on one relay each have their own worker, which serves
+  // only its own pages. Stream URLs live under it: stream/<path>, relative to the page.
   function streamURL(path, download = false) {
     const enc = path.split("/").filter(Boolean).map(encodeURIComponent).join("/");
-    return `${location.origin}${STREAM_PREFIX}/${enc}${download ? "?download=1" : ""}`;
+    return new URL(`stream/${enc}${download ? "?download=1" : ""}`, location.href).href;
   }
   app.streamURL = streamURL;
 
@@ -724,7 +775,7 @@
     navigator.serviceWorker.addEventListener("message", (e) => {
       if (e.data && e.data.type === "rangecast:stream" && e.ports[0]) servePort(e.ports[0]);
     });
-    navigator.serviceWorker.register("sw.js", { scope: "/" }).catch((err) => {
+    navigator.serviceWorker.register("sw.js", { scope: "./" }).catch((err) => {
       console.warn("rangecast: service worker not registered; playback and downloads fall back to memory", err);
     });
   }
@@ -886,6 +937,7 @@
   const STATE_LABEL = {
     loading: "Loading", connecting: "Connecting", connected: "Connected", disconnected: "Disconnected",
     reconnecting: "Reconnecting", closed: "Closed", failed: "Failed", error: "Not connected",
+    waiting: "Daemon offline",
   };
 
   function updateConn() {

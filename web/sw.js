@@ -1,4 +1,4 @@
-// rangecast service worker: answers the browser's own HTTP requests for /stream/<path> —
+// rangecast service worker: answers the browser's own HTTP requests for <scope>stream/<path> —
 // <video src>, <audio src>, <img src>, <iframe src>, a download link, a link pasted into a new
 // tab — with bytes read over the daemon connection of a rangecast page in this browser.
 //
@@ -15,7 +15,10 @@
 //   → {op: "close"}                  (no answer; the read ended normally)
 "use strict";
 
-const PREFIX = "/stream/";
+// The worker serves its own scope only: "/" on a daemon's page, "/d/<id>/" on a relay's, so
+// that each daemon on a relay has its own worker, whose clients are that daemon's pages.
+const SCOPE = new URL(self.registration.scope).pathname;
+const PREFIX = SCOPE + "stream/";
 // How long one page may take to answer "open": a page still connecting waits for its session.
 const OPEN_TIMEOUT_MS = 20000;
 // How long a chunk may take: a page that was closed or reloaded mid-read never answers, and
@@ -31,7 +34,7 @@ self.addEventListener("install", (e) => {
   if (typeof e.addRoutes === "function") {
     e.waitUntil(e.addRoutes([
       { condition: { urlPattern: PREFIX + "*" }, source: "fetch-event" },
-      { condition: { urlPattern: "/*" }, source: "network" },
+      { condition: { urlPattern: SCOPE + "*" }, source: "network" },
     ]).catch((err) => console.warn("rangecast worker: static routes not installed:", err)));
   }
 });

@@ -11,7 +11,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	acmeclient "golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/rangecast/rangecast/pkg/relay"
 	"github.com/rangecast/rangecast/web"
@@ -24,6 +30,11 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "127.0.0.1:8090", "HTTP(S) address; the default is loopback only, name another address to expose it")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key the relay serves HTTPS")
 	key := fs.String("tls-key", "", "TLS key file (PEM)")
+	var acmeDomains stringList
+	fs.Var(&acmeDomains, "acme-domain", "serve HTTPS with automatic certificates (ACME, Let's Encrypt) for this public name; repeat for several. The relay must be reachable on port 443 at that name (TLS-ALPN-01)")
+	acmeEmail := fs.String("acme-email", "", "contact address given to the ACME CA (optional)")
+	acmeCache := fs.String("acme-cache", "", "directory keeping the ACME account key and certificates (default: the user cache directory's rangecast/autocert)")
+	acmeDir := fs.String("acme-directory", "", "the ACME CA's directory URL (default: Let's Encrypt's production one)")
 	perIP := fs.Int("max-daemons-per-ip", 16, "daemons registered at once from one IP address")
 	turnListen := fs.String("turn-listen", "", "UDP address of the STUN/TURN server, or off (default: the --listen IP, port 3478)")
 	turnPublic := fs.String("turn-public-ip", "", "the IP clients reach the STUN/TURN server at, and of every relayed address (default: the --turn-listen IP)")
@@ -44,6 +55,18 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if (*cert == "") != (*key == "") {
 		return usagef("--tls-cert and --tls-key go together")
+	}
+	if len(acmeDomains) > 0 && *cert != "" {
+		return usagef("--acme-domain and --tls-cert are alternatives: choose one")
+	}
+	if len(acmeDomains) == 0 && (*acmeEmail != "" || *acmeCache != "" || *acmeDir != "") {
+		return usagef("--acme-email, --acme-cache and --acme-directory need --acme-domain")
+	}
+	var acme *autocert.Manager
+	if len(acmeDomains) > 0 {
+		if acme, err = newACME(acmeDomains, *acmeEmail, *acmeCache, *acmeDir); err != nil {
+			return err
+		}
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -80,13 +103,25 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	scheme := "http"
 	served := make(chan error, 1)
-	if *cert != "" {
+	switch {
+	case acme != nil:
+		scheme = "https"
+		hs.TLSConfig = acme.TLSConfig() // answers TLS-ALPN-01 challenges too
+		go func() { served <- hs.ServeTLS(ln, "", "") }()
+		log.Info("relay: automatic certificates", "domains", []string(acmeDomains), "cache", string(acme.Cache.(autocert.DirCache)))
+	case *cert != "":
 		scheme = "https"
 		go func() { served <- hs.ServeTLS(ln, *cert, *key) }()
-	} else {
+	default:
 		go func() { served <- hs.Serve(ln) }()
 	}
 	url := scheme + "://" + linkHost(ln.Addr().(*net.TCPAddr))
+	if acme != nil {
+		url = scheme + "://" + acmeDomains[0]
+		if p := ln.Addr().(*net.TCPAddr).Port; p != 443 {
+			url += ":" + strconv.Itoa(p)
+		}
+	}
 	log.Info("relay serving", "url", url)
 	fmt.Fprintln(stdout, url)
 	select {
@@ -105,6 +140,38 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("relay stopped")
 	return nil
+}
+
+// newACME returns the certificate manager of --acme-domain: certificates from an ACME CA
+// (Let's Encrypt by default) for those names only, obtained on the first handshake that
+// asks for one and renewed before they expire, kept in cache (the account key too). A
+// handshake for any other name is refused without contacting the CA.
+func newACME(domains []string, email, cache, directory string) (*autocert.Manager, error) {
+	for _, d := range domains {
+		if net.ParseIP(d) != nil || !strings.Contains(d, ".") {
+			return nil, usagef("--acme-domain %q: want a public DNS name", d)
+		}
+	}
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("relay: no cache directory for the ACME certificates (name one with --acme-cache): %w", err)
+		}
+		cache = filepath.Join(dir, "rangecast", "autocert")
+	}
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return nil, fmt.Errorf("relay: --acme-cache: %w", err)
+	}
+	m := &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(domains...),
+		Cache:      autocert.DirCache(cache),
+		Email:      email,
+	}
+	if directory != "" {
+		m.Client = &acmeclient.Client{DirectoryURL: directory}
+	}
+	return m, nil
 }
 
 // startTURN starts the relay's STUN/TURN server: on turnListen, or by default on the HTTP

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -49,6 +51,7 @@ type serveConfig struct {
 	grace      time.Duration
 	relay      string // a relay's URL to register on, or ""
 	identity   string // the identity key file for the relay ("": the default path)
+	relayCA    string // a PEM file of CA certificates trusted for an https relay, besides the system's
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&cfg.relay, "relay", "", "also register on the relay at this URL (http(s)://host[:port]) and print the link through it")
+	fs.StringVar(&cfg.relayCA, "relay-ca", "", "PEM file of CA certificates to trust for an https:// --relay, besides the system's (a private CA)")
 	fs.StringVar(&cfg.identity, "identity", "", "the daemon's identity key on relays, created on first use (default: the user config directory's rangecast/identity.key)")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
 	fs.Usage = func() {
@@ -96,6 +100,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.grace <= 0 {
 		return usagef("--grace must be positive")
+	}
+	if cfg.relayCA != "" && !strings.HasPrefix(cfg.relay, "https://") {
+		return usagef("--relay-ca needs an https:// --relay")
 	}
 	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if err != nil {
@@ -398,10 +405,35 @@ func newRelayDaemon(cfg serveConfig, sig *signaling.Handler, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("serve: --identity: %w", err)
 	}
-	d, err := relay.NewDaemon(relay.DaemonOptions{Relay: cfg.relay, Identity: key, Handler: http.HandlerFunc(sig.ServeRelayed), Logger: log})
+	hc, err := relayHTTPClient(cfg.relayCA)
+	if err != nil {
+		return nil, err
+	}
+	d, err := relay.NewDaemon(relay.DaemonOptions{Relay: cfg.relay, Identity: key, Handler: http.HandlerFunc(sig.ServeRelayed), Logger: log, HTTPClient: hc})
 	if err != nil {
 		return nil, usagef("--relay: %v", err)
 	}
 	log.Info("relay identity", "file", path, "id", d.ID())
 	return d, nil
+}
+
+// relayHTTPClient is the client the daemon dials its relay with: an https:// relay is
+// checked against the system's roots plus those in caFile, if named.
+func relayHTTPClient(caFile string) (*http.Client, error) {
+	tr := &http.Transport{Proxy: nil, ForceAttemptHTTP2: false}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("serve: --relay-ca: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usagef("--relay-ca %s: no PEM certificate in it", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
 }
