@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -364,7 +366,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	s.total++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer func() {
+	release := func() {
 		s.mu.Lock()
 		if s.perIP[ip]--; s.perIP[ip] <= 0 {
 			delete(s.perIP, ip)
@@ -372,18 +374,28 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.total--
 		s.mu.Unlock()
 		s.wg.Done()
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
 	}()
 
 	// The connection lives on after this request: no server-wide deadline may cut it.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.log.Info("relay: registration not upgraded", "remote", ip, "err", err)
 		return
 	}
-	defer ws.CloseNow()
+	defer func() {
+		if !handedOff {
+			ws.CloseNow()
+		}
+	}()
 	ws.SetReadLimit(MaxMessage)
 
 	start := time.Now()
@@ -416,8 +428,23 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		if s.opts.TURN != nil {
 			go s.sendICE(d)
 		}
-		d.serve(s.ctx, s.opts, s.tap)
+		// The registered daemon is served from a goroutine of its own, and this handler
+		// returns (the connection is hijacked): its stack, grown by the upgrade and the
+		// signature check, goes with it, and an idle daemon costs a small one.
+		handedOff = true
+		go func() {
+			defer release()
+			defer ws.CloseNow()
+			d.serve(s.ctx, s.opts, s.tap)
+			s.offline(d, unregister)
+		}()
+		return
 	}
+	s.offline(d, unregister)
+}
+
+// offline ends d's registration.
+func (s *Server) offline(d *daemonConn, unregister func()) {
 	unregister()
 	s.mu.Lock()
 	if s.daemons[d.id] == d {
@@ -577,28 +604,39 @@ func (d *daemonConn) roundTrip(ctx context.Context, m Message) (Message, error) 
 
 // serve reads the daemon's RESPONSEs and pings it, until the connection ends.
 func (d *daemonConn) serve(ctx context.Context, opts Options, tap func([]byte)) {
-	go func() {
-		t := time.NewTicker(opts.PingInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-			case <-d.done:
-				return
-			case <-ctx.Done():
-				d.close(CloseShutdown, "shutdown")
-				return
-			}
-			pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
-			err := d.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				d.setCause(fmt.Errorf("no pong within %v: %w", opts.PingTimeout, err))
-				d.close(CloseTimeout, "timeout")
-				return
-			}
+	// The pings run from a timer, not from a goroutine of their own: an idle daemon costs
+	// the relay one goroutine, this one, blocked in Read.
+	var ping func()
+	var timer *time.Timer
+	var tmu sync.Mutex
+	ping = func() {
+		select {
+		case <-d.done:
+			return
+		default:
 		}
-	}()
+		pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
+		err := d.ws.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			d.close(CloseShutdown, "shutdown")
+			return
+		case err != nil:
+			d.setCause(fmt.Errorf("no pong within %v: %w", opts.PingTimeout, err))
+			d.close(CloseTimeout, "timeout")
+			return
+		}
+		tmu.Lock()
+		timer.Reset(opts.PingInterval)
+		tmu.Unlock()
+	}
+	tmu.Lock()
+	timer = time.AfterFunc(opts.PingInterval, ping)
+	tmu.Unlock()
+	defer timer.Stop()
+	stopOnShutdown := context.AfterFunc(ctx, func() { d.close(CloseShutdown, "shutdown") })
+	defer stopOnShutdown()
 	for {
 		typ, b, err := d.ws.Read(ctx)
 		if err != nil {
@@ -673,3 +711,30 @@ func (l *ipLimiter) allow(ip string) bool {
 	e.seen = now
 	return e.lim.AllowN(now, 1)
 }
+
+// smallBuffers hands coder/websocket a hijacked connection with 1 KiB read and write buffers
+// instead of net/http's 4 KiB ones: an idle daemon's WebSocket is most of what it costs
+// the relay, and signaling messages are small.
+type smallBuffers struct{ http.ResponseWriter }
+
+const wsBufferSize = 1 << 10
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("relay: the connection cannot be hijacked")
+	}
+	conn, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 { // bytes the client sent after its request
+		b, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, wsBufferSize), bufio.NewWriterSize(conn, wsBufferSize)), nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
