@@ -235,10 +235,13 @@ func TestClusterNATSRestart(t *testing.T) {
 
 	restarted := time.Now()
 	startNATS(t, addr.Port)
-	require.Eventually(t, func() bool {
-		st, _ := getJSON(t, http.DefaultClient, "GET", rs[2].url+"/d/"+d.ID()+"/api/v1/status")
-		return st == 200
-	}, 10*time.Second, 10*time.Millisecond)
+	// Each instance reconnects on its own schedule: wait for both others.
+	for _, r := range rs[1:] {
+		require.Eventually(t, func() bool {
+			st, _ := getJSON(t, http.DefaultClient, "GET", r.url+"/d/"+d.ID()+"/api/v1/status")
+			return st == 200
+		}, 10*time.Second, 10*time.Millisecond)
+	}
 	t.Logf("cross-instance routing back %v after NATS restarted", time.Since(restarted).Round(time.Millisecond))
 	assert.Equal(t, sha256.Sum256(want), fetchSHA(t, ctx, relayedLink(rs[1].testRelay, d.ID()), "f.bin"))
 	assert.EqualValues(t, 1, d.Registrations(), "the daemon never noticed")
