@@ -118,6 +118,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string, soakDur ti
 		{"setup", benchSetup},
 		{"sessions", benchSessions},
 		{"netem", benchNetem},
+		{"relayload", benchRelayload},
 		{"browser", benchBrowser},
 		{"soak", benchSoak},
 	}

@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	acmeclient "golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
@@ -40,6 +43,10 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	turnPublic := fs.String("turn-public-ip", "", "the IP clients reach the STUN/TURN server at, and of every relayed address (default: the --turn-listen IP)")
 	turnSecret := fs.String("turn-secret", "", "shared secret of the TURN credentials, coturn's REST scheme (default: $RANGECAST_TURN_SECRET, else random per process)")
 	turnQuota := fs.Int("turn-max-allocations-per-daemon", 64, "TURN allocations at once with one daemon's credentials (its own and its clients')")
+	natsURL := fs.String("nats", "", "NATS server URL(s), comma-separated: relays on one NATS share routing, so a client of any instance reaches a daemon registered on any other (default: none, this relay alone)")
+	natsPrefix := fs.String("nats-prefix", "rangecast", "first token of the NATS subjects (<prefix>.d.<id>.req, .claim, .here); one per cluster")
+	instance := fs.String("instance", "", "this instance's name in the cluster's claims and logs (default: random)")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (off by default; a loopback address is advised)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -91,8 +98,26 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tu != nil {
 		defer tu.Close()
 	}
-	srv := relay.NewServer(relay.Options{Assets: withSecurityHeaders(assets), Logger: log, MaxDaemonsPerIP: *perIP, TURN: tu})
+	var router relay.Router
+	if *natsURL != "" {
+		if router, err = relay.NewNATSRouter(relay.NATSOptions{URL: *natsURL, Prefix: *natsPrefix, Instance: *instance, Logger: log}); err != nil {
+			return err
+		}
+		defer router.Close() // after the server: defers run last-in first-out
+		log.Info("relay: routing over NATS", "nats", redactURL(*natsURL), "prefix", *natsPrefix)
+	}
+	srv := relay.NewServer(relay.Options{Assets: withSecurityHeaders(assets), Logger: log, MaxDaemonsPerIP: *perIP, TURN: tu, Router: router})
 	defer srv.Close()
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return fmt.Errorf("relay: --metrics-listen %s: %w", *metricsListen, err)
+		}
+		ms := &http.Server{Handler: metricsMux(srv.Metrics().Handler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -207,4 +232,27 @@ func startTURN(turnListen, publicIP, secret string, quota int, httpAddr *net.TCP
 	}
 	log.Info("STUN/TURN serving", "udp", tu.Addr().String(), "public", tu.PublicAddr().String())
 	return tu, nil
+}
+
+// metricsMux serves h on /metrics only.
+func metricsMux(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
+}
+
+// redactURL drops the user and password of every URL in a comma-separated list, for logs.
+func redactURL(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = nil
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func promhttpHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"golang.org/x/net/netutil"
 
 	"github.com/rangecast/rangecast/pkg/connect"
@@ -52,6 +53,7 @@ type serveConfig struct {
 	relay      string // a relay's URL to register on, or ""
 	identity   string // the identity key file for the relay ("": the default path)
 	relayCA    string // a PEM file of CA certificates trusted for an https relay, besides the system's
+	metrics    string // --metrics-listen: where Prometheus metrics are served, or ""
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,7 +69,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&udp, "udp", "UDP address (IP:port) that carries every peer's WebRTC traffic; repeatable, one socket set per address, all on one port (default: the --listen IP, a free port)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&cfg.relay, "relay", "", "also register on the relay at this URL (http(s)://host[:port]) and print the link through it")
+	fs.StringVar(&cfg.relay, "relay", "", "also register on the relay at this URL (http(s)://host[:port]; several instances of one cluster comma-separated) and print the link through it")
+	fs.StringVar(&cfg.metrics, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (off unless set; a bare :PORT is loopback's)")
 	fs.StringVar(&cfg.relayCA, "relay-ca", "", "PEM file of CA certificates to trust for an https:// --relay, besides the system's (a private CA)")
 	fs.StringVar(&cfg.identity, "identity", "", "the daemon's identity key on relays, created on first use (default: the user config directory's rangecast/identity.key)")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
@@ -177,6 +180,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	}
 
 	var rd *relay.Daemon
+	var dm daemonMetrics
+	var udpMux ice.UDPMux = mux
+	if cfg.metrics != "" {
+		udpMux = countingMux{mux, &dm}
+	}
 
 	var status func() any // set once sig exists: it reports sig's peers
 	sig, err := signaling.NewHandler(signaling.HandlerOptions{
@@ -201,7 +209,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					// Browsers on this host in a loopback-only setup offer no candidate of
 					// their own and reach the daemon's 127.0.0.1 candidate as peer-reflexive.
 					IncludeLoopbackCandidate: true,
-					UDPMux:                   mux,
+					UDPMux:                   udpMux,
 					DisableMulticastDNS:      true,
 					// A vanished peer (a killed client, a closed laptop) sends nothing,
 					// not even an SCTP ABORT: ICE's own checks, every second, tell. It is
@@ -216,7 +224,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log}),
+		OnConnect: dm.onConnect(connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log})),
 		Logger:    log,
 	})
 	status = func() any {
@@ -241,6 +249,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	if err != nil {
 		_ = sig.Close()
 		return fmt.Errorf("serve: web app: %w", err)
+	}
+	if cfg.metrics != "" {
+		if err := dm.serve(ctx, cfg.metrics, sig.Peers, func() *relay.Daemon { return rd }, log); err != nil {
+			_ = sig.Close()
+			return err
+		}
 	}
 	hs := &http.Server{
 		Handler:           newMux(sig, assets),

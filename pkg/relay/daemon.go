@@ -22,7 +22,11 @@ import (
 // DaemonOptions configures a Daemon, the daemon's side of a relay. Relay, Identity and
 // Handler are required; zero fields take the defaults in brackets.
 type DaemonOptions struct {
-	Relay    string             // the relay's base URL, http(s)://host[:port]
+	// Relay is the relay's base URL, http(s)://host[:port], or several separated by commas:
+	// instances of one cluster (relays sharing routing over NATS). The daemon registers on
+	// one; after a lost connection or a failed attempt it tries the next. The link (Base)
+	// names the first.
+	Relay    string
 	Identity ed25519.PrivateKey // the daemon's key: its id is IDOf(public key)
 	// Handler serves each relayed request, whose path is under /api/v1/. The daemon's is
 	// signaling.Handler.ServeRelayed: no bearer token (the relay never has it), peers that
@@ -50,12 +54,12 @@ type DaemonOptions struct {
 // through), proves its identity, serves the requests the relay forwards, and reconnects with
 // backoff when the connection is lost.
 type Daemon struct {
-	opts  DaemonOptions
-	log   *slog.Logger
-	id    string
-	base  string // the relay's base URL, no trailing slash
-	wsURL string
-	host  string // as dialed: part of the signed message
+	opts DaemonOptions
+	log  *slog.Logger
+	id   string
+	base string // the first relay's base URL, no trailing slash: the link's
+	urls []relayURL
+	next int // the index in urls of the next session's relay (Run's goroutine only)
 
 	ice           atomic.Pointer[ICEConfig]
 	registered    atomic.Bool
@@ -72,9 +76,13 @@ func NewDaemon(opts DaemonOptions) (*Daemon, error) {
 	if opts.Handler == nil {
 		return nil, errors.New("relay: the daemon needs a Handler")
 	}
-	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(opts.Relay), "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("relay: %q is not a relay URL: want http(s)://host[:port]", opts.Relay)
+	var urls []relayURL
+	for _, s := range strings.Split(opts.Relay, ",") {
+		u, err := parseRelayURL(s)
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -95,18 +103,32 @@ func NewDaemon(opts DaemonOptions) (*Daemon, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil}}
 	}
+	return &Daemon{
+		opts: opts, log: opts.Logger,
+		id:      IDOf(opts.Identity.Public().(ed25519.PublicKey)),
+		base:    urls[0].base,
+		urls:    urls,
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// relayURL is one relay a daemon may register on.
+type relayURL struct {
+	base  string // http(s)://host[:port]
+	wsURL string
+	host  string // as dialed: part of the signed message
+}
+
+func parseRelayURL(s string) (relayURL, error) {
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(s), "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return relayURL{}, fmt.Errorf("relay: %q is not a relay URL: want http(s)://host[:port]", s)
+	}
 	ws := "ws"
 	if u.Scheme == "https" {
 		ws = "wss"
 	}
-	return &Daemon{
-		opts: opts, log: opts.Logger,
-		id:      IDOf(opts.Identity.Public().(ed25519.PublicKey)),
-		base:    u.Scheme + "://" + u.Host,
-		wsURL:   ws + "://" + u.Host + RegisterPath,
-		host:    u.Host,
-		changed: make(chan struct{}),
-	}, nil
+	return relayURL{base: u.Scheme + "://" + u.Host, wsURL: ws + "://" + u.Host + RegisterPath, host: u.Host}, nil
 }
 
 // ID returns the daemon's id on the relay.
@@ -168,8 +190,12 @@ func (d *Daemon) setRegistered(v bool) {
 func (d *Daemon) Run(ctx context.Context) error {
 	backoff := d.opts.MinBackoff
 	for {
-		registered, err := d.session(ctx)
+		u := d.urls[d.next]
+		registered, err := d.session(ctx, u)
 		d.setRegistered(false)
+		// The next attempt goes to the next relay of the cluster, if there are several: the
+		// one just lost may be gone for good.
+		d.next = (d.next + 1) % len(d.urls)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -179,11 +205,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if websocket.CloseStatus(err) == CloseReplaced {
 			// Another process registered with this key: both would take turns forever.
 			backoff = d.opts.MaxBackoff
-			d.log.Warn("relay: another daemon with this identity registered on the relay; is --identity shared?", "relay", d.base)
+			d.log.Warn("relay: another daemon with this identity registered on the relay; is --identity shared?", "relay", u.base)
 		}
 		// ±25 % jitter, so that daemons cut off by one relay restart do not return at once.
 		wait := time.Duration(float64(backoff) * (0.75 + rand.Float64()/2))
-		d.log.Warn("relay: not registered, retrying", "relay", d.base, "err", err, "in", wait.Round(time.Millisecond))
+		d.log.Warn("relay: not registered, retrying", "relay", u.base, "next", d.urls[d.next].base, "err", err, "in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -197,10 +223,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // session is one connection: dial, register, serve until it ends. registered says whether
 // it got that far.
-func (d *Daemon) session(ctx context.Context) (registered bool, err error) {
+func (d *Daemon) session(ctx context.Context, u relayURL) (registered bool, err error) {
 	hctx, cancel := context.WithTimeout(ctx, d.opts.HandshakeTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(hctx, d.wsURL, &websocket.DialOptions{HTTPClient: d.opts.HTTPClient, CompressionMode: websocket.CompressionDisabled})
+	ws, resp, err := websocket.Dial(hctx, u.wsURL, &websocket.DialOptions{HTTPClient: d.opts.HTTPClient, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return false, fmt.Errorf("relay answered %s", resp.Status)
@@ -219,7 +245,7 @@ func (d *Daemon) session(ctx context.Context) (registered bool, err error) {
 	}
 	pub := d.opts.Identity.Public().(ed25519.PublicKey)
 	reg := Message{Type: MsgRegister, ID: d.id, PublicKey: pub,
-		Signature: ed25519.Sign(d.opts.Identity, signedMessage(m.Challenge, d.host))}
+		Signature: ed25519.Sign(d.opts.Identity, signedMessage(m.Challenge, u.host))}
 	if err := writeMessage(hctx, ws, &reg); err != nil {
 		return false, err
 	}
@@ -231,7 +257,7 @@ func (d *Daemon) session(ctx context.Context) (registered bool, err error) {
 		return false, fmt.Errorf("relay sent %v %q, not REGISTERED %q", m.Type, m.ID, d.id)
 	}
 	cancel()
-	d.log.Info("relay: registered", "relay", d.base, "id", d.id)
+	d.log.Info("relay: registered", "relay", u.base, "id", d.id)
 	d.setRegistered(true)
 	return true, d.serve(ctx, ws)
 }

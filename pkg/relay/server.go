@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -38,6 +40,7 @@ const (
 	CodeNotFound      = "not_found"              // 404: not a daemon id, or no such path
 	CodeBadRequest    = "bad_request"            // 400
 	CodeTimeout       = "timeout"                // 504: the daemon did not answer in time
+	CodeClusterDown   = "cluster_unavailable"    // 503: the relay cannot reach the other instances (NATS)
 )
 
 // WebSocket close codes the relay ends a registration with (the reason is the code's name).
@@ -75,6 +78,11 @@ type Options struct {
 	// credentials for it (ICESERVERS, renewed at half their life), and clients fetch theirs
 	// from GET /d/<id>/api/v1/ice. The caller closes it.
 	TURN *TURN
+
+	// Router routes requests to daemons registered on this instance or on others (relays
+	// sharing the load over NATS: NewNATSRouter). Nil is the in-process router: this relay's
+	// daemons only. The caller closes it, after the Server.
+	Router Router
 }
 
 func (o *Options) defaults() {
@@ -106,6 +114,9 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Router == nil {
+		o.Router = NewLocalRouter()
+	}
 }
 
 // Server is the relay: an http.Handler that registers daemons over WebSockets and forwards
@@ -113,16 +124,18 @@ func (o *Options) defaults() {
 // signaling only, never the access token (clients keep it for the in-band check) nor the
 // files' bytes (they go peer to peer).
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
-	ctx  context.Context // ends with Close: every daemon connection's
-	stop context.CancelFunc
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	router  Router
+	metrics *Metrics
+	ctx     context.Context // ends with Close: every daemon connection's
+	stop    context.CancelFunc
 
 	mu      sync.Mutex
-	daemons map[string]*daemonConn
-	perIP   map[string]int // registered or registering, per IP
-	total   int            // registered or registering
+	daemons map[string]*daemonConn // registered here
+	perIP   map[string]int         // registered or registering, per IP
+	total   int                    // registered or registering
 	closed  bool
 	wg      sync.WaitGroup // registration handlers
 
@@ -137,7 +150,7 @@ func NewServer(opts Options) *Server {
 	opts.defaults()
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, log: opts.Logger, ctx: ctx, stop: stop,
+		opts: opts, log: opts.Logger, ctx: ctx, stop: stop, router: opts.Router,
 		daemons: map[string]*daemonConn{}, perIP: map[string]int{},
 		regLimit: newIPLimiter(opts.RegisterRate, opts.RegisterBurst),
 		sigLimit: newIPLimiter(opts.SignalRate, opts.SignalBurst),
@@ -153,6 +166,7 @@ func NewServer(opts Options) *Server {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 	})
 	mux.HandleFunc(DaemonPrefix+"{id}/{rest...}", s.page)
+	s.metrics = newMetrics(s)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "rangecast relay: open the link a daemon printed, /d/<id>/#t=…")
@@ -167,15 +181,20 @@ func NewServer(opts Options) *Server {
 // ServeHTTP routes the relay's endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Daemons returns the number of daemons registered.
+// Daemons returns the number of daemons registered on this instance.
 func (s *Server) Daemons() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.daemons)
 }
 
-// Online reports whether a daemon is registered as id.
-func (s *Server) Online(id string) bool { return s.lookup(id) != nil }
+// Online reports whether a daemon is registered as id, on this instance or (with a NATS
+// router) on another.
+func (s *Server) Online(id string) bool { return s.router.Online(s.ctx, id) }
+
+// Metrics returns the relay's Prometheus metrics; Metrics().Handler() serves them (rangecast
+// relay --metrics-listen).
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Close drops every daemon (they reconnect to whatever serves the address next) and waits
 // for their handlers to return.
@@ -193,12 +212,6 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return nil
-}
-
-func (s *Server) lookup(id string) *daemonConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.daemons[id]
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -248,13 +261,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientIP(r)
 	if !s.sigLimit.allow(ip) {
+		s.metrics.refuse(CodeRateLimited)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("at most %v signaling requests per second from one address", s.opts.SignalRate))
-		return
-	}
-	d := s.lookup(id)
-	if d == nil {
-		writeError(w, http.StatusServiceUnavailable, CodeDaemonOffline, "the daemon is offline: it is not registered on this relay")
 		return
 	}
 	path := strings.TrimPrefix(r.URL.EscapedPath(), DaemonPrefix+id)
@@ -269,6 +278,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			s.metrics.refuse(CodeTooLarge)
 			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("body above %d bytes", MaxBody))
 		} else {
 			writeError(w, http.StatusBadRequest, CodeBadRequest, "could not read the body")
@@ -280,19 +290,29 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	m := Message{Type: MsgRequest, Method: r.Method, Path: path, Query: r.URL.RawQuery, Client: ip, Body: body}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	resp, err := d.roundTrip(ctx, m)
+	start := time.Now()
+	resp, route, err := s.router.Forward(ctx, id, m)
+	s.metrics.forwarded(route, longPoll(r.Method, path), time.Since(start), err)
 	switch {
 	case err == nil:
-	case errors.Is(err, errOffline):
-		writeError(w, http.StatusServiceUnavailable, CodeDaemonOffline, "the daemon went offline")
+	case errors.Is(err, ErrOffline):
+		s.metrics.refuse(CodeDaemonOffline)
+		writeError(w, http.StatusServiceUnavailable, CodeDaemonOffline, "the daemon is offline: it is not registered on this relay")
 		return
-	case errors.Is(err, errBusy):
+	case errors.Is(err, ErrBusy):
+		s.metrics.refuse(CodeRelayBusy)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, CodeRelayBusy, fmt.Sprintf("the daemon has %d requests in flight on this relay", s.opts.MaxPending))
+		return
+	case errors.Is(err, ErrCluster):
+		s.metrics.refuse(CodeClusterDown)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, CodeClusterDown, "this relay cannot reach the other relays right now")
 		return
 	case r.Context().Err() != nil:
 		return // the client left
 	case errors.Is(err, context.DeadlineExceeded):
+		s.metrics.refuse(CodeTimeout)
 		writeError(w, http.StatusGatewayTimeout, CodeTimeout, "the daemon did not answer in time")
 		return
 	default:
@@ -318,6 +338,7 @@ var forwardedHeaders = map[string]bool{"Content-Type": true, "Retry-After": true
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
 	if !s.regLimit.allow(ip) {
+		s.metrics.refuse(CodeRateLimited)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many registration attempts from this address")
 		return
@@ -330,11 +351,13 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.perIP[ip] >= s.opts.MaxDaemonsPerIP:
 		s.mu.Unlock()
+		s.metrics.refuse(CodeTooManyRegs)
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusTooManyRequests, CodeTooManyRegs, fmt.Sprintf("at most %d daemons per address", s.opts.MaxDaemonsPerIP))
 		return
 	case s.total >= s.opts.MaxDaemons:
 		s.mu.Unlock()
+		s.metrics.refuse(CodeRelayFull)
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, CodeRelayFull, "the relay has as many daemons as it takes")
 		return
@@ -343,7 +366,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	s.total++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer func() {
+	release := func() {
 		s.mu.Lock()
 		if s.perIP[ip]--; s.perIP[ip] <= 0 {
 			delete(s.perIP, ip)
@@ -351,23 +374,34 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.total--
 		s.mu.Unlock()
 		s.wg.Done()
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
 	}()
 
 	// The connection lives on after this request: no server-wide deadline may cut it.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.log.Info("relay: registration not upgraded", "remote", ip, "err", err)
 		return
 	}
-	defer ws.CloseNow()
+	defer func() {
+		if !handedOff {
+			ws.CloseNow()
+		}
+	}()
 	ws.SetReadLimit(MaxMessage)
 
 	start := time.Now()
 	d, err := s.handshake(ws, r.Host)
 	if err != nil {
+		s.metrics.refuseRegistration(err)
 		s.log.Info("relay: registration refused", "remote", ip, "err", err)
 		return
 	}
@@ -378,22 +412,40 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close(CloseShutdown, "shutdown")
 		return
 	}
-	old := s.daemons[d.id]
 	s.daemons[d.id] = d
 	s.mu.Unlock()
-	if old != nil {
-		s.log.Info("relay: daemon registered again, replacing its older connection", "id", d.id)
-		old.close(CloseReplaced, "replaced")
-	}
-	if err := d.write(&Message{Type: MsgRegistered, ID: d.id}); err != nil {
+	// The router replaces an older registration of the id, here or elsewhere (4409).
+	unregister, err := s.router.Register(s.ctx, d.id, d)
+	if err != nil {
+		s.log.Warn("relay: registration not routed", "id", d.id, "err", err)
+		d.close(websocket.StatusTryAgainLater, "router")
+		unregister = func() {}
+	} else if err := d.write(&Message{Type: MsgRegistered, ID: d.id}); err != nil {
 		d.close(websocket.StatusInternalError, "")
 	} else {
 		s.log.Info("relay: daemon registered", "id", d.id, "remote", ip, "took", time.Since(start))
+		s.metrics.registered()
 		if s.opts.TURN != nil {
 			go s.sendICE(d)
 		}
-		d.serve(s.ctx, s.opts, s.tap)
+		// The registered daemon is served from a goroutine of its own, and this handler
+		// returns (the connection is hijacked): its stack, grown by the upgrade and the
+		// signature check, goes with it, and an idle daemon costs a small one.
+		handedOff = true
+		go func() {
+			defer release()
+			defer ws.CloseNow()
+			d.serve(s.ctx, s.opts, s.tap)
+			s.offline(d, unregister)
+		}()
+		return
 	}
+	s.offline(d, unregister)
+}
+
+// offline ends d's registration.
+func (s *Server) offline(d *daemonConn, unregister func()) {
+	unregister()
 	s.mu.Lock()
 	if s.daemons[d.id] == d {
 		delete(s.daemons, d.id)
@@ -444,11 +496,6 @@ func (s *Server) handshake(ws *websocket.Conn, host string) (*daemonConn, error)
 	return &daemonConn{id: id, ws: ws, pending: map[uint32]chan Message{}, done: make(chan struct{}), max: s.opts.MaxPending}, nil
 }
 
-var (
-	errOffline = errors.New("relay: daemon offline")
-	errBusy    = errors.New("relay: too many requests in flight")
-)
-
 // daemonConn is one registered daemon's WebSocket and its requests in flight.
 type daemonConn struct {
 	id  string
@@ -477,6 +524,17 @@ func (d *daemonConn) write(m *Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return d.ws.Write(ctx, websocket.MessageBinary, b)
+}
+
+// RoundTrip implements Local.
+func (d *daemonConn) RoundTrip(ctx context.Context, m Message) (Message, error) {
+	return d.roundTrip(ctx, m)
+}
+
+// Replaced implements Local: the id registered again, here or on another instance.
+func (d *daemonConn) Replaced() {
+	d.setCause(errors.New("replaced by a newer registration"))
+	d.close(CloseReplaced, "replaced")
 }
 
 // close ends the connection with code and reason (once) and fails every request in flight.
@@ -511,11 +569,11 @@ func (d *daemonConn) roundTrip(ctx context.Context, m Message) (Message, error) 
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return Message{}, errOffline
+		return Message{}, ErrOffline
 	}
 	if len(d.pending) >= d.max {
 		d.mu.Unlock()
-		return Message{}, errBusy
+		return Message{}, ErrBusy
 	}
 	d.next++
 	m.Req = d.next
@@ -529,13 +587,13 @@ func (d *daemonConn) roundTrip(ctx context.Context, m Message) (Message, error) 
 	}()
 	if err := d.write(&m); err != nil {
 		d.close(websocket.StatusInternalError, "write failed")
-		return Message{}, errOffline
+		return Message{}, ErrOffline
 	}
 	select {
 	case resp := <-ch:
 		return resp, nil
 	case <-d.done:
-		return Message{}, errOffline
+		return Message{}, ErrOffline
 	case <-ctx.Done():
 		// The client left or the timeout passed: the daemon may stop working on it (a
 		// long poll, mostly). Best effort, off this goroutine.
@@ -546,28 +604,39 @@ func (d *daemonConn) roundTrip(ctx context.Context, m Message) (Message, error) 
 
 // serve reads the daemon's RESPONSEs and pings it, until the connection ends.
 func (d *daemonConn) serve(ctx context.Context, opts Options, tap func([]byte)) {
-	go func() {
-		t := time.NewTicker(opts.PingInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-			case <-d.done:
-				return
-			case <-ctx.Done():
-				d.close(CloseShutdown, "shutdown")
-				return
-			}
-			pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
-			err := d.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				d.setCause(fmt.Errorf("no pong within %v: %w", opts.PingTimeout, err))
-				d.close(CloseTimeout, "timeout")
-				return
-			}
+	// The pings run from a timer, not from a goroutine of their own: an idle daemon costs
+	// the relay one goroutine, this one, blocked in Read.
+	var ping func()
+	var timer *time.Timer
+	var tmu sync.Mutex
+	ping = func() {
+		select {
+		case <-d.done:
+			return
+		default:
 		}
-	}()
+		pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
+		err := d.ws.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			d.close(CloseShutdown, "shutdown")
+			return
+		case err != nil:
+			d.setCause(fmt.Errorf("no pong within %v: %w", opts.PingTimeout, err))
+			d.close(CloseTimeout, "timeout")
+			return
+		}
+		tmu.Lock()
+		timer.Reset(opts.PingInterval)
+		tmu.Unlock()
+	}
+	tmu.Lock()
+	timer = time.AfterFunc(opts.PingInterval, ping)
+	tmu.Unlock()
+	defer timer.Stop()
+	stopOnShutdown := context.AfterFunc(ctx, func() { d.close(CloseShutdown, "shutdown") })
+	defer stopOnShutdown()
 	for {
 		typ, b, err := d.ws.Read(ctx)
 		if err != nil {
@@ -642,3 +711,30 @@ func (l *ipLimiter) allow(ip string) bool {
 	e.seen = now
 	return e.lim.AllowN(now, 1)
 }
+
+// smallBuffers hands coder/websocket a hijacked connection with 1 KiB read and write buffers
+// instead of net/http's 4 KiB ones: an idle daemon's WebSocket is most of what it costs
+// the relay, and signaling messages are small.
+type smallBuffers struct{ http.ResponseWriter }
+
+const wsBufferSize = 1 << 10
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("relay: the connection cannot be hijacked")
+	}
+	conn, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 { // bytes the client sent after its request
+		b, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, wsBufferSize), bufio.NewWriterSize(conn, wsBufferSize)), nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -10,10 +10,12 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ICEServer is one STUN or TURN server in the browser's RTCIceServer shape (the same JSON
@@ -72,6 +74,13 @@ type TURN struct {
 	mu     sync.Mutex
 	byUser map[string]int
 	total  int
+
+	// For the metrics: allocations made, refusals by reason, bytes relayed to and from
+	// peers (all allocations together: pion/turn does not count bytes per allocation).
+	allocated         atomic.Int64
+	refusedDaemon     atomic.Int64
+	refusedServer     atomic.Int64
+	bytesOut, bytesIn atomic.Int64
 }
 
 // NewTURN listens on opts.Listen and starts serving STUN and TURN.
@@ -126,6 +135,7 @@ func NewTURN(opts TURNOptions) (*TURN, error) {
 				t.byUser[user]++
 				t.total++
 				t.mu.Unlock()
+				t.allocated.Add(1)
 				t.log.Debug("turn: allocation", "user", user, "client", src, "relayed", relayed)
 			},
 			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) {
@@ -139,10 +149,10 @@ func NewTURN(opts TURNOptions) (*TURN, error) {
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: conn,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+			RelayAddressGenerator: countingGenerator{&turn.RelayAddressGeneratorStatic{
 				RelayAddress: net.IP(public.AsSlice()),
 				Address:      listen.Addr().String(),
-			},
+			}, t},
 			PermissionHandler: permitted,
 		}},
 	})
@@ -168,9 +178,11 @@ func (t *TURN) quota(user, _ string, src net.Addr) bool {
 	t.mu.Unlock()
 	switch {
 	case n >= t.opts.MaxAllocationsPerDaemon:
+		t.refusedDaemon.Add(1)
 		t.log.Info("turn: allocation refused: the daemon's quota is reached", "user", user, "client", src, "allocations", n)
 		return false
 	case total >= t.opts.MaxAllocations:
+		t.refusedServer.Add(1)
 		t.log.Warn("turn: allocation refused: the server is full", "client", src, "allocations", total)
 		return false
 	}
@@ -213,3 +225,53 @@ func (t *TURN) TTL() time.Duration { return t.opts.CredentialTTL }
 
 // Close stops the server and frees every allocation.
 func (t *TURN) Close() error { return t.srv.Close() }
+
+// countingGenerator counts the bytes of every relayed UDP socket.
+type countingGenerator struct {
+	turn.RelayAddressGenerator
+	t *TURN
+}
+
+func (g countingGenerator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	conn, addr, err := g.RelayAddressGenerator.AllocatePacketConn(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &countingConn{conn, g.t}, addr, nil
+}
+
+type countingConn struct {
+	net.PacketConn
+	t *TURN
+}
+
+func (c *countingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, a, err := c.PacketConn.ReadFrom(p)
+	c.t.bytesIn.Add(int64(n))
+	return n, a, err
+}
+
+func (c *countingConn) WriteTo(p []byte, a net.Addr) (int, error) {
+	n, err := c.PacketConn.WriteTo(p, a)
+	c.t.bytesOut.Add(int64(n))
+	return n, err
+}
+
+// registerMetrics adds the TURN server's metrics to reg.
+func (t *TURN) registerMetrics(reg *prometheus.Registry) {
+	counter := func(name, help string, v *atomic.Int64, labels prometheus.Labels) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v.Load()) })
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rangecast_turn_allocations",
+			Help: "TURN allocations at this instance now.",
+		}, func() float64 { _, n := t.Allocations(""); return float64(n) }),
+		counter("rangecast_turn_allocations_total", "TURN allocations made at this instance.", &t.allocated, nil),
+		counter("rangecast_turn_refusals_total", "TURN allocations refused (486 Allocation Quota Reached), by reason.", &t.refusedDaemon, prometheus.Labels{"reason": "daemon_quota"}),
+		counter("rangecast_turn_refusals_total", "TURN allocations refused (486 Allocation Quota Reached), by reason.", &t.refusedServer, prometheus.Labels{"reason": "server_full"}),
+		counter("rangecast_turn_relayed_bytes_total", "Bytes relayed between TURN clients and their peers, by direction (to_peers, from_peers).", &t.bytesOut, prometheus.Labels{"direction": "to_peers"}),
+		counter("rangecast_turn_relayed_bytes_total", "Bytes relayed between TURN clients and their peers, by direction (to_peers, from_peers).", &t.bytesIn, prometheus.Labels{"direction": "from_peers"}),
+	)
+}

@@ -18,11 +18,12 @@ func (s *Server) ice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.sigLimit.allow(clientIP(r)) {
+		s.metrics.refuse(CodeRateLimited)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("at most %v signaling requests per second from one address", s.opts.SignalRate))
 		return
 	}
-	if s.lookup(id) == nil {
+	if !s.router.Online(r.Context(), id) {
 		writeError(w, http.StatusServiceUnavailable, CodeDaemonOffline, "the daemon is offline: it is not registered on this relay")
 		return
 	}
