@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -153,4 +154,56 @@ func TestNATSymmetricRelayed(t *testing.T) {
 	how, pair, connect, total := natGet(t, nat.Config{Home: nat.Symmetric, Cafe: nat.Symmetric})
 	logFigures(t, how, pair, connect, total)
 	require.Equal(t, "relayed", how, pair)
+}
+
+// The relay restarted in the middle of a transfer across NATs: signaling is not on the data
+// path, so the transfer goes on and ends with the right bytes, and the daemon registers again
+// by itself; a new client then connects through the new relay.
+func TestNATRelayRestartMidTransfer(t *testing.T) {
+	top := newTopology(t, nat.Config{Home: nat.EndpointIndependent, Cafe: nat.EndpointIndependent})
+	relayHTTP := nat.RelayAddr.String() + ":8090"
+	relayArgs := []string{"relay", "--listen", relayHTTP, "--turn-listen", nat.RelayAddr.String() + ":3478", "--log-level", "debug"}
+	first := top.Command(nat.Internet, binPath, relayArgs...)
+	lines, _ := startIn(t, first, 1, "relay")
+	relayURL := lines[0]
+
+	d := top.Command(nat.Home, binPath, "serve", "--log-level", "debug", "--listen", nat.HomeAddr.String()+":0",
+		"--relay", relayURL, "--identity", filepath.Join(t.TempDir(), "id.key"), dataDir)
+	lines, dlog := startIn(t, d, 2, "daemon")
+	link := lines[1]
+	registered := func() int { return strings.Count(dlog.String(), "relay: registered") }
+	require.Eventually(t, func() bool { return registered() == 1 }, 10*time.Second, 20*time.Millisecond)
+
+	out := filepath.Join(t.TempDir(), "big.bin")
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	get := top.CommandContext(ctx, nat.Cafe, binPath, "get", "-o", out, link, "big.bin")
+	var stdout, stderr strings.Builder
+	get.Stdout, get.Stderr = &stdout, &stderr
+	require.NoError(t, get.Start())
+	done := make(chan error, 1)
+	go func() { done <- get.Wait() }()
+
+	// Bytes flow: stop the relay (and its TURN), then start a new one on the same address.
+	require.Eventually(t, func() bool {
+		st, err := os.Stat(out)
+		return err == nil && st.Size() >= 8<<20
+	}, 30*time.Second, 10*time.Millisecond, "no bytes through the NATs: %s", stderr.String())
+	require.NoError(t, first.Process.Kill())
+	killedAt, _ := os.Stat(out)
+	time.Sleep(time.Second)
+	startIn(t, top.Command(nat.Internet, binPath, relayArgs...), 1, "relay (restarted)")
+
+	require.NoError(t, <-done, "get: %s\ndaemon log:\n%s", stderr.String(), dlog.String())
+	require.Equal(t, bigSum+"  "+out, strings.TrimSpace(stdout.String()))
+	t.Logf("relay killed at %d MiB of 256; the transfer went on", killedAt.Size()>>20)
+	require.Eventually(t, func() bool { return registered() == 2 }, 40*time.Second, 50*time.Millisecond,
+		"the daemon did not register again:\n%s", dlog.String())
+
+	// And the new relay serves new clients.
+	out2 := filepath.Join(t.TempDir(), "mid.bin")
+	get2 := top.CommandContext(ctx, nat.Cafe, binPath, "get", "-o", out2, link, "mid.bin")
+	b, err := get2.CombinedOutput()
+	require.NoError(t, err, string(b))
+	require.Equal(t, midSum, fileSum(t, out2))
 }
