@@ -30,25 +30,30 @@ type config struct {
 	dataDir string // the directory the daemon serves
 	tmp     string
 	bigSize int64 // bytes in big.bin
+	wanRows string // -wan-rows
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == helperArg {
+		os.Exit(helperMain(os.Args[2:]))
+	}
 	runs := flag.Int("runs", 5, "runs per metric (the table shows their median, min and max)")
 	quick := flag.Bool("quick", false, "one run of each metric with small sizes (make bench-smoke)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,netem); default all")
+	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,wan); default all")
+	wanRows := flag.String("wan-rows", "", "comma-separated rows of the wan group, as RTT/loss or RTT/loss/cap: 50ms/1%,100ms/1%,50ms/0%/20Mbit (default: all, or 50ms/1% with -quick)")
 	flag.Parse()
 	netns.Reexec()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *quick, *out, *only); err != nil {
+	if err := run(ctx, *runs, *quick, *out, *only, *wanRows); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, runs int, quick bool, out, only string) error {
+func run(ctx context.Context, runs int, quick bool, out, only, wanRows string) error {
 	if quick {
 		runs = 1
 	}
@@ -60,7 +65,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cfg := &config{runs: runs, quick: quick, tmp: tmp, bin: filepath.Join(tmp, "rangecast"), dataDir: filepath.Join(tmp, "data")}
+	cfg := &config{runs: runs, quick: quick, tmp: tmp, bin: filepath.Join(tmp, "rangecast"), dataDir: filepath.Join(tmp, "data"), wanRows: wanRows}
 	cfg.bigSize = 256 << 20
 	if quick {
 		cfg.bigSize = 16 << 20
@@ -98,7 +103,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string) error {
 		{"seek", benchSeek},
 		{"setup", benchSetup},
 		{"sessions", benchSessions},
-		{"netem", benchNetem},
+		{"wan", benchWAN},
 		{"browser", benchBrowser},
 	}
 	for _, s := range steps {
@@ -138,7 +143,7 @@ func goBuild(ctx context.Context, env []string, out string, pkg string, flags ..
 }
 
 // writeData creates the served directory: big.bin (pseudo-random, so that nothing along the
-// way can compress it), mid.bin for the many-session and netem runs, and a 1-byte tiny.bin.
+// way can compress it), mid.bin for the many-session runs, and a 1-byte tiny.bin.
 func writeData(cfg *config) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return err
@@ -147,9 +152,6 @@ func writeData(cfg *config) error {
 		return err
 	}
 	if err := writeRandom(filepath.Join(cfg.dataDir, "mid.bin"), 16<<20); err != nil {
-		return err
-	}
-	if err := writeRandom(filepath.Join(cfg.dataDir, "netem.bin"), 2<<20); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(cfg.dataDir, "tiny.bin"), []byte{'x'}, 0o644)
