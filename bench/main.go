@@ -29,7 +29,7 @@ type config struct {
 	bin     string // the rangecast binary
 	dataDir string // the directory the daemon serves
 	tmp     string
-	bigSize int64 // bytes in big.bin
+	bigSize int64  // bytes in big.bin
 	wanRows string // -wan-rows
 }
 
