@@ -46,6 +46,18 @@ type serveConfig struct {
 	logLevel   string
 	logFormat  string
 	grace      time.Duration
+	sender     senderTuning
+}
+
+// senderTuning is how the daemon's SCTP sends (docs/BENCHMARKS.md, the wan group, measured
+// these); the flags exist to measure other settings against the defaults.
+type senderTuning struct {
+	caStep     uint // bytes the congestion window grows per round trip in avoidance
+	fastRtxWnd uint
+	minCwnd    uint
+	rtoMax     time.Duration
+	sendBuffer int // each channel's high-water mark; it drains to half
+	pacing     bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +74,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
+	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
+	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
+	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", 0, "tuning: floor under SCTP's congestion window in bytes, even after a timeout (0: none; unsafe on narrow paths)")
+	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", 0, "tuning: cap on SCTP's retransmission timeout (0: pion's 60 s; keep it above RTT + 200 ms)")
+	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", 0, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
+	fs.BoolVar(&cfg.sender.pacing, "pacing", false, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -171,7 +189,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		MaxPeers: cfg.maxPeers,
 		Peer: func() peer.Config {
 			return peer.Config{
-				ICEServers: iceServers,
+				ICEServers:    iceServers,
+				HighWaterMark: cfg.sender.sendBuffer,
+				LowWaterMark:  cfg.sender.sendBuffer / 2,
 				Native: peer.NativeOptions{
 					// Browsers on this host in a loopback-only setup offer no candidate of
 					// their own and reach the daemon's 127.0.0.1 candidate as peer-reflexive.
@@ -188,6 +208,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					ICEDisconnectedTimeout: 4 * time.Second,
 					ICEFailedTimeout:       3 * time.Second,
 					SCTPReceiveBufferSize:  4 << 20,
+					SCTPCwndCAStep:         uint32(cfg.sender.caStep),     //nolint:gosec // a tuning flag
+					SCTPFastRtxWnd:         uint32(cfg.sender.fastRtxWnd), //nolint:gosec // a tuning flag
+					SCTPMinCwnd:            uint32(cfg.sender.minCwnd),    //nolint:gosec // a tuning flag
+					SCTPRTOMax:             cfg.sender.rtoMax,
+					Pacing:                 cfg.sender.pacing,
 				},
 			}
 		},

@@ -14,8 +14,12 @@ import (
 // target holds the per-target fields of a Conn: natively, pion's
 // PeerConnection.
 type target struct {
-	pc *webrtc.PeerConnection
+	pc   *webrtc.PeerConnection
+	pace *pacer // if NativeOptions.Pacing
 }
+
+// pacer returns the Conn's pacer, or nil.
+func (c *Conn) pacer() *pacer { return c.pace }
 
 // newPeerConnection builds the SettingEngine from cfg.Native, creates the
 // PeerConnection and hooks its events to the Conn.
@@ -27,6 +31,18 @@ func (c *Conn) newPeerConnection() error {
 	se.SetSCTPMaxMessageSize(uint32(o.MaxReceiveMessageSize)) //nolint:gosec // bounded by withDefaults
 	if o.SCTPReceiveBufferSize > 0 {
 		se.SetSCTPMaxReceiveBufferSize(uint32(o.SCTPReceiveBufferSize)) //nolint:gosec // bounded by withDefaults
+	}
+	if o.SCTPCwndCAStep > 0 {
+		se.SetSCTPCwndCAStep(o.SCTPCwndCAStep)
+	}
+	if o.SCTPFastRtxWnd > 0 {
+		se.SetSCTPFastRtxWnd(o.SCTPFastRtxWnd)
+	}
+	if o.SCTPMinCwnd > 0 {
+		se.SetSCTPMinCwnd(o.SCTPMinCwnd)
+	}
+	if o.SCTPRTOMax > 0 {
+		se.SetSCTPRTOMax(o.SCTPRTOMax)
 	}
 	if o.IncludeLoopbackCandidate || o.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
@@ -70,6 +86,19 @@ func (c *Conn) newPeerConnection() error {
 		return err
 	}
 	c.pc = pc
+	if o.Pacing {
+		c.pace = newPacer(func() int {
+			if s := pc.SCTP(); s != nil {
+				return s.BufferedAmount()
+			}
+			return 0
+		}, func() time.Duration {
+			if s := pc.SCTP(); s != nil {
+				return time.Duration(s.Stats().SmoothedRoundTripTime * float64(time.Second))
+			}
+			return 0
+		})
+	}
 
 	// pion calls this on the ICE agent's goroutine, in order; nil means
 	// gathering is complete.

@@ -1,0 +1,210 @@
+package peer
+
+import (
+	"sync"
+	"time"
+)
+
+// pacer is a sender-side congestion controller for bulk data over a lossy path, modelled on
+// BBR (Cardwell et al., "BBR: Congestion-Based Congestion Control", 2016): it estimates the
+// path's bottleneck bandwidth (the highest delivery rate of recent round trips) and its
+// minimum round-trip time, paces writes at a gain times that bandwidth and keeps at most
+// twice the bandwidth-delay product unacknowledged. Random loss, which makes a loss-based
+// sender (pion's SCTP: NewReno) halve its window again and again, does not slow it down;
+// a full queue at a bottleneck does, because the delivery rate stops growing.
+//
+// It works from outside SCTP: the delivered bytes are those written minus the association's
+// buffered amount (pion releases a chunk's bytes when it is acknowledged, cumulatively or by
+// a gap block), the round-trip time is SCTP's smoothed one. SCTP's own congestion window must
+// not be the tighter limit (NativeOptions.SCTPMinCwnd), or it decides instead.
+//
+// Simplifications against BBR: rounds are timed (one minimum RTT, at least minRound) rather
+// than counted in packets, there is no ProbeRTT state (the minimum RTT is a 10 s windowed
+// minimum of SCTP's smoothed RTT), and a round in which no write had to wait is app-limited:
+// its rate only counts if it is the highest.
+type pacer struct {
+	buffered func() int           // the association's unacknowledged and unsent bytes
+	srtt     func() time.Duration // SCTP's smoothed RTT, 0 before the first measurement
+
+	mu      sync.Mutex
+	written int64     // bytes handed to SCTP
+	next    time.Time // pacing: the earliest time the next write may start
+
+	roundStart     time.Time
+	roundDelivered int64
+	roundWaited    bool // a write waited for the pacer in this round
+	bw             [bwRounds]float64
+	bwIdx          int
+	minRTT         time.Duration
+	minRTTAt       time.Time
+
+	mode       pacerMode
+	fullBw     float64
+	fullRounds int
+	cycle      int
+}
+
+type pacerMode int
+
+const (
+	pacerStartup pacerMode = iota
+	pacerDrain
+	pacerProbeBW
+)
+
+const (
+	bwRounds      = 10                    // the bandwidth filter's window, in rounds
+	minRound      = 10 * time.Millisecond // the shortest round
+	initialRTT    = 100 * time.Millisecond
+	minRTTWindow  = 10 * time.Second
+	initialWindow = 64 << 10 // bytes in flight before anything is measured
+	minWindow     = 64 << 10 // the inflight cap never goes below this
+	startupGain   = 2.885    // 2/ln 2
+	pacingBurst   = 2 * time.Millisecond
+	maxPoll       = 5 * time.Millisecond
+)
+
+var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
+
+func newPacer(buffered func() int, srtt func() time.Duration) *pacer {
+	return &pacer{buffered: buffered, srtt: srtt}
+}
+
+// rtt is the minimum RTT, or initialRTT before one is known. The caller holds mu.
+func (p *pacer) rtt() time.Duration {
+	if p.minRTT == 0 {
+		return initialRTT
+	}
+	return p.minRTT
+}
+
+// btlBw is the bandwidth estimate in bytes/s, 0 before the first round. The caller holds mu.
+func (p *pacer) btlBw() float64 {
+	var m float64
+	for _, v := range p.bw {
+		m = max(m, v)
+	}
+	return m
+}
+
+func (p *pacer) gains() (pacing, cwnd float64) {
+	switch p.mode {
+	case pacerStartup:
+		return startupGain, startupGain
+	case pacerDrain:
+		return 1 / startupGain, startupGain
+	}
+	return probeGains[p.cycle], 2
+}
+
+// limits returns the pacing rate (bytes/s) and the inflight cap (bytes). The caller holds mu.
+func (p *pacer) limits() (rate float64, window int) {
+	pg, cg := p.gains()
+	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
+	bdp := bw * p.rtt().Seconds()
+	return pg * bw, max(int(cg*bdp), minWindow)
+}
+
+// update ends the current round if it has lasted a minimum RTT: takes a delivery-rate sample
+// and moves the state machine. The caller holds mu.
+func (p *pacer) update(now time.Time, buffered int) {
+	if s := p.srtt(); s > 0 && (p.minRTT == 0 || s <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
+		p.minRTT, p.minRTTAt = s, now
+	}
+	delivered := p.written - int64(buffered)
+	if p.roundStart.IsZero() {
+		p.roundStart, p.roundDelivered = now, delivered
+		return
+	}
+	el := now.Sub(p.roundStart)
+	if el < max(p.rtt(), minRound) {
+		return
+	}
+	rate := float64(delivered-p.roundDelivered) / el.Seconds()
+	if p.roundWaited || rate > p.btlBw() {
+		p.bw[p.bwIdx%bwRounds] = rate
+		p.bwIdx++
+	}
+	p.roundStart, p.roundDelivered, p.roundWaited = now, delivered, false
+
+	bw := p.btlBw()
+	switch p.mode {
+	case pacerStartup:
+		if bw >= p.fullBw*1.25 {
+			p.fullBw, p.fullRounds = bw, 0
+		} else if p.roundWaitedOrFull(buffered) {
+			p.fullRounds++
+		}
+		if p.fullRounds >= 3 {
+			p.mode = pacerDrain
+		}
+	case pacerDrain:
+		if float64(buffered) <= bw*p.rtt().Seconds() {
+			p.mode, p.cycle = pacerProbeBW, 2
+		}
+	case pacerProbeBW:
+		p.cycle = (p.cycle + 1) % len(probeGains)
+	}
+}
+
+// roundWaitedOrFull says whether the sender had data to send: a round without it does not
+// show that the bandwidth stopped growing.
+func (p *pacer) roundWaitedOrFull(buffered int) bool {
+	_, w := p.limits()
+	return buffered >= w/2
+}
+
+// wait blocks until n more bytes may be written, or done is closed (then it returns false).
+func (p *pacer) wait(n int, done <-chan struct{}) bool {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		now := time.Now()
+		buffered := p.buffered()
+		p.mu.Lock()
+		p.update(now, buffered)
+		rate, window := p.limits()
+		var d time.Duration
+		if buffered > 0 && buffered+n > window {
+			d = min(p.rtt()/8, maxPoll)
+		}
+		if w := p.next.Sub(now); w > d {
+			d = w
+		}
+		if d <= 0 {
+			if p.next.Before(now.Add(-pacingBurst)) {
+				p.next = now.Add(-pacingBurst)
+			}
+			p.next = p.next.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+			p.written += int64(n)
+			p.mu.Unlock()
+			return true
+		}
+		p.roundWaited = true
+		p.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		select {
+		case <-t.C:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// unwrite takes back n bytes that wait let through but that were not written.
+func (p *pacer) unwrite(n int) {
+	p.mu.Lock()
+	p.written -= int64(n)
+	p.mu.Unlock()
+}
+
+// pacedMessageSize bounds the messages of a paced Conn's channels.
+const pacedMessageSize = 32 << 10
