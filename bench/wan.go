@@ -229,6 +229,18 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 	}
 
+	// Sharing the bottleneck: the last variant's daemon (the default one without variants).
+	var jains, shareDrops, tcpShares []float64
+	if row.path.RateBps > 0 {
+		for range cfg.runs {
+			j, q, t, err := wanShare(ctx, l, daemons[len(daemons)-1], tcps["cubic"], cfg.bigSize)
+			if err != nil {
+				return nil, fmt.Errorf("share: %w", err)
+			}
+			jains, shareDrops, tcpShares = append(jains, j), append(shareDrops, 100*q), append(tcpShares, 100*t)
+		}
+	}
+
 	st := l.Stats()
 	maxLate := max(st.AtoB.MaxLate, st.BtoA.MaxLate)
 	var kdrops uint64
@@ -279,6 +291,12 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 					"TCP CUBIC", field("tcp cubic", func(t wanTransfer) float64 { return t.util }), "≥ 90"),
 				newResult(name+" queue drops", "%", field(m, func(t wanTransfer) float64 { return t.qdrops }),
 					"TCP CUBIC", field("tcp cubic", func(t wanTransfer) float64 { return t.qdrops }), "≤ 2"))
+		}
+		if row.path.RateBps > 0 && v.name == variants[len(variants)-1].name {
+			rs = append(rs,
+				newResult(name+" 2 downloads, Jain index", "index", jains, "", nil, "≥ 0.9"),
+				newResult(name+" 2 downloads, queue drops", "%", shareDrops, "", nil, "≤ 2"),
+				newResult(name+" TCP CUBIC's share beside it", "%", tcpShares, "", nil, "≥ 33"))
 		}
 		for i := range rs {
 			rs[i].Notes = note
@@ -347,21 +365,84 @@ func sqrt(x float64) float64 {
 
 // wanGet runs the native client in B against d for n bytes of big.bin.
 func wanGet(ctx context.Context, cfg *config, l *wan.Link, d *daemon, n int64) (time.Duration, error) {
+	_, dt, err := wanGetFor(ctx, l, d, n, 0)
+	return dt, err
+}
+
+// wanGetFor runs the native client in B against d for n bytes of big.bin, or as many as it
+// reads in limit if that is not 0.
+func wanGetFor(ctx context.Context, l *wan.Link, d *daemon, n int64, limit time.Duration) (int64, time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	cmd := l.CommandContext(ctx, wan.B, self, helperArg, "get", d.link, "big.bin", strconv.FormatInt(n, 10))
+	args := []string{helperArg, "get", d.link, "big.bin", strconv.FormatInt(n, 10)}
+	if limit > 0 {
+		args = []string{helperArg, "get-for", d.link, "big.bin", limit.String(), strconv.FormatInt(n, 10)}
+	}
+	cmd := l.CommandContext(ctx, wan.B, self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", cmd, err)
+		return 0, 0, fmt.Errorf("%s: %w", cmd, err)
 	}
 	var r helperResult
 	if err := json.Unmarshal(out, &r); err != nil {
-		return 0, fmt.Errorf("get: %q: %w", out, err)
+		return 0, 0, fmt.Errorf("get: %q: %w", out, err)
 	}
-	return time.Duration(r.Seconds * float64(time.Second)), nil
+	return r.Bytes, time.Duration(r.Seconds * float64(time.Second)), nil
+}
+
+// wanShareTime is how long each download of a sharing test runs.
+const wanShareTime = 10 * time.Second
+
+// wanShare runs two downloads at once through the row's bottleneck for wanShareTime: two
+// rangecast downloads from d (their Jain fairness index, and the queue drops meanwhile), then
+// one from d beside a TCP CUBIC one (TCP's share of the total).
+func wanShare(ctx context.Context, l *wan.Link, d *daemon, tcp *tcpServer, bigSize int64) (jain, qdrops, tcpShare float64, err error) {
+	type res struct {
+		mbps float64
+		err  error
+	}
+	both := func(a, b func() (int64, time.Duration, error)) ([2]float64, error) {
+		ch := make(chan res, 2)
+		out := [2]float64{}
+		for i, f := range []func() (int64, time.Duration, error){a, b} {
+			go func() {
+				n, dt, err := f()
+				r := res{err: err}
+				if err == nil {
+					r.mbps = float64(n) / 1e6 / dt.Seconds()
+				}
+				out[i] = r.mbps
+				ch <- r
+			}()
+		}
+		var errs []error
+		for range 2 {
+			errs = append(errs, (<-ch).err)
+		}
+		return out, errors.Join(errs...)
+	}
+	rc := func() (int64, time.Duration, error) { return wanGetFor(ctx, l, d, bigSize, wanShareTime) }
+	before := l.Stats().AtoB
+	r, err := both(rc, rc)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	after := l.Stats().AtoB
+	jain = (r[0] + r[1]) * (r[0] + r[1]) / (2 * (r[0]*r[0] + r[1]*r[1]))
+	if pk := float64(after.Packets - before.Packets); pk > 0 {
+		qdrops = float64(after.DroppedQueue-before.DroppedQueue) / pk
+	}
+	logf("share: two rangecast downloads %.3f and %.3f MB/s: Jain %.3f, queue drops %.2f%%", r[0], r[1], jain, 100*qdrops)
+	t, err := both(rc, func() (int64, time.Duration, error) { return tcp.getFor(ctx, l, "big.bin", bigSize, wanShareTime) })
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	tcpShare = t[1] / (t[0] + t[1])
+	logf("share: rangecast %.3f MB/s beside TCP CUBIC %.3f MB/s: TCP's share %.0f%%", t[0], t[1], 100*tcpShare)
+	return jain, qdrops, tcpShare, nil
 }
 
 // wanPion runs the bare-pion pair, sender in A and receiver in B, relaying their offer and

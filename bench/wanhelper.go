@@ -37,6 +37,8 @@ type helperResult struct {
 //
 //	get LINK FILE BYTES   the native client: dial, open FILE, read its first BYTES, report the
 //	                      time from the open file to the last byte
+//	get-for LINK FILE DURATION BYTES
+//	                      the same, but stop after DURATION, and report what was read by then
 //	pion-send BYTES       bare pion, defaults: offer on stdout, answer on stdin, send BYTES
 //	                      once open, report the start, stay until stdin closes
 //	pion-recv BYTES       bare pion, defaults: offer on stdin, answer on stdout, report the
@@ -57,7 +59,16 @@ func helperMain(args []string) int {
 			if len(args) != 4 {
 				return errors.New("usage: wan-helper get LINK FILE BYTES")
 			}
-			return helperGet(ctx, args[1], args[2], n)
+			return helperGet(ctx, args[1], args[2], n, 0)
+		case "get-for":
+			if len(args) != 5 {
+				return errors.New("usage: wan-helper get-for LINK FILE SECONDS BYTES")
+			}
+			d, err := time.ParseDuration(args[3])
+			if err != nil {
+				return err
+			}
+			return helperGet(ctx, args[1], args[2], n, d)
 		case "pion-send":
 			return helperPionSend(ctx, n)
 		case "pion-recv":
@@ -84,7 +95,7 @@ func printJSON(v any) error {
 	return err
 }
 
-func helperGet(ctx context.Context, link, name string, n int64) error {
+func helperGet(ctx context.Context, link, name string, n int64, limit time.Duration) error {
 	r, err := connect.Dial(ctx, link, connect.NativeOptions())
 	if err != nil {
 		return err
@@ -94,17 +105,36 @@ func helperGet(ctx context.Context, link, name string, n int64) error {
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	got, err := io.CopyBuffer(io.Discard, io.LimitReader(readerOnly{f}, n), make([]byte, 1<<20))
-	dt := time.Since(t0)
-	_ = f.Close()
+	defer f.Close()
+	got, dt, err := readFor(io.LimitReader(f, n), limit)
 	if err != nil {
 		return err
 	}
-	if got != n {
+	if limit == 0 && got != n {
 		return fmt.Errorf("read %d bytes of %s, want %d", got, name, n)
 	}
 	return printJSON(helperResult{Bytes: got, Seconds: dt.Seconds()})
+}
+
+// readFor reads r to the end, or until limit has passed if it is not 0, and returns the
+// bytes read and the time it took.
+func readFor(r io.Reader, limit time.Duration) (int64, time.Duration, error) {
+	buf := make([]byte, 1<<20)
+	t0 := time.Now()
+	var got int64
+	for {
+		n, err := r.Read(buf)
+		got += int64(n)
+		if err == io.EOF {
+			return got, time.Since(t0), nil
+		}
+		if err != nil {
+			return got, 0, err
+		}
+		if dt := time.Since(t0); limit > 0 && dt >= limit {
+			return got, dt, nil
+		}
+	}
 }
 
 // pionAPI is pion with its defaults, except multicast DNS, which would only add queries to

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -87,12 +86,21 @@ func (s *tcpServer) close() { _ = s.srv.Close() }
 // returns the time from the request to the last byte. It checks that the server's side of
 // the connection ran the congestion control asked for.
 func (s *tcpServer) get(ctx context.Context, l *wan.Link, name string, n int64) (time.Duration, error) {
+	got, dt, err := s.getFor(ctx, l, name, n, 0)
+	if err == nil && got != n {
+		err = fmt.Errorf("tcp %s: read %d bytes, want %d", s.cc, got, n)
+	}
+	return dt, err
+}
+
+// getFor is get that stops after limit, if not 0, and returns the bytes read by then.
+func (s *tcpServer) getFor(ctx context.Context, l *wan.Link, name string, n int64, limit time.Duration) (int64, time.Duration, error) {
 	var c net.Conn
 	if err := l.Run(wan.B, func() (err error) {
 		c, err = (&net.Dialer{Timeout: 10 * time.Second}).Dial("tcp4", s.addr)
 		return err
 	}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
@@ -100,28 +108,25 @@ func (s *tcpServer) get(ctx context.Context, l *wan.Link, name string, n int64) 
 	_ = c.SetDeadline(time.Now().Add(wanTimeout))
 	t0 := time.Now()
 	if _, err := fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: bench\r\nRange: bytes=0-%d\r\nConnection: close\r\n\r\n", name, n-1); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 1<<20), nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusPartialContent {
-		return 0, fmt.Errorf("tcp %s: HTTP %s", s.cc, resp.Status)
+		return 0, 0, fmt.Errorf("tcp %s: HTTP %s", s.cc, resp.Status)
 	}
-	got, err := io.CopyBuffer(io.Discard, resp.Body, make([]byte, 1<<20))
-	dt := time.Since(t0)
+	got, _, err := readFor(resp.Body, limit)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if got != n {
-		return 0, fmt.Errorf("tcp %s: read %d bytes, want %d", s.cc, got, n)
-	}
+	dt := time.Since(t0) // from the request, as for the other methods
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ccErr != nil || s.seenCC != s.cc {
-		return 0, fmt.Errorf("tcp: the server's connection ran %q, not %q (%v)", s.seenCC, s.cc, s.ccErr)
+		return 0, 0, fmt.Errorf("tcp: the server's connection ran %q, not %q (%v)", s.seenCC, s.cc, s.ccErr)
 	}
-	return dt, nil
+	return got, dt, nil
 }
