@@ -19,9 +19,15 @@ import (
 // not be the tighter limit (NativeOptions.SCTPMinCwnd), or it decides instead.
 //
 // Simplifications against BBR: rounds are timed (one minimum RTT, at least minRound) rather
-// than counted in packets, there is no ProbeRTT state (the minimum RTT is a 10 s windowed
+// than counted in packets, there is no ProbeRTT state (the minimum RTT is a 30 s windowed
 // minimum of SCTP's smoothed RTT), and a round in which no write had to wait is app-limited:
-// its rate only counts if it is the highest.
+// its rate only counts if it is the highest. Additions: a delivery-rate sample never exceeds
+// the rate the previous round sent at (a burst of SACKs is not bandwidth), and a smoothed
+// RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends startup,
+// skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 × the
+// bandwidth-delay product: pion's SCTP retransmits in bursts, so every drop at a
+// bottleneck costs more than for TCP, and a stall for a retransmission timeout (1 s) more
+// still.
 type pacer struct {
 	buffered func() int           // the association's unacknowledged and unsent bytes
 	srtt     func() time.Duration // SCTP's smoothed RTT, 0 before the first measurement
@@ -32,12 +38,15 @@ type pacer struct {
 
 	roundStart     time.Time
 	roundDelivered int64
+	roundWritten   int64
+	lastSendRate   float64 // bytes/s written in the previous round
 	roundWaited    bool // a write waited for the pacer in this round
 	bw             [bwRounds]float64
 	bwIdx          int
 	minRTT         time.Duration
 	minRTTAt       time.Time
 
+	queueing   bool // the last round's smoothed RTT showed a queue
 	mode       pacerMode
 	fullBw     float64
 	fullRounds int
@@ -56,7 +65,8 @@ const (
 	bwRounds      = 10                    // the bandwidth filter's window, in rounds
 	minRound      = 10 * time.Millisecond // the shortest round
 	initialRTT    = 100 * time.Millisecond
-	minRTTWindow  = 10 * time.Second
+	minRTTWindow  = 30 * time.Second
+	queueSlack    = 10 * time.Millisecond
 	initialWindow = 64 << 10 // bytes in flight before anything is measured
 	minWindow     = 64 << 10 // the inflight cap never goes below this
 	startupGain   = 2.885    // 2/ln 2
@@ -94,6 +104,9 @@ func (p *pacer) gains() (pacing, cwnd float64) {
 	case pacerDrain:
 		return 1 / startupGain, startupGain
 	}
+	if p.queueing {
+		return probeGains[p.cycle], 1.25
+	}
 	return probeGains[p.cycle], 2
 }
 
@@ -108,25 +121,37 @@ func (p *pacer) limits() (rate float64, window int) {
 // update ends the current round if it has lasted a minimum RTT: takes a delivery-rate sample
 // and moves the state machine. The caller holds mu.
 func (p *pacer) update(now time.Time, buffered int) {
-	if s := p.srtt(); s > 0 && (p.minRTT == 0 || s <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
-		p.minRTT, p.minRTTAt = s, now
+	srtt := p.srtt()
+	if srtt > 0 && (p.minRTT == 0 || srtt <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
+		p.minRTT, p.minRTTAt = srtt, now
 	}
 	delivered := p.written - int64(buffered)
 	if p.roundStart.IsZero() {
-		p.roundStart, p.roundDelivered = now, delivered
+		p.roundStart, p.roundDelivered, p.roundWritten = now, delivered, p.written
 		return
 	}
 	el := now.Sub(p.roundStart)
 	if el < max(p.rtt(), minRound) {
 		return
 	}
+	// What was delivered in this round was mostly sent in the previous one: a burst of
+	// acknowledgements (a late SACK, a scheduling hiccup) must not raise the estimate above
+	// the rate it was sent at.
 	rate := float64(delivered-p.roundDelivered) / el.Seconds()
+	sendRate := float64(p.written-p.roundWritten) / el.Seconds()
+	if p.lastSendRate > 0 {
+		rate = min(rate, max(p.lastSendRate, sendRate))
+	}
+	p.lastSendRate = sendRate
 	if p.roundWaited || rate > p.btlBw() {
 		p.bw[p.bwIdx%bwRounds] = rate
 		p.bwIdx++
 	}
-	p.roundStart, p.roundDelivered, p.roundWaited = now, delivered, false
+	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited = now, delivered, p.written, false
 
+	// A queue is building somewhere when the smoothed RTT stands well above the minimum: on
+	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
+	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
 	bw := p.btlBw()
 	switch p.mode {
 	case pacerStartup:
@@ -135,7 +160,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 		} else if p.roundWaitedOrFull(buffered) {
 			p.fullRounds++
 		}
-		if p.fullRounds >= 3 {
+		if p.fullRounds >= 3 || p.queueing {
 			p.mode = pacerDrain
 		}
 	case pacerDrain:
@@ -144,6 +169,9 @@ func (p *pacer) update(now time.Time, buffered int) {
 		}
 	case pacerProbeBW:
 		p.cycle = (p.cycle + 1) % len(probeGains)
+		if p.queueing && probeGains[p.cycle] > 1 {
+			p.cycle++ // do not probe into a queue: drain it
+		}
 	}
 }
 
