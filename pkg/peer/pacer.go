@@ -1,9 +1,14 @@
 package peer
 
 import (
+	"fmt"
+	"os"
 	"sync"
 	"time"
 )
+
+// pacerTrace: RANGECAST_PACER_TRACE=1 prints the state at the end of every round to stderr.
+var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 
 // pacer is a sender-side congestion controller for bulk data over a lossy path, modelled on
 // BBR (Cardwell et al., "BBR: Congestion-Based Congestion Control", 2016): it estimates the
@@ -29,8 +34,10 @@ import (
 // bottleneck costs more than for TCP, and a stall for a retransmission timeout (1 s) more
 // still.
 type pacer struct {
-	buffered func() int           // the association's unacknowledged and unsent bytes
-	srtt     func() time.Duration // SCTP's smoothed RTT, 0 before the first measurement
+	buffered func() int // the association's unacknowledged and unsent bytes
+	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
+	// has sent on the wire: packets, headers and retransmissions included.
+	stats func() (srtt time.Duration, wire uint64)
 
 	mu      sync.Mutex
 	written int64     // bytes handed to SCTP
@@ -39,8 +46,9 @@ type pacer struct {
 	roundStart     time.Time
 	roundDelivered int64
 	roundWritten   int64
+	roundWire      uint64
 	lastSendRate   float64 // bytes/s written in the previous round
-	roundWaited    bool // a write waited for the pacer in this round
+	roundWaited    bool    // a write waited for the pacer in this round
 	bw             [bwRounds]float64
 	bwIdx          int
 	minRTT         time.Duration
@@ -71,13 +79,14 @@ const (
 	minWindow     = 64 << 10 // the inflight cap never goes below this
 	startupGain   = 2.885    // 2/ln 2
 	pacingBurst   = 2 * time.Millisecond
+	wireOverhead  = 1.1 // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
 	maxPoll       = 5 * time.Millisecond
 )
 
 var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
 
-func newPacer(buffered func() int, srtt func() time.Duration) *pacer {
-	return &pacer{buffered: buffered, srtt: srtt}
+func newPacer(buffered func() int, stats func() (time.Duration, uint64)) *pacer {
+	return &pacer{buffered: buffered, stats: stats}
 }
 
 // rtt is the minimum RTT, or initialRTT before one is known. The caller holds mu.
@@ -100,9 +109,10 @@ func (p *pacer) btlBw() float64 {
 func (p *pacer) gains() (pacing, cwnd float64) {
 	switch p.mode {
 	case pacerStartup:
-		return startupGain, startupGain
+		// BBRv3's startup cwnd gain: 2.885 overfills a bottleneck queue of one BDP.
+		return startupGain, 2
 	case pacerDrain:
-		return 1 / startupGain, startupGain
+		return 1 / startupGain, 2
 	}
 	if p.queueing {
 		return probeGains[p.cycle], 1.25
@@ -121,13 +131,13 @@ func (p *pacer) limits() (rate float64, window int) {
 // update ends the current round if it has lasted a minimum RTT: takes a delivery-rate sample
 // and moves the state machine. The caller holds mu.
 func (p *pacer) update(now time.Time, buffered int) {
-	srtt := p.srtt()
+	srtt, wire := p.stats()
 	if srtt > 0 && (p.minRTT == 0 || srtt <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
 		p.minRTT, p.minRTTAt = srtt, now
 	}
 	delivered := p.written - int64(buffered)
 	if p.roundStart.IsZero() {
-		p.roundStart, p.roundDelivered, p.roundWritten = now, delivered, p.written
+		p.roundStart, p.roundDelivered, p.roundWritten, p.roundWire = now, delivered, p.written, wire
 		return
 	}
 	el := now.Sub(p.roundStart)
@@ -143,6 +153,16 @@ func (p *pacer) update(now time.Time, buffered int) {
 		rate = min(rate, max(p.lastSendRate, sendRate))
 	}
 	p.lastSendRate = sendRate
+	// Retransmissions leave outside the pacer: charge what the wire carried beyond this
+	// round's writes (and their headers) to the next writes, so that the rate on the wire,
+	// not only that of new data, is the pacing rate. At a bottleneck, retransmitting on top
+	// of a full rate would overflow its queue again.
+	if extra := float64(wire-p.roundWire) - float64(p.written-p.roundWritten)*wireOverhead; extra > 0 {
+		if r, _ := p.limits(); r > 0 {
+			p.next = p.next.Add(time.Duration(extra / r * float64(time.Second)))
+		}
+	}
+	p.roundWire = wire
 	if p.roundWaited || rate > p.btlBw() {
 		p.bw[p.bwIdx%bwRounds] = rate
 		p.bwIdx++
@@ -153,6 +173,11 @@ func (p *pacer) update(now time.Time, buffered int) {
 	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
 	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
 	bw := p.btlBw()
+	if pacerTrace {
+		r, w := p.limits()
+		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK wire+%d\n",
+			now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, wire-p.roundWire)
+	}
 	switch p.mode {
 	case pacerStartup:
 		if bw >= p.fullBw*1.25 {

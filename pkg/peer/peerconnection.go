@@ -92,11 +92,12 @@ func (c *Conn) newPeerConnection() error {
 				return s.BufferedAmount()
 			}
 			return 0
-		}, func() time.Duration {
+		}, func() (time.Duration, uint64) {
 			if s := pc.SCTP(); s != nil {
-				return time.Duration(s.Stats().SmoothedRoundTripTime * float64(time.Second))
+				st := s.Stats()
+				return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
 			}
-			return 0
+			return 0, 0
 		})
 	}
 
