@@ -229,11 +229,11 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 	}
 
-	// Sharing the bottleneck: the last variant's daemon (the default one without variants).
+	// Sharing the bottleneck: the default daemon.
 	var jains, shareDrops, tcpShares []float64
 	if row.path.RateBps > 0 {
 		for range cfg.runs {
-			j, q, t, err := wanShare(ctx, l, daemons[len(daemons)-1], tcps["cubic"], cfg.bigSize)
+			j, q, t, err := wanShare(ctx, l, daemons[0], tcps["cubic"], cfg.bigSize)
 			if err != nil {
 				return nil, fmt.Errorf("share: %w", err)
 			}
@@ -292,7 +292,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				newResult(name+" queue drops", "%", field(m, func(t wanTransfer) float64 { return t.qdrops }),
 					"TCP CUBIC", field("tcp cubic", func(t wanTransfer) float64 { return t.qdrops }), "≤ 2"))
 		}
-		if row.path.RateBps > 0 && v.name == variants[len(variants)-1].name {
+		if row.path.RateBps > 0 && v.name == "" {
 			rs = append(rs,
 				newResult(name+" 2 downloads, Jain index", "index", jains, "", nil, "≥ 0.9"),
 				newResult(name+" 2 downloads, queue drops", "%", shareDrops, "", nil, "≤ 2"),
