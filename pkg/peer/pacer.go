@@ -75,9 +75,9 @@ const (
 	initialRTT    = 100 * time.Millisecond
 	minRTTWindow  = 30 * time.Second
 	queueSlack    = 10 * time.Millisecond
-	initialWindow = 64 << 10 // bytes in flight before anything is measured
+	initialWindow = 64 << 10  // bytes in flight before anything is measured
 	minWindow     = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
-	startupGain   = 2.885    // 2/ln 2
+	startupGain   = 2.885     // 2/ln 2
 	pacingBurst   = 2 * time.Millisecond
 	wireOverhead  = 1.1 // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
 	maxPoll       = 5 * time.Millisecond
