@@ -339,8 +339,8 @@ func wanSize(cfg *config, p wan.Path, m string, earlier []wanTransfer) int64 {
 		rate, _, _ = summary(v)
 	} else {
 		// A guess: the loss bound of a 1191-byte-MTU NewReno sender (bare pion), a few times
-		// that for the others; without loss 40 MB/s, but 3 MB/s for bare pion, which its
-		// default UDP socket buffers hold back at 50 ms (2.2 MB/s measured); never above the cap.
+		// that for the others; without loss 40 MB/s, but 3 MB/s for bare pion (2.2 MB/s
+		// measured at 50 ms/0 %: cause not investigated); never above the cap.
 		rate = 40e6
 		if m == "pion" {
 			rate = 3e6
