@@ -85,10 +85,6 @@ const (
 
 var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
 
-func newPacer(buffered func() int, stats func() (time.Duration, uint64)) *pacer {
-	return &pacer{buffered: buffered, stats: stats}
-}
-
 // rtt is the minimum RTT, or initialRTT before one is known. The caller holds mu.
 func (p *pacer) rtt() time.Duration {
 	if p.minRTT == 0 {

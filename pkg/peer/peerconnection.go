@@ -87,18 +87,21 @@ func (c *Conn) newPeerConnection() error {
 	}
 	c.pc = pc
 	if o.Pacing {
-		c.pace = newPacer(func() int {
-			if s := pc.SCTP(); s != nil {
-				return s.BufferedAmount()
-			}
-			return 0
-		}, func() (time.Duration, uint64) {
-			if s := pc.SCTP(); s != nil {
-				st := s.Stats()
-				return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
-			}
-			return 0, 0
-		})
+		c.pace = &pacer{
+			buffered: func() int {
+				if s := pc.SCTP(); s != nil {
+					return s.BufferedAmount()
+				}
+				return 0
+			},
+			stats: func() (time.Duration, uint64) {
+				if s := pc.SCTP(); s != nil {
+					st := s.Stats()
+					return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
+				}
+				return 0, 0
+			},
+		}
 	}
 
 	// pion calls this on the ICE agent's goroutine, in order; nil means
