@@ -37,6 +37,12 @@ func startDaemonEnv(ctx context.Context, cfg *config, env []string, extra ...str
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return startDaemonCmd(ctx, cmd)
+}
+
+// startDaemonCmd starts cmd, a `rangecast serve` (perhaps wrapped, as in ip netns exec, which
+// execs it), and waits for the link it prints.
+func startDaemonCmd(ctx context.Context, cmd *exec.Cmd) (*daemon, error) {
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -153,15 +159,5 @@ func (d *daemon) memory(ctx context.Context) (memStatus, error) {
 
 // dial opens a connection to the daemon with the options `rangecast get` uses.
 func dial(ctx context.Context, link string) (*connect.Remote, error) {
-	return connectWith(ctx, link, nil)
-}
-
-// connectWith is dial with the options edited by mod, if not nil (netem sets the
-// signal hooks that reroute the traffic through a relay).
-func connectWith(ctx context.Context, link string, mod func(*signaling.DialOptions)) (*connect.Remote, error) {
-	opts := connect.NativeOptions()
-	if mod != nil {
-		mod(&opts.Signal)
-	}
-	return connect.Dial(ctx, link, opts)
+	return connect.Dial(ctx, link, connect.NativeOptions())
 }

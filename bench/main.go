@@ -33,14 +33,19 @@ type config struct {
 	out     string // where results.json goes; the soak writes soak.json next to it
 
 	soakDuration time.Duration // how long the soak's load runs
+	wanRows      string        // -wan-rows
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == helperArg {
+		os.Exit(helperMain(os.Args[2:]))
+	}
 	runs := flag.Int("runs", 5, "runs per metric (the table shows their median, min and max)")
 	quick := flag.Bool("quick", false, "one run of each metric with small sizes (make bench-smoke)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,netem,soak); default all but soak (which -quick runs for 20 s)")
+	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,wan,relayload,soak); default all but soak (which -quick runs for 20 s)")
 	soakDur := flag.Duration("soak-duration", 30*time.Minute, "how long the soak's load runs (-only soak; 20 s with -quick unless set)")
+	wanRows := flag.String("wan-rows", "", "comma-separated rows of the wan group, as RTT/loss or RTT/loss/cap: 50ms/1%,100ms/1%,50ms/0%/20Mbit (default: all, or 50ms/1% with -quick)")
 	flag.Parse()
 	if *quick && !flagSet("soak-duration") {
 		*soakDur = 20 * time.Second
@@ -49,7 +54,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *quick, *out, *only, *soakDur); err != nil {
+	if err := run(ctx, *runs, *quick, *out, *only, *wanRows, *soakDur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -62,7 +67,7 @@ func flagSet(name string) bool {
 	return set
 }
 
-func run(ctx context.Context, runs int, quick bool, out, only string, soakDur time.Duration) error {
+func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, soakDur time.Duration) error {
 	if quick {
 		runs = 1
 	}
@@ -78,7 +83,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string, soakDur ti
 		return fmt.Errorf("-soak-duration must be positive")
 	}
 	cfg := &config{runs: runs, quick: quick, tmp: tmp, bin: filepath.Join(tmp, "rangecast"), dataDir: filepath.Join(tmp, "data"),
-		out: out, soakDuration: soakDur}
+		out: out, soakDuration: soakDur, wanRows: wanRows}
 	cfg.bigSize = 256 << 20
 	if quick {
 		cfg.bigSize = 16 << 20
@@ -117,7 +122,7 @@ func run(ctx context.Context, runs int, quick bool, out, only string, soakDur ti
 		{"seek", benchSeek},
 		{"setup", benchSetup},
 		{"sessions", benchSessions},
-		{"netem", benchNetem},
+		{"wan", benchWAN},
 		{"relayload", benchRelayload},
 		{"browser", benchBrowser},
 		{"soak", benchSoak},
@@ -162,7 +167,7 @@ func goBuild(ctx context.Context, env []string, out string, pkg string, flags ..
 }
 
 // writeData creates the served directory: big.bin (pseudo-random, so that nothing along the
-// way can compress it), mid.bin for the many-session and netem runs, and a 1-byte tiny.bin.
+// way can compress it), mid.bin for the many-session runs, and a 1-byte tiny.bin.
 func writeData(cfg *config) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return err
@@ -171,9 +176,6 @@ func writeData(cfg *config) error {
 		return err
 	}
 	if err := writeRandom(filepath.Join(cfg.dataDir, "mid.bin"), 16<<20); err != nil {
-		return err
-	}
-	if err := writeRandom(filepath.Join(cfg.dataDir, "netem.bin"), 2<<20); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(cfg.dataDir, "tiny.bin"), []byte{'x'}, 0o644)

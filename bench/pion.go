@@ -25,13 +25,7 @@ type pionPair struct {
 
 // newPionPair connects two PeerConnections and opens one DataChannel from a to b. It
 // returns once the channel is open on both sides.
-func newPionPair(ctx context.Context) (*pionPair, error) { return newPionPairVia(ctx, nil) }
-
-// newPionPairVia is newPionPair with the signaling edited by rt, if not nil, so that all
-// traffic goes through rt's relay: a's candidates are left out of its offer, b's are
-// rewritten to the relay's address in its answer (the same edits as the rangecast client's
-// DialOptions hooks, a being the client).
-func newPionPairVia(ctx context.Context, rt *reroute) (*pionPair, error) {
+func newPionPair(ctx context.Context) (*pionPair, error) {
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
@@ -71,21 +65,12 @@ func newPionPairVia(ctx context.Context, rt *reroute) (*pionPair, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if rt != nil {
-		offerA.SDP = rt.localSDP(offerA.SDP)
-	}
 	if err := p.b.SetRemoteDescription(offerA); err != nil {
 		return fail(err)
 	}
 	answerB, err := gatheredDescription(ctx, p.b, func() (webrtc.SessionDescription, error) { return p.b.CreateAnswer(nil) })
 	if err != nil {
 		return fail(err)
-	}
-	if rt != nil {
-		answerB.SDP = rt.remoteSDP(answerB.SDP)
-		if _, err := rt.relay(); err != nil {
-			return fail(err)
-		}
 	}
 	if err := p.a.SetRemoteDescription(answerB); err != nil {
 		return fail(err)

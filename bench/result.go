@@ -23,6 +23,9 @@ type Result struct {
 	// throughput and worse for times and sizes.
 	Ratio  float64 `json:"ratio,omitempty"`
 	Target string  `json:"target,omitempty"`
+	// Notes says under which conditions the row was measured (the wan group: the path, and
+	// whether the emulator kept up).
+	Notes string `json:"notes,omitempty"`
 }
 
 // newResult summarises runs, and baseline runs if any.

@@ -54,6 +54,26 @@ type serveConfig struct {
 	identity   string // the identity key file for the relay ("": the default path)
 	relayCA    string // a PEM file of CA certificates trusted for an https relay, besides the system's
 	metrics    string // --metrics-listen: where Prometheus metrics are served, or ""
+	sender     senderTuning
+}
+
+// defaultSender is how the daemon sends, chosen from the wan group of the benchmarks
+// (docs/BENCHMARKS.md): its own BBR-like pacing decides the rate (pkg/peer
+// NativeOptions.Pacing), SCTP's loss-based window is held open under it (a 1 MiB floor: up
+// to ~10 MB/s at 50 ms, ~5 MB/s at 200 ms), each channel may keep 8 MiB unacknowledged, and
+// a retransmission timeout waits at most 800 ms instead of pion's 1 s minimum (safe up to
+// ~600 ms RTT).
+var defaultSender = senderTuning{minCwnd: 1 << 20, rtoMax: 800 * time.Millisecond, sendBuffer: 8 << 20, pacing: true}
+
+// senderTuning is how the daemon's SCTP sends; the flags exist to measure other settings
+// against the defaults.
+type senderTuning struct {
+	caStep     uint // bytes the congestion window grows per round trip in avoidance
+	fastRtxWnd uint
+	minCwnd    uint
+	rtoMax     time.Duration
+	sendBuffer int // each channel's high-water mark; it drains to half
+	pacing     bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,6 +94,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.relayCA, "relay-ca", "", "PEM file of CA certificates to trust for an https:// --relay, besides the system's (a private CA)")
 	fs.StringVar(&cfg.identity, "identity", "", "the daemon's identity key on relays, created on first use (default: the user config directory's rangecast/identity.key)")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
+	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
+	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
+	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: floor under SCTP's congestion window in bytes, even after a timeout (0: none); unsafe on narrow paths without --pacing")
+	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: cap on SCTP's retransmission timeout (0: pion's 60 s, and its 1 s minimum); keep it above RTT + 200 ms")
+	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
+	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -201,7 +227,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			}
 			learnMappedAddrs(mux, servers, log)
 			return peer.Config{
-				ICEServers: servers,
+				ICEServers:    servers,
+				HighWaterMark: cfg.sender.sendBuffer,
+				LowWaterMark:  cfg.sender.sendBuffer / 2,
 				Native: peer.NativeOptions{
 					// Behind a NAT, the NAT's mapping of the one UDP port, learned from the
 					// STUN servers above through that port, is signaled as a srflx candidate.
@@ -221,6 +249,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					ICEDisconnectedTimeout: 4 * time.Second,
 					ICEFailedTimeout:       3 * time.Second,
 					SCTPReceiveBufferSize:  4 << 20,
+					SCTPCwndCAStep:         uint32(cfg.sender.caStep),     //nolint:gosec // a tuning flag
+					SCTPFastRtxWnd:         uint32(cfg.sender.fastRtxWnd), //nolint:gosec // a tuning flag
+					SCTPMinCwnd:            uint32(cfg.sender.minCwnd),    //nolint:gosec // a tuning flag
+					SCTPRTOMax:             cfg.sender.rtoMax,
+					Pacing:                 cfg.sender.pacing,
 				},
 			}
 		},

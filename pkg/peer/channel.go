@@ -64,6 +64,11 @@ func newChannel(c *Conn, t dcTransport) *Channel {
 		lowCh:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	if c.pacer() != nil {
+		// A paced message still leaves in one burst: keep bursts well under a
+		// bottleneck's queue.
+		ch.maxMsg = min(ch.maxMsg, pacedMessageSize)
+	}
 	t.setOnLow(ch.low, func() {
 		select {
 		case ch.lowCh <- struct{}{}:
@@ -149,7 +154,14 @@ func (ch *Channel) Write(p []byte) (int, error) {
 		case <-ch.done:
 		}
 	}
+	pc := ch.conn.pacer()
+	if pc != nil && !pc.wait(len(p), ch.done) {
+		return 0, ch.closedErr()
+	}
 	if err := ch.t.write(p); err != nil {
+		if pc != nil {
+			pc.unwrite(len(p))
+		}
 		if cerr := ch.closedErr(); cerr != nil {
 			return 0, cerr
 		}

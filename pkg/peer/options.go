@@ -66,6 +66,38 @@ type NativeOptions struct {
 	// received but not yet read; a larger one raises throughput.
 	SCTPReceiveBufferSize int
 
+	// SCTPCwndCAStep is how many bytes SCTP's congestion window grows per
+	// round trip in congestion avoidance (0: pion's one MTU, 1191 bytes).
+	// Over a lossy long path a NewReno sender that grows one MTU per round
+	// trip stays at the Mathis bound, MTU·1.22/(RTT·√loss): 0.3 MB/s at
+	// 50 ms and 1 %; a larger step raises that bound by √(step/MTU). It
+	// matters only where this Conn sends bulk data (the daemon).
+	SCTPCwndCAStep uint32
+
+	// SCTPFastRtxWnd is the window, in bytes, for the chunks a fast
+	// retransmission sends at once (0: pion's one MTU).
+	SCTPFastRtxWnd uint32
+
+	// SCTPMinCwnd is a floor under SCTP's congestion window, kept even after
+	// a retransmission timeout (0: none, pion's default). Above a narrow
+	// path's bandwidth-delay product plus its queue it overflows the queue
+	// for as long as data flows: use it only on paths known to be wide.
+	SCTPMinCwnd uint32
+
+	// SCTPRTOMax caps SCTP's retransmission timeout (0: pion's 60 s). pion's
+	// RTO never goes below 1 s otherwise; a cap under RTT plus the peer's
+	// delayed ACK (up to 200 ms) fires spuriously and collapses throughput.
+	SCTPRTOMax time.Duration
+
+	// Pacing makes the Conn pace what its channels write, from its own
+	// estimate of the path's bandwidth and round-trip time (a BBR-like
+	// model, pacer.go), and keep at most about twice their product
+	// unacknowledged; channel messages are then at most 32 KiB. Random loss
+	// does not slow such a sender, a full bottleneck queue does. SCTP's own
+	// congestion window has to be opened wide for it to decide
+	// (SCTPMinCwnd). For a daemon over long lossy paths.
+	Pacing bool
+
 	// MaxReceiveMessageSize is the largest message the peer may send, which
 	// the Conn advertises as a=max-message-size (0:
 	// DefaultMaxReceiveMessageSize); pion does not enforce it on receipt. It

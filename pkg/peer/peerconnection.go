@@ -15,8 +15,12 @@ import (
 // target holds the per-target fields of a Conn: natively, pion's
 // PeerConnection.
 type target struct {
-	pc *webrtc.PeerConnection
+	pc   *webrtc.PeerConnection
+	pace *pacer // if NativeOptions.Pacing
 }
+
+// pacer returns the Conn's pacer, or nil.
+func (c *Conn) pacer() *pacer { return c.pace }
 
 // newPeerConnection builds the SettingEngine from cfg.Native, creates the
 // PeerConnection and hooks its events to the Conn.
@@ -28,6 +32,18 @@ func (c *Conn) newPeerConnection() error {
 	se.SetSCTPMaxMessageSize(uint32(o.MaxReceiveMessageSize)) //nolint:gosec // bounded by withDefaults
 	if o.SCTPReceiveBufferSize > 0 {
 		se.SetSCTPMaxReceiveBufferSize(uint32(o.SCTPReceiveBufferSize)) //nolint:gosec // bounded by withDefaults
+	}
+	if o.SCTPCwndCAStep > 0 {
+		se.SetSCTPCwndCAStep(o.SCTPCwndCAStep)
+	}
+	if o.SCTPFastRtxWnd > 0 {
+		se.SetSCTPFastRtxWnd(o.SCTPFastRtxWnd)
+	}
+	if o.SCTPMinCwnd > 0 {
+		se.SetSCTPMinCwnd(o.SCTPMinCwnd)
+	}
+	if o.SCTPRTOMax > 0 {
+		se.SetSCTPRTOMax(o.SCTPRTOMax)
 	}
 	if o.IncludeLoopbackCandidate || o.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
@@ -71,6 +87,23 @@ func (c *Conn) newPeerConnection() error {
 		return err
 	}
 	c.pc = pc
+	if o.Pacing {
+		c.pace = &pacer{
+			buffered: func() int {
+				if s := pc.SCTP(); s != nil {
+					return s.BufferedAmount()
+				}
+				return 0
+			},
+			stats: func() (time.Duration, uint64) {
+				if s := pc.SCTP(); s != nil {
+					st := s.Stats()
+					return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
+				}
+				return 0, 0
+			},
+		}
+	}
 
 	// pion calls this on the ICE agent's goroutine, in order; nil means
 	// gathering is complete.

@@ -24,6 +24,9 @@ type target struct {
 	handlers handlers
 }
 
+// pacer returns nil: the browser paces its own SCTP.
+func (c *Conn) pacer() *pacer { return nil }
+
 func (c *Conn) newPeerConnection() (err error) {
 	ctor := js.Global().Get("RTCPeerConnection")
 	if ctor.Type() != js.TypeFunction {

@@ -1,0 +1,259 @@
+package peer
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// pacerTrace: RANGECAST_PACER_TRACE=1 prints the state at the end of every round to stderr.
+var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
+
+// pacer is a sender-side congestion controller for bulk data over a lossy path, modelled on
+// BBR (Cardwell et al., "BBR: Congestion-Based Congestion Control", 2016): it estimates the
+// path's bottleneck bandwidth (the highest delivery rate of recent round trips) and its
+// minimum round-trip time, paces writes at a gain times that bandwidth and keeps at most
+// twice the bandwidth-delay product unacknowledged. Random loss, which makes a loss-based
+// sender (pion's SCTP: NewReno) halve its window again and again, does not slow it down;
+// a full queue at a bottleneck does, because the delivery rate stops growing.
+//
+// It works from outside SCTP: the delivered bytes are those written minus the association's
+// buffered amount (pion releases a chunk's bytes when it is acknowledged, cumulatively or by
+// a gap block), the round-trip time is SCTP's smoothed one. SCTP's own congestion window must
+// not be the tighter limit (NativeOptions.SCTPMinCwnd), or it decides instead.
+//
+// Simplifications against BBR: rounds are timed (one minimum RTT, at least minRound) rather
+// than counted in packets, there is no ProbeRTT state (the minimum RTT is a 30 s windowed
+// minimum of SCTP's smoothed RTT), and a round in which no write had to wait is app-limited:
+// its rate only counts if it is the highest. Additions: a delivery-rate sample never exceeds
+// the rate the previous round sent at (a burst of SACKs is not bandwidth), and a smoothed
+// RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends startup,
+// skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 × the
+// bandwidth-delay product: pion's SCTP retransmits in bursts, so every drop at a
+// bottleneck costs more than for TCP, and a stall for a retransmission timeout (1 s) more
+// still.
+type pacer struct {
+	buffered func() int // the association's unacknowledged and unsent bytes
+	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
+	// has sent on the wire: packets, headers and retransmissions included.
+	stats func() (srtt time.Duration, wire uint64)
+
+	mu      sync.Mutex
+	written int64     // bytes handed to SCTP
+	next    time.Time // pacing: the earliest time the next write may start
+
+	roundStart     time.Time
+	roundDelivered int64
+	roundWritten   int64
+	roundWire      uint64
+	lastSendRate   float64 // bytes/s written in the previous round
+	roundWaited    bool    // a write waited for the pacer in this round
+	bw             [bwRounds]float64
+	bwIdx          int
+	minRTT         time.Duration
+	minRTTAt       time.Time
+
+	queueing   bool // the last round's smoothed RTT showed a queue
+	mode       pacerMode
+	fullBw     float64
+	fullRounds int
+	cycle      int
+}
+
+type pacerMode int
+
+const (
+	pacerStartup pacerMode = iota
+	pacerDrain
+	pacerProbeBW
+)
+
+const (
+	bwRounds      = 10                    // the bandwidth filter's window, in rounds
+	minRound      = 10 * time.Millisecond // the shortest round
+	initialRTT    = 100 * time.Millisecond
+	minRTTWindow  = 30 * time.Second
+	queueSlack    = 10 * time.Millisecond
+	initialWindow = 64 << 10  // bytes in flight before anything is measured
+	minWindow     = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
+	startupGain   = 2.885     // 2/ln 2
+	pacingBurst   = 2 * time.Millisecond
+	wireOverhead  = 1.1 // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
+	maxPoll       = 5 * time.Millisecond
+)
+
+var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
+
+// rtt is the minimum RTT, or initialRTT before one is known. The caller holds mu.
+func (p *pacer) rtt() time.Duration {
+	if p.minRTT == 0 {
+		return initialRTT
+	}
+	return p.minRTT
+}
+
+// btlBw is the bandwidth estimate in bytes/s, 0 before the first round. The caller holds mu.
+func (p *pacer) btlBw() float64 {
+	var m float64
+	for _, v := range p.bw {
+		m = max(m, v)
+	}
+	return m
+}
+
+func (p *pacer) gains() (pacing, cwnd float64) {
+	switch p.mode {
+	case pacerStartup:
+		// BBRv3's startup cwnd gain: 2.885 overfills a bottleneck queue of one BDP.
+		return startupGain, 2
+	case pacerDrain:
+		return 1 / startupGain, 2
+	}
+	if p.queueing {
+		return probeGains[p.cycle], 1.25
+	}
+	return probeGains[p.cycle], 2
+}
+
+// limits returns the pacing rate (bytes/s) and the inflight cap (bytes). The caller holds mu.
+func (p *pacer) limits() (rate float64, window int) {
+	pg, cg := p.gains()
+	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
+	bdp := bw * p.rtt().Seconds()
+	return pg * bw, max(int(cg*bdp), minWindow)
+}
+
+// update ends the current round if it has lasted a minimum RTT: takes a delivery-rate sample
+// and moves the state machine. The caller holds mu.
+func (p *pacer) update(now time.Time, buffered int) {
+	srtt, wire := p.stats()
+	if srtt > 0 && (p.minRTT == 0 || srtt <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
+		p.minRTT, p.minRTTAt = srtt, now
+	}
+	delivered := p.written - int64(buffered)
+	if p.roundStart.IsZero() {
+		p.roundStart, p.roundDelivered, p.roundWritten, p.roundWire = now, delivered, p.written, wire
+		return
+	}
+	el := now.Sub(p.roundStart)
+	if el < max(p.rtt(), minRound) {
+		return
+	}
+	// What was delivered in this round was mostly sent in the previous one: a burst of
+	// acknowledgements (a late SACK, a scheduling hiccup) must not raise the estimate above
+	// the rate it was sent at.
+	rate := float64(delivered-p.roundDelivered) / el.Seconds()
+	sendRate := float64(p.written-p.roundWritten) / el.Seconds()
+	if p.lastSendRate > 0 {
+		rate = min(rate, max(p.lastSendRate, sendRate))
+	}
+	p.lastSendRate = sendRate
+	// Retransmissions leave outside the pacer: charge what the wire carried beyond this
+	// round's writes (and their headers) to the next writes, so that the rate on the wire,
+	// not only that of new data, is the pacing rate. At a bottleneck, retransmitting on top
+	// of a full rate would overflow its queue again.
+	if extra := float64(wire-p.roundWire) - float64(p.written-p.roundWritten)*wireOverhead; extra > 0 {
+		if r, _ := p.limits(); r > 0 {
+			p.next = p.next.Add(time.Duration(extra / r * float64(time.Second)))
+		}
+	}
+	p.roundWire = wire
+	if p.roundWaited || rate > p.btlBw() {
+		p.bw[p.bwIdx%bwRounds] = rate
+		p.bwIdx++
+	}
+	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited = now, delivered, p.written, false
+
+	// A queue is building somewhere when the smoothed RTT stands well above the minimum: on
+	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
+	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
+	bw := p.btlBw()
+	if pacerTrace {
+		r, w := p.limits()
+		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK wire+%d\n",
+			now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, wire-p.roundWire)
+	}
+	switch p.mode {
+	case pacerStartup:
+		if bw >= p.fullBw*1.25 {
+			p.fullBw, p.fullRounds = bw, 0
+		} else if p.roundWaitedOrFull(buffered) {
+			p.fullRounds++
+		}
+		if p.fullRounds >= 3 || p.queueing {
+			p.mode = pacerDrain
+		}
+	case pacerDrain:
+		if float64(buffered) <= bw*p.rtt().Seconds() {
+			p.mode, p.cycle = pacerProbeBW, 2
+		}
+	case pacerProbeBW:
+		p.cycle = (p.cycle + 1) % len(probeGains)
+		if p.queueing && probeGains[p.cycle] > 1 {
+			p.cycle++ // do not probe into a queue: drain it
+		}
+	}
+}
+
+// roundWaitedOrFull says whether the sender had data to send: a round without it does not
+// show that the bandwidth stopped growing.
+func (p *pacer) roundWaitedOrFull(buffered int) bool {
+	_, w := p.limits()
+	return buffered >= w/2
+}
+
+// wait blocks until n more bytes may be written, or done is closed (then it returns false).
+func (p *pacer) wait(n int, done <-chan struct{}) bool {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		now := time.Now()
+		buffered := p.buffered()
+		p.mu.Lock()
+		p.update(now, buffered)
+		rate, window := p.limits()
+		var d time.Duration
+		if buffered > 0 && buffered+n > window {
+			d = min(p.rtt()/8, maxPoll)
+		}
+		if w := p.next.Sub(now); w > d {
+			d = w
+		}
+		if d <= 0 {
+			if p.next.Before(now.Add(-pacingBurst)) {
+				p.next = now.Add(-pacingBurst)
+			}
+			p.next = p.next.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+			p.written += int64(n)
+			p.mu.Unlock()
+			return true
+		}
+		p.roundWaited = true
+		p.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		select {
+		case <-t.C:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// unwrite takes back n bytes that wait let through but that were not written.
+func (p *pacer) unwrite(n int) {
+	p.mu.Lock()
+	p.written -= int64(n)
+	p.mu.Unlock()
+}
+
+// pacedMessageSize bounds the messages of a paced Conn's channels.
+const pacedMessageSize = 32 << 10
