@@ -104,6 +104,7 @@ func TestErrorCodeString(t *testing.T) {
 		{wire.CodeInternal, "internal error"},
 		{wire.CodeShutdown, "shutdown"},
 		{wire.CodeLimitExceeded, "limit exceeded"},
+		{wire.CodeRevoked, "revoked"},
 		{9, "code(9)"},
 		{0xffff, "code(65535)"},
 	}
