@@ -105,7 +105,7 @@ func TestErrorCodeString(t *testing.T) {
 		{wire.CodeShutdown, "shutdown"},
 		{wire.CodeLimitExceeded, "limit exceeded"},
 		{wire.CodeRevoked, "revoked"},
-		{9, "code(9)"},
+		{10, "code(10)"},
 		{0xffff, "code(65535)"},
 	}
 	for _, tt := range tests {
