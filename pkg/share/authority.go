@@ -49,9 +49,9 @@ type link struct {
 // Authority is a daemon's share links: the key that signs them and the state of those it
 // issued (labels, revocations), kept in a JSON file written atomically. Safe for concurrent use.
 type Authority struct {
-	key  *Key
-	path string
-	now  func() time.Time
+	key   *Key
+	path  string
+	clock atomic.Pointer[func() time.Time]
 
 	mu    sync.Mutex
 	links map[string]*link
@@ -63,7 +63,8 @@ func Open(keyPath, statePath string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Authority{key: k, path: statePath, now: time.Now, links: map[string]*link{}}
+	a := &Authority{key: k, path: statePath, links: map[string]*link{}}
+	a.SetClock(time.Now)
 	b, err := os.ReadFile(statePath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -87,7 +88,9 @@ func OpenDir(dir string) (*Authority, error) {
 }
 
 // SetClock replaces time.Now, for tests.
-func (a *Authority) SetClock(now func() time.Time) { a.now = now }
+func (a *Authority) SetClock(now func() time.Time) { a.clock.Store(&now) }
+
+func (a *Authority) now() time.Time { return (*a.clock.Load())() }
 
 // Key returns the share key.
 func (a *Authority) Key() *Key { return a.key }
