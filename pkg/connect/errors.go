@@ -20,7 +20,7 @@ type Code string
 
 // The codes.
 const (
-	CodeBadLink      Code = "bad_link"       // the link is not http(s)://host/#t=TOKEN
+	CodeBadLink      Code = "bad_link"       // the link is not http(s)://host/#t=TOKEN or #s=SHARE
 	CodeUnauthorized Code = "unauthorized"   // the daemon refused the token, or a forged or another daemon's share link
 	CodeLinkExpired  Code = "link_expired"   // the share link is past its expiry
 	CodeLinkRevoked  Code = "link_revoked"   // the share link was revoked (also ends its open sessions)
