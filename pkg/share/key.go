@@ -48,8 +48,25 @@ func NewID() string {
 }
 
 // LoadOrCreateKey reads the share key at path, or creates one there (mode 0600, written
-// atomically, its directory 0700).
+// atomically, its directory 0700). A new key is linked into place, never renamed over
+// another: two daemons starting at once end up with the same key.
 func LoadOrCreateKey(path string) (*Key, error) {
+	k, err := loadKey(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return k, err
+	}
+	k = new(Key)
+	_, _ = rand.Read(k[:])
+	if err := createFileAtomic(path, k[:]); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return loadKey(path) // another process created it first
+		}
+		return nil, fmt.Errorf("share: key: %w", err)
+	}
+	return k, nil
+}
+
+func loadKey(path string) (*Key, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if len(b) != len(Key{}) {
@@ -59,20 +76,26 @@ func LoadOrCreateKey(path string) (*Key, error) {
 		copy(k[:], b)
 		return &k, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("share: key: %w", err)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
-	var k Key
-	_, _ = rand.Read(k[:])
-	if err := WriteFileAtomic(path, k[:]); err != nil {
-		return nil, fmt.Errorf("share: key: %w", err)
-	}
-	return &k, nil
+	return nil, fmt.Errorf("share: key: %w", err)
+}
+
+// createFileAtomic writes b to path (mode 0600) unless path exists (os.ErrExist).
+func createFileAtomic(path string, b []byte) error {
+	return writeTemp(path, b, func(tmp string) error { return os.Link(tmp, path) })
 }
 
 // WriteFileAtomic writes b to path with mode 0600 through a temporary file and a rename, so
 // that a reader sees the old content or the new, never part of it.
 func WriteFileAtomic(path string, b []byte) error {
+	return writeTemp(path, b, func(tmp string) error { return os.Rename(tmp, path) })
+}
+
+// writeTemp writes b to a temporary file beside path, synced, and calls place with its name;
+// the temporary file is removed afterwards.
+func writeTemp(path string, b []byte, place func(tmp string) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -97,5 +120,5 @@ func WriteFileAtomic(path string, b []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	return place(f.Name())
 }
