@@ -3,6 +3,7 @@
 package connect
 
 import (
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
@@ -200,3 +201,30 @@ func TestShareRevokeClosesOpenSession(t *testing.T) {
 	assert.Equal(t, CodeLinkRevoked, CodeOf(err), "%v", err)
 	waitPeers(t, d.h, 0)
 }
+
+// The PROOF v2 example of docs/PROTOCOL.md (Share links): share key 32 × 0x42, link id
+// "AAAAAAAAAAA", scope "pub", expiry 1893456000, the nonce and fingerprints of TestAuthVector.
+// The values were checked with Python's hmac module.
+func TestAuthShareVector(t *testing.T) {
+	var k share.Key
+	for i := range k {
+		k[i] = 0x42
+	}
+	l, err := k.Mint(share.Public{ID: "AAAAAAAAAAA", Scope: "pub", Expiry: 1893456000})
+	require.NoError(t, err)
+	cred, err := shareCredential(l)
+	require.NoError(t, err)
+	var nonce [32]byte
+	for i := range nonce {
+		nonce[i] = byte(i)
+	}
+	mac := authMAC(cred.key, &nonce, fpDaemon, fpClient)
+	confirm := authConfirm(cred.key, &nonce, fpDaemon, fpClient)
+	assert.Equal(t, "0b414141414141414141414100037075620000000070dbd880", hexOf(cred.public))
+	assert.Equal(t, "24b75de8727bcec8753457b12c63ecbeef64aff7342e8ae591a6ef33fe1c5aad", hexOf(l.Secret[:]))
+	assert.Equal(t, "636f85ff6482f84ff251ece7738864badc9bf212468fbdcb7df3ad7e9544ed03", hexOf(mac[:]))
+	assert.Equal(t, "94ada1b8d0cae6da2aba1a16cb6cc133cfb204162a9275ec8b8b7e6b1d4e56f4", hexOf(confirm[:]))
+	assert.Equal(t, "AAAAAAAAAAA.cHVi.1893456000.JLdd6HJ7zsh1NFexLGPsvu9kr_c0LorlkabvM_4cWq0", l.String())
+}
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }
