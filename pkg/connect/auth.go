@@ -87,9 +87,9 @@ var (
 
 // The daemon's reasons to refuse, for its log.
 var (
-	errAuthExpired = fmt.Errorf("auth: %w", share.ErrExpired)
-	errAuthRevoked = fmt.Errorf("auth: %w", share.ErrRevoked)
-	errAuthNoShare = errors.New("auth: a share link's proof, and this daemon takes none")
+	errAuthExpired   = fmt.Errorf("auth: %w", share.ErrExpired)
+	errAuthRevoked   = fmt.Errorf("auth: %w", share.ErrRevoked)
+	errAuthNoShare   = errors.New("auth: a share link's proof, and this daemon takes none")
 	errAuthBadProof  = errors.New("auth: wrong proof (a wrong token, a replay, or someone in the middle)")
 	errAuthMalformed = errors.New("auth: malformed proof")
 	errAuthTimeout   = errors.New("auth: no proof in time")

@@ -109,6 +109,7 @@ func TestShareLinkServesItsScope(t *testing.T) {
 	assert.Contains(t, logs.String(), "link="+l.ID)
 	assert.Contains(t, logs.String(), "path=pub/a.bin")
 	assert.NotContains(t, logs.String(), l.String())
+	assert.Regexp(t, `share session" link=\S+ peer="host 127\.0\.0\.1:\d+"`, logs.String())
 }
 
 // Every refusal, over a real connection whose signaling checks nothing: the in-band check
