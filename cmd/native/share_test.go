@@ -57,6 +57,9 @@ func TestShareCLI(t *testing.T) {
 	stdout, stderr, err = rangecastEnv(ctx, env, "ls", link, "sub")
 	require.NoError(t, err, stderr)
 	assert.Contains(t, stdout, "small.txt")
+	stdout, stderr, err = rangecastEnv(ctx, env, "ls", link) // the scope, not the root
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stdout, "small.txt")
 
 	// One file, named relative to the served directory: get needs no path.
 	stdout, stderr, err = rangecastEnv(ctx, env, "share", "--expires", "1h", "sub/small.txt")
