@@ -16,9 +16,9 @@ import (
 // ShareAuthority is what the daemon needs to take share links (share.Authority is one).
 type ShareAuthority interface {
 	ShareChecker
-	// Begin registers a session on link id, until its End; its Revoked channel closes when
-	// the link is revoked.
-	Begin(id string) *share.Session
+	// Begin registers a session on the link of public part p, until its End; its Revoked
+	// channel closes when the link is revoked.
+	Begin(p share.Public) *share.Session
 }
 
 // ServeOptions configures ServeFiles. Zero fields take defaults.
@@ -97,7 +97,7 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 // serveShare serves a session authenticated with a share link: narrowed to its scope, ended
 // by its revocation, and recorded.
 func serveShare(ctx context.Context, srv *rangefs.Server, conn *peer.Conn, ch *peer.Channel, pub share.Public, shares ShareAuthority, log *slog.Logger) {
-	sess := shares.Begin(pub.ID)
+	sess := shares.Begin(pub)
 	defer sess.End()
 	addr := ""
 	if p, ok := conn.SelectedPair(); ok {

@@ -186,14 +186,15 @@ func (a *Authority) Check(p Public) error {
 	return nil
 }
 
-// Begin registers a session authenticated with link id. The caller ends it with End.
-func (a *Authority) Begin(id string) *Session {
+// Begin registers a session authenticated with the link of public part p. The caller ends
+// it with End.
+func (a *Authority) Begin(p Public) *Session {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	l := a.links[id]
-	if l == nil { // minted with the key, not recorded: track it from now on
-		l = &link{Record: Record{ID: id, Created: a.now().Unix()}, sessions: map[*Session]struct{}{}}
-		a.links[id] = l
+	l := a.links[p.ID]
+	if l == nil { // minted with the key, not recorded (a lost state file): track it from now on
+		l = &link{Record: Record{ID: p.ID, Scope: p.Scope, Expiry: p.Expiry, Created: a.now().Unix()}, sessions: map[*Session]struct{}{}}
+		a.links[p.ID] = l
 	}
 	s := &Session{a: a, l: l, revoked: make(chan struct{})}
 	l.sessions[s] = struct{}{}

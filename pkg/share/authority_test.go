@@ -42,7 +42,7 @@ func TestAuthority(t *testing.T) {
 	}
 	a.SetClock(time.Now)
 
-	s := a.Begin(l.ID)
+	s := a.Begin(l.Public())
 	s.AddRead(10)
 	if n, err := a.Revoke(l.ID); err != nil || n != 1 {
 		t.Fatalf("Revoke = %d, %v", n, err)
