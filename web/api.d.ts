@@ -26,10 +26,16 @@ export {};
 /** The stable error codes (pkg/connect/errors.go: change both together). Match on these,
  *  not on messages. */
 export type ErrorCode =
-  /** The link is not http(s)://host:port/#t=TOKEN (no token, not a URL). */
+  /** The link is not http(s)://host:port/#t=TOKEN or #s=SHARE (no token, not a URL, a
+   *  share link cut when copied). */
   | "bad_link"
-  /** The daemon refused the token (it may have restarted with a new one). */
+  /** The daemon refused the token (it may have restarted with a new one), or a share link
+   *  that is forged or another daemon's. */
   | "unauthorized"
+  /** The share link is past its expiry: ask its owner for a new one. */
+  | "link_expired"
+  /** The share link was revoked by its owner; sessions open with it end with this code. */
+  | "link_revoked"
   /** The daemon serves as many peers as it allows. */
   | "too_many_peers"
   /** No rangecast daemon answers at the link's address, or the connection to it failed;

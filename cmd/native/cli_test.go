@@ -196,7 +196,7 @@ func TestLinkFromEnv(t *testing.T) {
 // Every command answers --help with its usage and examples (exit 0); `rangecast help`
 // documents the exit codes and RANGECAST_LINK; errors name the flag or argument.
 func TestHelpAndUsage(t *testing.T) {
-	for _, cmd := range []string{"get", "ls", "cat", "http", "mount", "completion"} {
+	for _, cmd := range []string{"get", "ls", "cat", "http", "mount", "share", "completion"} {
 		t.Run(cmd, func(t *testing.T) {
 			for _, h := range []string{"--help", "-h"} {
 				var stdout, stderr bytes.Buffer

@@ -27,9 +27,13 @@ func dial(ctx context.Context, link string, iceServers ...string) (*connect.Remo
 func explain(err error) error {
 	switch connect.CodeOf(err) {
 	case connect.CodeBadLink:
-		return fmt.Errorf("%w (copy the whole link the daemon printed, with its #t= part)", err)
+		return fmt.Errorf("%w (copy the whole link the daemon printed, with its #t= or #s= part)", err)
 	case connect.CodeUnauthorized:
 		return fmt.Errorf("the daemon refused the link's token: %w", err)
+	case connect.CodeLinkExpired, connect.CodeLinkRevoked:
+		return fmt.Errorf("the daemon refused the share link: %w", err)
+	case connect.CodeForbidden:
+		return fmt.Errorf("outside what the link shares: %w", err)
 	case connect.CodeTooManyPeers:
 		return fmt.Errorf("the daemon is busy: %w", err)
 	case connect.CodeBusy:

@@ -15,7 +15,7 @@ _rangecast() {
 	local cur cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve get ls cat http mount demo completion help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve get ls cat http mount share demo completion help" -- "$cur"))
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
@@ -27,8 +27,9 @@ _rangecast() {
 	cat) flags="--range --help" ;;
 	http) flags="--listen --help" ;;
 	mount) flags="--debug --help" ;;
+	share) flags="--expires --label --json --state-dir --help" ;;
 	completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
-	help) COMPREPLY=($(compgen -W "serve get ls cat http mount demo completion" -- "$cur")); return ;;
+	help) COMPREPLY=($(compgen -W "serve get ls cat http mount share demo completion" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -52,6 +53,7 @@ _rangecast() {
 		'cat:write a file or a byte range to stdout'
 		'http:serve the remote files over loopback HTTP'
 		'mount:mount the remote files read-only'
+		'share:print a scoped, expiring link; list or revoke links'
 		'demo:write a demo directory'
 		'completion:print a shell completion script'
 		'help:show help'
@@ -67,6 +69,7 @@ _rangecast() {
 	cat) _arguments '--range[byte range START-END]:range:' '--help[show help]' '*:argument:' ;;
 	http) _arguments '--listen[loopback address]:address:' '--help[show help]' '*:argument:' ;;
 	mount) _arguments "--debug[log every FUSE request]" '--help[show help]' '*:mountpoint:_files -/' ;;
+	share) _arguments '--expires[how long the link works]:duration:' '--label[a note]:label:' '--json[JSON output]' '--state-dir[state directory]:dir:_files -/' '--help[show help]' '*:path:_files' ;;
 	completion) _values 'shell' bash zsh ;;
 	help) _describe 'command' commands ;;
 	esac

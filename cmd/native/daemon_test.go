@@ -59,6 +59,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 			return 1
 		}
+		// Daemons keep their share key and state here, not in the user's config directory.
+		_ = os.Setenv(envStateDir, filepath.Join(tmp, "state"))
 		dataDir = filepath.Join(tmp, "data")
 		if err := os.MkdirAll(filepath.Join(dataDir, "sub"), 0o755); err != nil {
 			panic(err)

@@ -64,6 +64,12 @@ Flags:
 		return err
 	}
 	link, rest, ok := splitLink(pos)
+	if ok && len(rest) == 0 {
+		// A share link of one file (or, with -r, of a directory) names what to get.
+		if scope := linkScope(link); scope != "" {
+			rest = []string{scope}
+		}
+	}
 	if !ok || len(rest) == 0 {
 		if *recursive {
 			return usagef("get -r takes LINK DIR [DEST] (missing DIR)")

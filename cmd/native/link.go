@@ -3,6 +3,9 @@ package main
 import (
 	"os"
 	"strings"
+
+	"github.com/rangecast/rangecast/pkg/share"
+	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
 // envLink names the environment variable that supplies the link when a command's LINK
@@ -39,3 +42,16 @@ LINK is what 'rangecast serve' printed (quote it: # starts a shell comment). Wit
 RANGECAST_LINK set it may be left out: a first argument starting with http:// or https://
 is the link, otherwise every argument is a path and the link is $RANGECAST_LINK.
 `
+
+// linkScope returns what a share link opens ("" for the root, an owner's link, or no link).
+func linkScope(link string) string {
+	l, err := signaling.ParseLink(link)
+	if err != nil || l.Share == "" {
+		return ""
+	}
+	sl, err := share.Parse(l.Share)
+	if err != nil {
+		return ""
+	}
+	return sl.Scope
+}

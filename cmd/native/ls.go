@@ -57,6 +57,9 @@ Flags:
 		return usagef("ls takes LINK [DIR]: extra argument %q", rest[1])
 	}
 	dir := "."
+	if scope := linkScope(link); scope != "" {
+		dir = scope // a share link opens its scope, not the root
+	}
 	if len(rest) == 1 {
 		dir = rest[0]
 	}

@@ -22,6 +22,7 @@ Usage:
   rangecast get -r LINK DIR [DEST]      mirror a directory tree (resumable)
   rangecast ls [-l] [-R] [--json] LINK [DIR]  list a directory
   rangecast cat [--range START-END] LINK PATH  write a file (or a byte range) to stdout
+  rangecast share [--expires 24h] PATH  print a scoped, expiring link to PATH (share list, share revoke ID)
   rangecast http LINK                   serve the remote files to local apps over loopback HTTP
   rangecast mount LINK MOUNTPOINT       mount the remote files read-only (Linux, FUSE)
   rangecast relay [flags]               run a relay that daemons register on, for clients to reach them
@@ -33,7 +34,8 @@ Run 'rangecast help COMMAND' (or 'rangecast COMMAND --help') for a command's fla
 
 The link:
   LINK is what 'rangecast serve' prints, http://HOST:PORT/#t=TOKEN (quote it: # starts a
-  shell comment). When RANGECAST_LINK is set, LINK may be left out: a command whose first
+  shell comment), or a share link 'rangecast share' prints, .../#s=..., which opens one file
+  or folder until it expires or is revoked. When RANGECAST_LINK is set, LINK may be left out: a command whose first
   argument starts with http:// or https:// takes that as the link; otherwise every argument
   is a path and the link is RANGECAST_LINK.
 
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCat(ctx, rest, stdout, stderr)
 	case "http":
 		return runHTTP(ctx, rest, stdout, stderr)
+	case "share":
+		return runShare(ctx, rest, stdout, stderr)
 	case "mount":
 		return runMount(ctx, rest, stdout, stderr)
 	case "completion":

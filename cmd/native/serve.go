@@ -28,6 +28,7 @@ import (
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 	"github.com/rangecast/rangecast/pkg/relay"
+	"github.com/rangecast/rangecast/pkg/share"
 	"github.com/rangecast/rangecast/pkg/signaling"
 	"github.com/rangecast/rangecast/pkg/udpmux"
 	"github.com/rangecast/rangecast/web"
@@ -55,6 +56,7 @@ type serveConfig struct {
 	relayCA    string // a PEM file of CA certificates trusted for an https relay, besides the system's
 	metrics    string // --metrics-listen: where Prometheus metrics are served, or ""
 	sender     senderTuning
+	stateDir   string // --state-dir: the share key, the links issued, the control socket
 }
 
 // defaultSender is how the daemon sends, chosen from the wan group of the benchmarks
@@ -93,6 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.metrics, "metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (off unless set; a bare :PORT is loopback's)")
 	fs.StringVar(&cfg.relayCA, "relay-ca", "", "PEM file of CA certificates to trust for an https:// --relay, besides the system's (a private CA)")
 	fs.StringVar(&cfg.identity, "identity", "", "the daemon's identity key on relays, created on first use (default: the user config directory's rangecast/identity.key)")
+	fs.StringVar(&cfg.stateDir, "state-dir", "", "where the share key, the share links issued and the control socket of 'rangecast share' live (default: $"+envStateDir+", else the user config directory's rangecast/)")
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
 	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
 	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
@@ -184,6 +187,23 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	}
 	defer srv.Close()
 
+	// Share links: the key and the state of the links issued, in the state directory.
+	sdir, err := stateDir(cfg.stateDir)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	shares, err := share.OpenDir(sdir)
+	if err != nil {
+		return fmt.Errorf("serve: --state-dir: %w", err)
+	}
+	absDir, err := filepath.Abs(cfg.dir)
+	if err == nil {
+		absDir, err = filepath.EvalSymlinks(absDir)
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+
 	var iceServers []peer.ICEServer
 	for _, u := range cfg.iceServers {
 		iceServers = append(iceServers, peer.ICEServer{URLs: []string{u}})
@@ -257,7 +277,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 				},
 			}
 		},
-		OnConnect: dm.onConnect(connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log})),
+		// A share link's holder sends the link's fragment value as the bearer: its secret
+		// is checked here against the share key; scope, expiry and revocation in band.
+		Authorize: func(bearer string) bool {
+			l, err := share.Parse(bearer)
+			return err == nil && shares.Valid(l)
+		},
+		OnConnect: dm.onConnect(connect.ServeFiles(srv, connect.ServeOptions{Token: cfg.token, Logger: log, Shares: shares})),
 		Logger:    log,
 	})
 	status = func() any {
@@ -304,7 +330,27 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	go func() { served <- hs.Serve(netutil.LimitListener(ln, cfg.maxConns)) }()
 
 	link := signaling.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
-	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers)
+	cln, err := listenControl(sdir, log)
+	if err != nil {
+		_ = sig.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	if cln != nil {
+		ctl := &controlServer{auth: shares, srv: srv, dir: absDir, log: log, bases: func() []string {
+			bases := []string{link.Base}
+			if rd != nil {
+				bases = append(bases, rd.Base())
+			}
+			return bases
+		}}
+		chs := &http.Server{Handler: ctl.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = chs.Serve(cln) }()
+		defer func() {
+			_ = chs.Close()
+			_ = os.Remove(filepath.Join(sdir, controlSocket))
+		}()
+	}
+	log.Info("serving", "dir", cfg.dir, "http", ln.Addr().String(), "udp", strings.Join(udpAddrs, ","), "max_peers", cfg.maxPeers, "state_dir", sdir)
 	fmt.Fprintln(stdout, link.String())
 	relayDone := make(chan struct{})
 	if rd != nil {

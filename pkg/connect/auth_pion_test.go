@@ -242,7 +242,7 @@ func TestAuthReplayRefused(t *testing.T) {
 	result := make([]byte, 64)
 	n, err = ch2.Read(result)
 	require.NoError(t, err)
-	assert.Equal(t, []byte{authResultRefused}, result[:n])
+	assert.Equal(t, []byte{authResultRefused, authReasonRefused}, result[:n])
 	_ = conn.Close()
 	waitPeers(t, d.h, 0)
 }
@@ -337,7 +337,7 @@ func TestAuthSilentPeerDropped(t *testing.T) {
 	require.Equal(t, authChallengeSize, n)
 	n, err = ch.Read(b) // no proof: the refusal comes after the timeout
 	require.NoError(t, err)
-	assert.Equal(t, []byte{authResultRefused}, b[:n])
+	assert.Equal(t, []byte{authResultRefused, authReasonRefused}, b[:n])
 	select {
 	case <-conn.Done():
 	case <-time.After(5 * time.Second):

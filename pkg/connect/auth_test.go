@@ -78,7 +78,7 @@ func runExchange(t *testing.T, token string, clientLocal, clientRemote peer.Fing
 	c, d := newMsgPipe()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- checkToken(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonce, 5*time.Second)
+		errc <- checkTokenOnly(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonce, 5*time.Second)
 	}()
 	cerr := proveToken(context.Background(), c, token, clientLocal, clientRemote, 5*time.Second)
 	derr := <-errc
@@ -108,7 +108,7 @@ func (x exchange) refused(t *testing.T, want error) {
 	if CodeOf(x.clientErr) != CodeUnauthorized || !errors.Is(x.clientErr, ErrAuthRefused) {
 		t.Errorf("client: %v (code %q), want %q", x.clientErr, CodeOf(x.clientErr), CodeUnauthorized)
 	}
-	if n := len(x.daemon.sent); n == 0 || !bytes.Equal(x.daemon.sent[n-1], []byte{authResultRefused}) {
+	if n := len(x.daemon.sent); n == 0 || !bytes.Equal(x.daemon.sent[n-1], []byte{authResultRefused, authReasonRefused}) {
 		t.Errorf("daemon's last message %x, want the refusal", x.daemon.sent)
 	}
 }
@@ -142,7 +142,7 @@ func TestAuthReplay(t *testing.T) {
 	defer close(c.done)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- checkToken(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(2), 5*time.Second)
+		errc <- checkTokenOnly(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(2), 5*time.Second)
 	}()
 	challenge := make([]byte, 64)
 	n, err := c.Read(challenge)
@@ -170,14 +170,14 @@ func TestAuthMalformedAndSilent(t *testing.T) {
 		c, d := newMsgPipe()
 		errc := make(chan error, 1)
 		go func() {
-			errc <- checkToken(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(1), 5*time.Second)
+			errc <- checkTokenOnly(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(1), 5*time.Second)
 		}()
 		_, _ = c.Read(make([]byte, 64))
 		_, _ = c.Write(proof)
 		if err := <-errc; !errors.Is(err, errAuthMalformed) {
 			t.Errorf("%s: %v, want errAuthMalformed", name, err)
 		}
-		if n := len(d.sent); n != 2 || !bytes.Equal(d.sent[1], []byte{authResultRefused}) {
+		if n := len(d.sent); n != 2 || !bytes.Equal(d.sent[1], []byte{authResultRefused, authReasonRefused}) {
 			t.Errorf("%s: daemon sent %x", name, d.sent)
 		}
 		close(c.done)
@@ -186,11 +186,11 @@ func TestAuthMalformedAndSilent(t *testing.T) {
 	c, d := newMsgPipe()
 	defer close(c.done)
 	start := time.Now()
-	err := checkToken(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(1), 50*time.Millisecond)
+	err := checkTokenOnly(context.Background(), d, deriveAuthKey(pipeToken), fpDaemon, fpClient, nonceOf(1), 50*time.Millisecond)
 	if !errors.Is(err, errAuthTimeout) || time.Since(start) > 2*time.Second {
 		t.Errorf("silent client: %v after %v", err, time.Since(start))
 	}
-	if n := len(d.sent); n != 2 || !bytes.Equal(d.sent[1], []byte{authResultRefused}) {
+	if n := len(d.sent); n != 2 || !bytes.Equal(d.sent[1], []byte{authResultRefused, authReasonRefused}) {
 		t.Errorf("silent client: daemon sent %x", d.sent)
 	}
 }
@@ -252,4 +252,10 @@ func TestAuthImpostorDaemon(t *testing.T) {
 		}
 		close(c.done)
 	}
+}
+
+// checkTokenOnly is checkToken for a daemon that takes no share links.
+func checkTokenOnly(ctx context.Context, ch io.ReadWriter, key authKey, local, remote peer.Fingerprint, nonce *[32]byte, timeout time.Duration) error {
+	_, err := checkToken(ctx, ch, verifier{key: key}, local, remote, nonce, timeout)
+	return err
 }

@@ -20,8 +20,10 @@ type Code string
 
 // The codes.
 const (
-	CodeBadLink      Code = "bad_link"       // the link is not http(s)://host/#t=TOKEN
-	CodeUnauthorized Code = "unauthorized"   // the daemon refused the token
+	CodeBadLink      Code = "bad_link"       // the link is not http(s)://host/#t=TOKEN or #s=SHARE
+	CodeUnauthorized Code = "unauthorized"   // the daemon refused the token, or a forged or another daemon's share link
+	CodeLinkExpired  Code = "link_expired"   // the share link is past its expiry
+	CodeLinkRevoked  Code = "link_revoked"   // the share link was revoked (also ends its open sessions)
 	CodeTooManyPeers Code = "too_many_peers" // the daemon is at its peer limit
 	CodeUnreachable  Code = "unreachable"    // no rangecast daemon answers, or ICE failed
 	CodeSetupTimeout Code = "setup_timeout"  // connection setup took longer than the timeout
@@ -99,6 +101,8 @@ func CodeOf(err error) Code {
 		return CodeChanged
 	case errors.Is(err, context.Canceled):
 		return CodeCanceled
+	case errors.As(err, &pe) && pe.Code == wire.CodeRevoked:
+		return CodeLinkRevoked
 	case errors.Is(err, rangefs.ErrGoingAway):
 		return CodeGoingAway
 	case errors.As(err, &pe):

@@ -27,6 +27,8 @@ func TestCodeOf(t *testing.T) {
 		{"coded", Errorf(CodeRange, "x"), CodeRange},
 		{"coded keeps its code", WithCode(CodeBusy, Errorf(CodeRange, "x")), CodeRange},
 		{"bad link", wrap(fmt.Errorf("%w: no token", signaling.ErrBadLink)), CodeBadLink},
+		{"revoked session", wrap(&rangefs.ProtocolError{Code: wire.CodeRevoked, Remote: true}), CodeLinkRevoked},
+		{"expired link", &Error{Code: CodeLinkExpired, Err: ErrLinkExpired}, CodeLinkExpired},
 		{"401", &signaling.APIError{Status: 401, Code: signaling.CodeUnauthorized}, CodeUnauthorized},
 		{"peer limit", &signaling.APIError{Status: 503, Code: signaling.CodeTooManyPeers}, CodeTooManyPeers},
 		// A daemon shutting down is going away, not busy.

@@ -271,7 +271,7 @@ func (r *Redialer) reconnect(cause error) (*Remote, error) {
 			return nil, errClosedByUser
 		}
 		err = WithCode(DialCodeOf(err), err)
-		if c := CodeOf(err); c == CodeUnauthorized || c == CodeBadLink {
+		if c := CodeOf(err); c == CodeUnauthorized || c == CodeBadLink || c == CodeLinkExpired || c == CodeLinkRevoked {
 			return nil, err
 		}
 		cause = err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/share"
 	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 type Remote struct {
 	*rangefs.Client
 	Conn *peer.Conn
+	// Scope is what a share link opens: a file or a directory under the daemon's root, ""
+	// for the whole root (the owner's token, or a share link of the root).
+	Scope string
 }
 
 // Dial connects to the daemon named by link, proves that it knows the link's token
@@ -37,6 +41,18 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 	l, err := signaling.ParseLink(link)
 	if err != nil {
 		return nil, err
+	}
+	cred := tokenCredential(l.Token)
+	scope := ""
+	if l.Token == "" {
+		sl, err := share.Parse(l.Share)
+		if err != nil {
+			return nil, &Error{Code: CodeBadLink, Err: err}
+		}
+		if cred, err = shareCredential(sl); err != nil {
+			return nil, &Error{Code: CodeBadLink, Err: err}
+		}
+		scope = sl.Scope
 	}
 	conn, err := signaling.Dial(ctx, link, opts.Signal)
 	if err != nil {
@@ -52,7 +68,7 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 		_ = conn.Close()
 		return nil, WithCode(CodeProtocol, err)
 	}
-	if err := proveToken(ctx, ch, l.Token, local, remote, DefaultAuthTimeout); err != nil {
+	if err := prove(ctx, ch, cred, local, remote, DefaultAuthTimeout); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -68,7 +84,7 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 		_ = conn.Close()
 		return nil, err
 	}
-	return &Remote{Client: c, Conn: conn}, nil
+	return &Remote{Client: c, Conn: conn, Scope: scope}, nil
 }
 
 // Close ends the rangefs session and the peer connection.

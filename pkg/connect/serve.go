@@ -10,7 +10,16 @@ import (
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/share"
 )
+
+// ShareAuthority is what the daemon needs to take share links (share.Authority is one).
+type ShareAuthority interface {
+	ShareChecker
+	// Begin registers a session on the link of public part p, until its End; its Revoked
+	// channel closes when the link is revoked.
+	Begin(p share.Public) *share.Session
+}
 
 // ServeOptions configures ServeFiles. Zero fields take defaults.
 type ServeOptions struct {
@@ -24,6 +33,10 @@ type ServeOptions struct {
 	OpenTimeout time.Duration
 	// AuthTimeout bounds the wait for the client's proof of the token [DefaultAuthTimeout].
 	AuthTimeout time.Duration
+	// Shares, if set, also takes share links (PROOF v2): each such session is narrowed to
+	// its link's scope, ended at once when the link is revoked, and logged (the link id, the
+	// peer's address, each path opened, the bytes read).
+	Shares ShareAuthority
 }
 
 // ServeFiles returns a signaling.HandlerOptions.OnConnect that serves srv on the rangefs channel
@@ -36,7 +49,10 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 	if opts.Token == "" {
 		panic("connect: ServeFiles needs ServeOptions.Token")
 	}
-	key := deriveAuthKey(opts.Token)
+	v := verifier{key: deriveAuthKey(opts.Token)}
+	if opts.Shares != nil {
+		v.shares = opts.Shares
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,10 +76,15 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 			_ = ch.Close()
 			return
 		}
-		if err := authenticate(ctx, conn, ch, key, opts.AuthTimeout); err != nil {
+		pub, err := authenticate(ctx, conn, ch, v, opts.AuthTimeout)
+		if err != nil {
 			log.Warn("peer refused", "err", err)
 			flush(conn, ch, time.Second)
 			_ = ch.Close()
+			return
+		}
+		if pub != nil {
+			serveShare(ctx, srv, conn, ch, *pub, opts.Shares, log)
 			return
 		}
 		// A peer that goes away closes the channel, which ends the session.
@@ -73,15 +94,35 @@ func ServeFiles(srv *rangefs.Server, opts ServeOptions) func(context.Context, *p
 	}
 }
 
+// serveShare serves a session authenticated with a share link: narrowed to its scope, ended
+// by its revocation, and recorded.
+func serveShare(ctx context.Context, srv *rangefs.Server, conn *peer.Conn, ch *peer.Channel, pub share.Public, shares ShareAuthority, log *slog.Logger) {
+	sess := shares.Begin(pub)
+	defer sess.End()
+	addr := ""
+	if p, ok := conn.SelectedPair(); ok {
+		addr = p.Remote.String()
+	}
+	log = log.With("link", pub.ID, "peer", addr)
+	log.Info("share session", "scope", pub.Scope, "expiry", pub.Expiry)
+	err := srv.ServeSession(ctx, ch, rangefs.SessionOptions{
+		Scope:    pub.Scope,
+		Revoked:  sess.Revoked(),
+		OnAccess: func(op, name string) { log.Info("share access", "op", op, "path", name) },
+		OnRead:   sess.AddRead,
+	})
+	log.Info("share session ended", "bytes_read", sess.BytesRead(), "err", err)
+}
+
 // authenticate runs the daemon's side of the authentication exchange with a fresh nonce.
-func authenticate(ctx context.Context, conn *peer.Conn, ch *peer.Channel, key authKey, timeout time.Duration) error {
+func authenticate(ctx context.Context, conn *peer.Conn, ch *peer.Channel, v verifier, timeout time.Duration) (*share.Public, error) {
 	var nonce [32]byte
 	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
 	local, remote, err := fingerprints(conn)
 	if err != nil {
-		return err // nothing to bind a proof to: no exchange, the peer is dropped
+		return nil, err // nothing to bind a proof to: no exchange, the peer is dropped
 	}
-	return checkToken(ctx, ch, key, local, remote, &nonce, timeout)
+	return checkToken(ctx, ch, v, local, remote, &nonce, timeout)
 }
 
 // flush waits until what was written on ch has reached the peer, or the peer has closed, at

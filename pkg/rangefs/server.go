@@ -120,6 +120,9 @@ type serverSession struct {
 	fr   *framer
 	log  *slog.Logger
 
+	sopts SessionOptions // the narrowing of a share link's session (scope.go)
+	scope *scope         // nil: the whole root
+
 	ctx    context.Context // canceled when the session ends: stops every stream
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // stream goroutines and the control writer
@@ -223,6 +226,8 @@ func (ss *serverSession) run(ctx context.Context) error {
 	case err = <-readerDone:
 	case <-ctx.Done():
 		err, readerEnded = ss.goAway(readerDone)
+	case <-ss.sopts.Revoked: // nil: never
+		err, readerEnded = &ProtocolError{Code: wire.CodeRevoked, Message: "the share link of this session was revoked"}, false
 	}
 	ss.stop()
 	// Drain even without an ERROR: GOAWAY and the last ENDs must not be dropped by a caller

@@ -171,22 +171,25 @@ func (c *listCache) clear() {
 // serveList answers LIST with one ENTRIES page: names after req.After in byte order, as many
 // as fit in a frame and the page limit.
 func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
-	if err := CheckPath("list", req.Path); err != nil {
+	root, dir, err := ss.resolve("list", req.Path)
+	if err != nil {
 		return err
 	}
-	fi, err := ss.srv.root.Stat(req.Path)
+	fi, err := root.Stat(dir)
 	if err != nil {
 		return err
 	} else if !fi.IsDir() {
 		return errNotDirectory
 	}
-	key := dirKeyOf(req.Path, fi)
+	// The key is the name under root: a scoped session's key differs from the whole root's
+	// for the same path, and the inode in it ties the names to the directory resolved.
+	key := dirKeyOf(dir, fi)
 	names, err := ss.srv.lists.names(ss.ctx, key, func() ([]string, bool, error) {
 		if err := ss.takeFD(); err != nil {
 			return nil, false, err
 		}
 		defer ss.giveFD()
-		return ss.srv.readDirNames(key)
+		return ss.srv.readDirNames(root, key)
 	})
 	if err != nil {
 		return err
@@ -207,11 +210,11 @@ func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
 			continue // cannot be encoded; Linux never produces one
 		}
 		e := wire.Entry{Name: name}
-		full := path.Join(req.Path, name)
-		efi, err := ss.srv.root.Stat(full)
+		full := path.Join(dir, name)
+		efi, err := root.Stat(full)
 		if err != nil {
-			// A dangling symlink, or one leading out of the root: list the link itself.
-			efi, err = ss.srv.root.Lstat(full)
+			// A dangling symlink, or one leading out of the root (or scope): list the link itself.
+			efi, err = root.Lstat(full)
 		}
 		if err == nil {
 			e.Mode = uint32(efi.Mode())
@@ -231,14 +234,17 @@ func (ss *serverSession) serveList(st *sstream, req *wire.List) error {
 	if err := ss.fr.writeFrame(st.id, page); err != nil {
 		return errWriteFailed
 	}
+	if req.After == "" {
+		ss.accessed("list", req.Path)
+	}
 	return nil
 }
 
 // readDirNames reads the names of the directory key.path, sorted. same reports whether the
 // directory opened is still the version key describes (it may have changed, or been swapped
 // for another, since the Stat that made key): only then may the names be kept for others.
-func (s *Server) readDirNames(key dirKey) (names []string, same bool, err error) {
-	dir, err := s.root.OpenFile(key.path, os.O_RDONLY|openFlags, 0)
+func (s *Server) readDirNames(root *os.Root, key dirKey) (names []string, same bool, err error) {
+	dir, err := root.OpenFile(key.path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, false, err
 	}

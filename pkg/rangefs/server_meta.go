@@ -9,10 +9,11 @@ import (
 
 // serveStat answers STAT with INFO. Symbolic links are followed within the root.
 func (ss *serverSession) serveStat(st *sstream, f *wire.Stat) error {
-	if err := CheckPath("stat", f.Path); err != nil {
+	root, name, err := ss.resolve("stat", f.Path)
+	if err != nil {
 		return err
 	}
-	fi, err := ss.srv.root.Stat(f.Path)
+	fi, err := root.Stat(name)
 	if err != nil {
 		return err
 	}
@@ -24,18 +25,19 @@ func (ss *serverSession) serveStat(st *sstream, f *wire.Stat) error {
 
 // openRegular opens name for reading and makes sure it is a regular file. The open cannot
 // hang on a FIFO (see openFlags).
-func (ss *serverSession) openRegular(name string) (*os.File, fs.FileInfo, error) {
-	if err := CheckPath("open", name); err != nil {
+func (ss *serverSession) openRegular(full string) (*os.File, fs.FileInfo, error) {
+	root, name, err := ss.resolve("open", full)
+	if err != nil {
 		return nil, nil, err
 	}
 	// Look before opening: open(2) of a socket fails with ENXIO, and opening a device can
 	// have side effects. The check after opening stays, for what changes in between.
-	if fi, err := ss.srv.root.Stat(name); err != nil {
+	if fi, err := root.Stat(name); err != nil {
 		return nil, nil, err
 	} else if !fi.Mode().IsRegular() {
 		return nil, nil, notRegular(fi.Mode())
 	}
-	f, err := ss.srv.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	f, err := root.OpenFile(name, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,6 +98,7 @@ func (ss *serverSession) serveOpen(st *sstream, req *wire.Open) error {
 	id := ss.nextHandle
 	ss.handles[id] = &handle{f: f, name: req.Path, refs: 1}
 	ss.mu.Unlock()
+	ss.accessed("open", req.Path)
 	if err := ss.fr.writeFrame(st.id, infoFrame(req.Path, fi, id)); err != nil {
 		// The client never learns the handle; the session is failing anyway and closes it.
 		return errWriteFailed

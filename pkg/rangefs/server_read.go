@@ -60,6 +60,9 @@ func (ss *serverSession) serveRead(st *sstream, req *wire.Read) error {
 		if err := ss.fr.writeRaw(frame); err != nil {
 			return errWriteFailed
 		}
+		if ss.sopts.OnRead != nil {
+			ss.sopts.OnRead(n)
+		}
 		off += uint64(n)
 	}
 	return nil
@@ -80,6 +83,7 @@ func (ss *serverSession) readTarget(req *wire.Read) (*os.File, func(), error) {
 			ss.giveFD()
 			return nil, nil, err
 		}
+		ss.accessed("read", req.Path)
 		return f, func() {
 			_ = f.Close()
 			ss.giveFD()

@@ -47,6 +47,10 @@ type HandlerOptions struct {
 	// connection before it serves anything (connect.ServeOptions.Token). ServeRelayed, which
 	// has no token to check, refuses every request unless it is set.
 	InBandAuth bool
+	// Authorize, if set, is asked about a direct request's bearer token that is not Token:
+	// a share link's fragment value, which the daemon checks against its share key. Its
+	// scope, expiry and revocation are checked in band (InBandAuth), with clear refusals.
+	Authorize func(bearer string) bool
 }
 
 // Handler is the daemon's signaling endpoint, where a peer is accepted: it creates one
@@ -172,7 +176,10 @@ func (h *Handler) authorized(r *http.Request) bool {
 		return false
 	}
 	got := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(got[:], h.token[:]) == 1
+	if subtle.ConstantTimeCompare(got[:], h.token[:]) == 1 {
+		return true
+	}
+	return h.opts.Authorize != nil && h.opts.Authorize(tok)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -113,6 +113,11 @@ type Link struct {
 	// "https://relay.example/d/ID" for one behind a relay.
 	Base  string
 	Token string
+	// Share is a share link's fragment value (#s=ID.SCOPE.EXPIRY.SECRET, pkg/share), set
+	// instead of Token: a scoped, expiring, revocable capability. Direct signaling carries
+	// it as the bearer token, which the daemon checks against its share key
+	// (HandlerOptions.Authorize); through a relay it is never sent.
+	Share string
 }
 
 // RelayPrefix starts the path of a daemon's page on a relay: /d/<id>/.
@@ -133,17 +138,25 @@ func ParseLink(s string) (Link, error) {
 	if err != nil {
 		return Link{}, fmt.Errorf("%w: fragment: %v", ErrBadLink, err)
 	}
-	tok := frag.Get("t")
-	if tok == "" {
-		return Link{}, fmt.Errorf("%w: no token (#t=…) in the link", ErrBadLink)
+	tok, sh := frag.Get("t"), frag.Get("s")
+	if tok == "" && sh == "" {
+		return Link{}, fmt.Errorf("%w: no token (#t=…) or share (#s=…) in the link", ErrBadLink)
+	}
+	if tok != "" {
+		sh = "" // the owner's token opens everything
 	}
 	p := strings.TrimSuffix(u.EscapedPath(), "index.html")
 	p = strings.TrimRight(p, "/")
-	return Link{Base: u.Scheme + "://" + u.Host + p, Token: tok}, nil
+	return Link{Base: u.Scheme + "://" + u.Host + p, Token: tok, Share: sh}, nil
 }
 
 // String returns the link in the form the daemon prints.
-func (l Link) String() string { return l.Base + "/#t=" + url.QueryEscape(l.Token) }
+func (l Link) String() string {
+	if l.Token == "" && l.Share != "" {
+		return l.Base + "/#s=" + url.QueryEscape(l.Share)
+	}
+	return l.Base + "/#t=" + url.QueryEscape(l.Token)
+}
 
 // Relayed reports whether the link names a daemon on a relay (its path is /d/<id>). Such a
 // link's token is never sent to the server: the relay must not learn it, so signaling goes
@@ -162,6 +175,9 @@ func (l Link) Relayed() bool {
 func (l Link) signalingToken() string {
 	if l.Relayed() {
 		return ""
+	}
+	if l.Token == "" {
+		return l.Share
 	}
 	return l.Token
 }

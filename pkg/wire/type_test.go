@@ -104,7 +104,8 @@ func TestErrorCodeString(t *testing.T) {
 		{wire.CodeInternal, "internal error"},
 		{wire.CodeShutdown, "shutdown"},
 		{wire.CodeLimitExceeded, "limit exceeded"},
-		{9, "code(9)"},
+		{wire.CodeRevoked, "revoked"},
+		{10, "code(10)"},
 		{0xffff, "code(65535)"},
 	}
 	for _, tt := range tests {
