@@ -1111,6 +1111,7 @@
     $("[data-field=name]", box).textContent = entry.name;
     $("#viewer-download").href = streamURL(entry.path, true);
     $("#viewer-download").hidden = !swControls();
+    $("#viewer-copy").hidden = false;
     $("#viewer-body").replaceChildren(media);
     box.dataset.path = entry.path;
     box.dataset.kind = pk;
@@ -1126,6 +1127,7 @@
         for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
         $("#viewer-body").replaceChildren(el("p", { className: "viewer-note error" }, failMessage(entry.name, err, "opened")));
         $("#viewer-download").hidden = true;
+        $("#viewer-copy").hidden = true;
       });
     }
   }
