@@ -123,7 +123,6 @@ func TestAppFailuresStayInApp(t *testing.T) {
 
 	// Every action of every entry keeps the app, with a message.
 	paths := []string{"/link-out.txt", "/fifo.txt", "/sock", `/back\slash.txt`, "/ctl\x01name.txt", "/link-in.txt", "/inside.txt"}
-	shotTaken := false
 	for _, p := range paths {
 		n, err := eval[int](ctx, fmt.Sprintf(`(testActions(%q) || []).length`, p))
 		require.NoError(t, err)
@@ -142,9 +141,12 @@ func TestAppFailuresStayInApp(t *testing.T) {
 			if !ok {
 				return
 			}
-			if r.Message != "" && !shotTaken && (p == `/back\slash.txt`) {
-				shot(t, ctx, "app-failure-message.png")
-				shotTaken = true
+			if r.Message != "" && p == `/back\slash.txt` {
+				if r.Viewer {
+					shot(t, ctx, "app-failure-open.png")
+				} else {
+					shot(t, ctx, "app-failure-download.png")
+				}
 			}
 			if r.Viewer {
 				// The viewer's own Download link must keep the app too.
@@ -270,4 +272,70 @@ func TestAppBigFolder(t *testing.T) {
 	}
 	assert.LessOrEqual(t, r.Rows, 300, "rows in the DOM: the table is not virtualised")
 	assert.Equal(t, fmt.Sprintf("/big/file-%06d.bin", n-1), r.EndRow, "the last row after scrolling to the end")
+}
+
+type mobileCheck struct {
+	ScrollW      int      `json:"scrollW"`
+	ClientW      int      `json:"clientW"`
+	WrapOverflow int      `json:"wrapOverflow"`
+	Small        []string `json:"small"`
+	Targets      int      `json:"targets"`
+}
+
+// The column header says how the list is sorted, closing the viewer puts the focus back on
+// the row's name, and on a phone (390×844) nothing scrolls sideways and every target is at
+// least 44 px square.
+func TestAppAccessibility(t *testing.T) {
+	netns.Require(t)
+	ctx, _ := startApp(t, oddTree(t))
+
+	sorts, err := eval[[]string](ctx, `(async () => {
+	  const th = (k) => document.querySelector("#files th .sort[data-sort=" + k + "]").closest("th");
+	  const state = () => ["name", "kind", "size", "mtime"].map(k => k + "=" + (th(k).getAttribute("aria-sort") || "")).join(",");
+	  const out = [state()];
+	  th("size").querySelector("button").click(); out.push(state());
+	  th("size").querySelector("button").click(); out.push(state());
+	  th("name").querySelector("button").click(); out.push(state());
+	  return out;
+	})()`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"name=ascending,kind=,size=,mtime=",
+		"name=,kind=,size=descending,mtime=",
+		"name=,kind=,size=ascending,mtime=",
+		"name=ascending,kind=,size=,mtime=",
+	}, sorts, "aria-sort on the column headers")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#files tr[data-path="/inside.txt"] .open-button`))))
+	focus, err := eval[string](ctx, `(async () => {
+	  for (let i = 0; i < 100 && document.querySelector("#viewer").hidden; i++) await new Promise(r => setTimeout(r, 20));
+	  const inViewer = document.activeElement && document.activeElement.id;
+	  document.querySelector("#viewer-close").click();
+	  const a = document.activeElement;
+	  const tr = a && a.closest("tr");
+	  return inViewer + " → " + (tr ? tr.dataset.path + " " + a.className : a ? a.tagName : "none");
+	})()`)
+	require.NoError(t, err)
+	assert.Equal(t, "viewer-close → /inside.txt entry open-button", focus, "focus while the viewer is open → after closing it")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	m, err := eval[mobileCheck](ctx, `(async () => {
+	  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+	  const de = document.documentElement, wrap = document.querySelector(".table-wrap");
+	  const small = []; let targets = 0;
+	  for (const e of document.querySelectorAll(".topbar a[href], #browser a[href], #browser button, #browser input")) {
+	    if (!e.offsetParent) continue; // not displayed
+	    const t = e.tagName === "INPUT" ? e.closest("label") || e : e;
+	    const r = t.getBoundingClientRect();
+	    targets++;
+	    if (r.width < 43.5 || r.height < 43.5) small.push(e.tagName.toLowerCase() + "." + e.className + " " + JSON.stringify((e.getAttribute("aria-label") || e.textContent).trim().slice(0, 30)) + " " + Math.round(r.width) + "×" + Math.round(r.height));
+	  }
+	  return {scrollW: Math.max(de.scrollWidth, document.body.scrollWidth), clientW: de.clientWidth, wrapOverflow: wrap.scrollWidth - wrap.clientWidth, small, targets};
+	})()`)
+	require.NoError(t, err)
+	shot(t, ctx, "app-mobile.png")
+	t.Logf("390×844: page %d px wide in %d; table overflows by %d px; %d targets, too small: %v", m.ScrollW, m.ClientW, m.WrapOverflow, m.Targets, m.Small)
+	assert.LessOrEqual(t, m.ScrollW, m.ClientW, "the page scrolls sideways")
+	assert.LessOrEqual(t, m.WrapOverflow, 0, "the file table scrolls sideways")
+	assert.Empty(t, m.Small, "targets smaller than 44 px")
 }
