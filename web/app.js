@@ -431,9 +431,10 @@
     if (changed && !keepFilter) { state.filter = ""; $("#filter").value = ""; clearTimeout(filterTimer); }
     renderCrumbs();
     updateTitle();
-    const slow = setTimeout(() => { if (seq === state.navSeq && !state.entries.length) showListStatus("Loading…", ""); }, 200);
     const fresh = [];
     let err = null, after = "", shown = false, lastRefresh = 0, refreshCost = 0;
+    // Until the first page arrives the previous folder's rows stay, under "Loading…".
+    const slow = setTimeout(() => { if (seq === state.navSeq && !shown) showListStatus("Loading…", ""); }, 200);
     setListing("loading");
     try {
       for (;;) {
