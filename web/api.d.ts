@@ -126,6 +126,10 @@ export interface Entry {
   isDir: boolean;
   /** Unix permission bits (mode & 0o777). */
   mode: number;
+  /** "" for a regular file or a directory; otherwise what the entry is, which open() refuses:
+   *  "symlink" (a link that dangles or leads out of the shared folder; links inside it are
+   *  listed as their targets), "fifo", "socket", "device", or "irregular". */
+  special: "" | "symlink" | "fifo" | "socket" | "device" | "irregular";
 }
 
 /** What stat() returns. */

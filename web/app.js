@@ -104,7 +104,7 @@
     return /^(readme|license|changelog|notes|authors|makefile|dockerfile)$/i.test(entry.name) ? "document" : "data";
   }
   const KIND_LABEL = {
-    folder: "Folder", video: "Video", audio: "Audio", image: "Image",
+    special: "Special file", folder: "Folder", video: "Video", audio: "Audio", image: "Image",
     document: "Document", archive: "Archive", data: "Data",
   };
 
@@ -115,6 +115,7 @@
     image: '<rect x="3" y="4" width="18" height="16" rx="2.5"/><circle cx="8.5" cy="9.5" r="1.6"/><path d="m21 15.5-4.8-4.8L6 20.5"/>',
     document: '<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z"/><path d="M14 3v5h5M9 13h6M9 17h4"/>',
     archive: '<rect x="3" y="3.5" width="18" height="5" rx="1.5"/><path d="M5 8.5V19a1.5 1.5 0 0 0 1.5 1.5h11A1.5 1.5 0 0 0 19 19V8.5M10 12.5h4"/>',
+    special: '<circle cx="12" cy="12" r="8.5"/><path d="m6 6 12 12"/>',
     data: '<ellipse cx="12" cy="6" rx="7.5" ry="3"/><path d="M4.5 6v12c0 1.7 3.4 3 7.5 3s7.5-1.3 7.5-3V6M4.5 12c0 1.7 3.4 3 7.5 3s7.5-1.3 7.5-3"/>',
   };
   const UI_ICONS = {
@@ -418,30 +419,71 @@
     if (path !== state.dir) navigate(path);
   });
 
+  // navigate lists the folder page by page (LIST with `after`): the first page shows at once,
+  // later ones join the list as they arrive, and the view is rebuilt at most every few hundred
+  // milliseconds meanwhile (more seldom if a rebuild is slow), so a huge folder never freezes.
   async function navigate(path, keepFilter = false) {
     const s = state.remote;
     if (!s) return;
     const seq = ++state.navSeq;
     const changed = path !== state.dir;
     state.dir = path;
-    if (changed && !keepFilter) { state.filter = ""; $("#filter").value = ""; }
+    if (changed && !keepFilter) { state.filter = ""; $("#filter").value = ""; clearTimeout(filterTimer); }
     renderCrumbs();
     updateTitle();
-    const slow = setTimeout(() => { if (seq === state.navSeq) showListStatus("Loading…", ""); }, 200);
-    let entries = null, err = null;
+    const fresh = [];
+    let err = null, after = "", shown = false, lastRefresh = 0, refreshCost = 0;
+    // Until the first page arrives the previous folder's rows stay, under "Loading…".
+    const slow = setTimeout(() => { if (seq === state.navSeq && !shown) showListStatus("Loading…", ""); }, 200);
+    setListing("loading");
     try {
-      entries = await s.listAll(path);
+      for (;;) {
+        const page = await s.list(path, after ? { after } : undefined);
+        if (seq !== state.navSeq || s !== state.remote) return;
+        for (const e of page.entries) fresh.push(prepEntry(e));
+        if (page.entries.length) after = page.entries[page.entries.length - 1].name;
+        if (!page.more) break;
+        const now = performance.now();
+        if (!shown || now - lastRefresh > Math.max(300, 3 * refreshCost)) {
+          // The first page replaces the old folder's rows; later ones refresh the view.
+          state.entries = fresh.slice();
+          state.listError = null;
+          if (!shown && changed) $(".table-wrap").scrollTop = 0;
+          shown = true;
+          renderFiles();
+          lastRefresh = performance.now();
+          refreshCost = lastRefresh - now;
+        }
+      }
     } catch (e) {
       err = e;
+    } finally {
+      clearTimeout(slow);
     }
-    clearTimeout(slow);
     if (seq !== state.navSeq || s !== state.remote) return;
-    state.entries = entries || [];
+    state.entries = err ? [] : fresh;
     state.listError = err;
+    if (!shown && changed) $(".table-wrap").scrollTop = 0;
+    setListing(err ? "error" : "done");
     renderFiles();
     const ps = document.body.dataset.state;
     if (ps === "connecting" || ps === "loading") setPageState(s.state === "connected" ? "browsing" : "reconnecting");
     updateConn();
+  }
+
+  function setListing(v) {
+    state.listing = v;
+    $("#browser").dataset.listing = v;
+  }
+
+  // prepEntry copies an entry into a plain object of one fixed shape (the objects the wasm
+  // builds are slow to read in a sort's inner loop) with what sorting, filtering and
+  // rendering need, computed once.
+  function prepEntry(e) {
+    const special = e.special || "";
+    const x = { name: e.name, path: e.path, size: e.size, mtime: e.mtime, isDir: e.isDir, mode: e.mode, special, type: "", kind: "", lname: e.name.toLowerCase(), rank: 0 };
+    x.kind = special ? "special" : kindOf(x);
+    return x;
   }
 
   function updateTitle() {
@@ -470,29 +512,59 @@
 
   // ---------------------------------------------------------------- the file list
 
-  function sortedEntries() {
-    const f = state.filter.trim().toLowerCase();
-    const list = state.entries
-      .filter((e) => !f || e.name.toLowerCase().includes(f))
-      .map((e) => ({ ...e, kind: kindOf(e) }));
+  // One collator for every comparison (building one per comparison froze big folders): the
+  // name order is computed once per listing as a rank, and every sort compares numbers.
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+  let ranked = null; // the entries array the ranks were computed for, and its length
+  let rankedLen = 0;
+  function ensureRanks() {
+    if (ranked === state.entries && rankedLen === state.entries.length) return;
+    const byName = state.entries.slice().sort((a, b) => collator.compare(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (let i = 0; i < byName.length; i++) byName[i].rank = i;
+    ranked = state.entries;
+    rankedLen = state.entries.length;
+  }
+
+  // sortedAll is every entry in the current order, kept per order until the listing
+  // changes: a filter only filters it (order kept), and going back to an order is free.
+  const sortedCache = { entries: null, len: -1, lists: new Map() };
+  function sortedAll() {
+    ensureRanks();
+    const c = sortedCache;
+    if (c.entries !== state.entries || c.len !== state.entries.length) {
+      c.entries = state.entries;
+      c.len = state.entries.length;
+      c.lists.clear();
+    }
     const { key, dir } = state.sort;
-    const byName = (a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" });
+    const id = key + dir;
+    let list = c.lists.get(id);
+    if (list) return list;
+    list = state.entries.slice();
     list.sort((a, b) => {
       if (a.isDir !== b.isDir) return a.isDir ? -1 : 1; // folders first, whatever the order
       let c = 0;
       if (key === "size") c = a.size - b.size;
       else if (key === "mtime") c = a.mtime - b.mtime;
-      else if (key === "kind") c = a.kind.localeCompare(b.kind);
-      return (c || byName(a, b)) * dir;
+      else if (key === "kind") c = a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
+      return (c || a.rank - b.rank) * dir;
     });
+    c.lists.set(id, list);
     return list;
+  }
+
+  function sortedEntries() {
+    const all = sortedAll();
+    const f = state.filter.trim().toLowerCase();
+    return f ? all.filter((e) => e.lname.includes(f)) : all;
   }
 
   function showListStatus(title, text, isError, action) {
     const box = $("#list-status");
     box.className = "list-status" + (isError ? " error" : "");
-    box.replaceChildren(el("strong", {}, title), text ? el("span", {}, text) : null,
-      action ? el("div", { className: "list-action" }, action) : null);
+    // replaceChildren turns null into the text "null": pass only nodes.
+    box.replaceChildren(...[el("strong", {}, title), text ? el("span", {}, text) : null,
+      action ? el("div", { className: "list-action" }, action) : null].filter(Boolean));
     box.hidden = false;
   }
 
@@ -503,13 +575,26 @@
     invalid_path: ["This path is not valid", "Go back to the top folder."],
   };
 
+  // The table is virtual: only the rows in view (and ROW_MARGIN either side) are in the DOM,
+  // between two spacer rows that stand for the rest. Rows have one fixed height, measured
+  // from the first row rendered (CSS sets it; the mobile layout's is taller).
+  const ROW_MARGIN = 20;
+  let rowH = 50;
+  let view = [];
+  let win = { start: -1, end: -1, view: null };
+  app.timings = { render: 0 };
+
   function renderFiles() {
+    const t0 = performance.now();
     const tbody = $("#files tbody");
     for (const b of document.querySelectorAll("#files th .sort")) {
-      if (b.dataset.sort === state.sort.key) b.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
-      else b.removeAttribute("aria-sort");
+      const th = b.closest("th");
+      if (b.dataset.sort === state.sort.key) th.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
     }
     if (state.listError) {
+      view = [];
+      win = { start: -1, end: -1, view: null };
       tbody.replaceChildren();
       const e = state.listError;
       const [t, x] = LIST_ERRORS[e.code] || ["This folder could not be listed", e.message];
@@ -518,45 +603,110 @@
       $("#summary").textContent = "";
       return;
     }
-    const list = sortedEntries();
-    const rows = list.map(row);
-    tbody.replaceChildren(...rows);
-    if (!state.entries.length) showListStatus("This folder is empty", "");
-    else if (!list.length) showListStatus("Nothing matches this filter", "");
+    view = sortedEntries();
+    renderWindow(true);
+    const loading = state.listing === "loading";
+    if (!state.entries.length) {
+      if (loading) showListStatus("Loading…", "");
+      else showListStatus("This folder is empty", "");
+    } else if (!view.length) showListStatus("Nothing matches this filter", "");
     else $("#list-status").hidden = true;
 
-    const dirs = state.entries.filter((e) => e.isDir).length;
+    let dirs = 0, total = 0;
+    for (const e of state.entries) { if (e.isDir) dirs++; else total += e.size; }
     const filesN = state.entries.length - dirs;
-    const total = state.entries.reduce((n, e) => n + (e.isDir ? 0 : e.size), 0);
     const parts = [];
-    if (dirs) parts.push(`${dirs} folder${dirs === 1 ? "" : "s"}`);
-    if (filesN) parts.push(`${filesN} file${filesN === 1 ? "" : "s"}, ${formatBytes(total)}`);
+    if (dirs) parts.push(`${dirs.toLocaleString()} folder${dirs === 1 ? "" : "s"}`);
+    if (filesN) parts.push(`${filesN.toLocaleString()} file${filesN === 1 ? "" : "s"}, ${formatBytes(total)}`);
+    if (state.filter.trim() && state.entries.length) parts.push(`${view.length.toLocaleString()} shown`);
+    if (loading && state.entries.length) parts.push("loading more…");
     $("#summary").textContent = parts.join(" · ");
+    app.timings.render = performance.now() - t0;
   }
 
+  function spacer(h) {
+    return el("tr", { className: "spacer", "aria-hidden": "true" }, el("td", { colSpan: 5, style: `height:${h}px` }));
+  }
+
+  // renderWindow puts the rows in view into the table; unless forced, only when they changed.
+  function renderWindow(force) {
+    const wrap = $(".table-wrap");
+    const tbody = $("#files tbody");
+    const head = $("#files thead").offsetHeight;
+    const height = wrap.clientHeight || window.innerHeight;
+    const first = Math.max(0, Math.floor((wrap.scrollTop - head) / rowH));
+    const start = Math.max(0, first - ROW_MARGIN);
+    const end = Math.min(view.length, first + Math.ceil(height / rowH) + 1 + ROW_MARGIN);
+    if (!force && win.view === view && win.start === start && win.end === end) return;
+    const focusedPath = document.activeElement?.closest?.("#files tbody tr")?.dataset.path;
+    win = { start, end, view };
+    const rows = [];
+    if (start > 0) rows.push(spacer(start * rowH));
+    for (let i = start; i < end; i++) rows.push(row(view[i]));
+    if (end < view.length) rows.push(spacer((view.length - end) * rowH));
+    tbody.replaceChildren(...rows);
+    if (focusedPath) rowFor(focusedPath)?.querySelector("a, button")?.focus({ preventScroll: true });
+    const r = tbody.querySelector("tr[data-path]");
+    if (r) {
+      const h = r.getBoundingClientRect().height;
+      if (h > 0 && Math.abs(h - rowH) > 0.5) { rowH = h; renderWindow(true); }
+    }
+  }
+
+  function rowFor(path) {
+    for (const r of $("#files tbody").children) if (r.dataset.path === path) return r;
+    return null;
+  }
+
+  let scrollQueued = false;
+  $(".table-wrap").addEventListener("scroll", () => {
+    if (scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => { scrollQueued = false; renderWindow(false); });
+  }, { passive: true });
+  window.addEventListener("resize", () => renderWindow(false));
+
+  // What cannot be opened or downloaded, from the LIST entry's mode (Entry.special).
+  const SPECIAL = {
+    symlink: ["Link outside", "a link that leads outside the shared folder, or nowhere"],
+    fifo: ["FIFO", "a named pipe"],
+    socket: ["Socket", "a Unix socket"],
+    device: ["Device", "a device file"],
+    irregular: ["Special file", "not a regular file"],
+  };
+
   function row(e) {
-    const name = e.isDir
-      ? el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name))
-      : el("button", { type: "button", className: "entry open-button" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
-    name.title = e.isDir ? e.name : `Open ${e.name}`;
-    if (!e.isDir) name.addEventListener("click", () => openViewer(e));
+    const sp = e.special ? (SPECIAL[e.special] || SPECIAL.irregular) : null;
+    let name;
+    if (e.isDir) {
+      name = el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      name.title = e.name;
+    } else if (sp) {
+      name = el("span", { className: "entry special" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      name.title = `${e.name}: ${sp[1]}; it cannot be opened or downloaded`;
+    } else {
+      name = el("button", { type: "button", className: "entry open-button" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      name.title = `Open ${e.name}`;
+      name.addEventListener("click", () => openViewer(e, name));
+    }
     let action = null;
-    if (!e.isDir && swControls()) {
+    if (!e.isDir && !sp) {
       // Through the service worker: the browser's download manager writes it to disk as it
-      // arrives, so the page's memory stays flat whatever the size.
+      // arrives, so the page's memory stays flat whatever the size. The click checks first
+      // that the daemon serves the file (downloadChecked): a failure is a message here, never
+      // an error page in place of the app.
       action = el("a", { className: "dl-button", href: streamURL(e.path, true), title: `Download ${e.name}`, "aria-label": `Download ${e.name}` },
         svg(UI_ICONS.download), el("span", { className: "dl-text" }, "Download"));
-    } else if (!e.isDir) {
-      action = el("button", { type: "button", className: "dl-button", title: `Download ${e.name}`, "aria-label": `Download ${e.name}` },
-        svg(UI_ICONS.download), el("span", { className: "dl-text" }, "Download"));
-      action.addEventListener("click", () => startDownload(e));
+      action.addEventListener("click", (ev) => { ev.preventDefault(); downloadChecked(e); });
     }
-    return el("tr", { dataset: { path: e.path, kind: e.kind } },
+    const tr = el("tr", { dataset: { path: e.path, kind: e.kind } },
       el("td", { className: "name" }, name),
-      el("td", { className: "kind" }, KIND_LABEL[e.kind]),
-      el("td", { className: "size" }, e.isDir ? "—" : formatBytes(e.size)),
+      el("td", { className: "kind" }, sp ? sp[0] : KIND_LABEL[e.kind]),
+      el("td", { className: "size" }, e.isDir || sp ? "—" : formatBytes(e.size)),
       el("td", { className: "mtime", title: fullFmt.format(e.mtime) }, formatTime(e.mtime)),
       el("td", { className: "actions" }, action));
+    if (sp) tr.dataset.special = e.special;
+    return tr;
   }
 
   for (const b of document.querySelectorAll("#files th .sort")) {
@@ -566,10 +716,68 @@
       renderFiles();
     });
   }
-  $("#filter").addEventListener("input", (e) => { state.filter = e.target.value; renderFiles(); });
+  // Filtering waits for a pause in typing (FILTER_DEBOUNCE_MS), then rebuilds the view once.
+  const FILTER_DEBOUNCE_MS = 100;
+  let filterTimer = 0;
+  $("#filter").addEventListener("input", (e) => {
+    clearTimeout(filterTimer);
+    const v = e.target.value;
+    filterTimer = setTimeout(() => {
+      state.filter = v;
+      $(".table-wrap").scrollTop = 0;
+      renderFiles();
+    }, FILTER_DEBOUNCE_MS);
+  });
   $("#refresh").addEventListener("click", () => navigate(state.dir, true));
   $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
   $("#reconnect-now").addEventListener("click", () => { state.remote?.reconnect().catch(() => {}); });
+
+  // ---------------------------------------------------------------- checked downloads
+
+  // Downloads and the viewer hand the browser a stream URL only once the daemon has opened
+  // the file for this page: if it cannot be served (a name the daemon refuses, a file that is
+  // gone or unreadable) the app says so, where a navigation would have replaced the whole app
+  // (and its session) with the worker's error text.
+  async function checkReadable(path) {
+    const s = state.remote;
+    if (!s || s.state !== "connected") throw { code: "unreachable", message: "not connected to the daemon" };
+    const f = await s.open(path);
+    f.close().catch(() => {});
+    return f;
+  }
+
+  const WHY = {
+    not_regular: "it is not a regular file",
+    invalid_path: "the daemon refuses its name (a backslash, or another character it cannot serve)",
+    not_found: "it is gone",
+    forbidden: "the daemon may not read it, or it leads outside the shared folder",
+    unreachable: "not connected to the daemon right now",
+    closed: "the connection was lost",
+    busy: "the daemon is busy: try again",
+  };
+  function failMessage(name, err, verb) {
+    return `${name} cannot be ${verb}: ${WHY[err && err.code] || (err && err.message) || String(err)}`;
+  }
+
+  async function downloadChecked(e) {
+    if (!swControls()) { startDownload(e); return; }
+    try {
+      await checkReadable(e.path);
+    } catch (err) {
+      notify(failMessage(e.name, err, "downloaded"), true);
+      return;
+    }
+    // A plain link (the worker's answer is an attachment, so the page stays): with a download
+    // attribute Chromium fetches the file past the service worker, from the daemon, which has
+    // no such URL. Only a file removed between the check and the request still gets the
+    // worker's error page.
+    const a = el("a", { href: streamURL(e.path, true), hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    notify(`Downloading ${e.name}`);
+  }
+  app.download = (path) => downloadChecked(state.entries.find((x) => x.path === path) || { name: path.slice(path.lastIndexOf("/") + 1), path, isDir: false });
 
   // ---------------------------------------------------------------- downloads
 
@@ -881,8 +1089,11 @@
     return "";
   }
 
-  function openViewer(entry) {
+  let viewerEntry = null, viewerOpener = null;
+  function openViewer(entry, opener) {
     const box = $("#viewer");
+    viewerEntry = entry;
+    viewerOpener = opener || null;
     const url = streamURL(entry.path);
     const pk = previewKind(entry);
     let media = null;
@@ -893,18 +1104,33 @@
     } else if (pk === "image") {
       media = el("img", { src: url, alt: entry.name, className: "viewer-media" });
     } else if (pk === "pdf") {
-      media = el("iframe", { src: url, title: entry.name, className: "viewer-media viewer-frame" });
+      // Set once the check below passes: an error would show as raw text in the frame.
+      media = el("iframe", { title: entry.name, className: "viewer-media viewer-frame" });
     } else {
       media = el("p", { className: "viewer-note" }, "No preview for this kind of file: download it instead.");
     }
     $("[data-field=name]", box).textContent = entry.name;
     $("#viewer-download").href = streamURL(entry.path, true);
     $("#viewer-download").hidden = !swControls();
+    $("#viewer-copy").hidden = false;
     $("#viewer-body").replaceChildren(media);
     box.dataset.path = entry.path;
     box.dataset.kind = pk;
     box.hidden = false;
     $("#viewer-close").focus({ preventScroll: true });
+    if (swControls()) {
+      // The media element asks the worker at once (playback starts sooner); the check says in
+      // the viewer why a file cannot be opened, where the element would only stay blank.
+      checkReadable(entry.path).then(() => {
+        if (viewerEntry === entry && pk === "pdf") media.src = url;
+      }, (err) => {
+        if (viewerEntry !== entry) return;
+        for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
+        $("#viewer-body").replaceChildren(el("p", { className: "viewer-note error" }, failMessage(entry.name, err, "opened")));
+        $("#viewer-download").hidden = true;
+        $("#viewer-copy").hidden = true;
+      });
+    }
   }
   app.openViewer = (path) => {
     const e = state.entries.find((x) => x.path === path) || { name: path.slice(path.lastIndexOf("/") + 1), path, isDir: false, type: "" };
@@ -916,7 +1142,17 @@
     for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
     $("#viewer-body").replaceChildren();
     box.hidden = true;
+    // Focus goes back to the row the viewer was opened from (rendered again if scrolled away).
+    const path = viewerEntry && viewerEntry.path;
+    const back = viewerOpener && viewerOpener.isConnected ? viewerOpener : path && rowFor(path)?.querySelector(".open-button");
+    viewerEntry = null;
+    viewerOpener = null;
+    back?.focus();
   }
+  $("#viewer-download").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    if (viewerEntry) downloadChecked(viewerEntry);
+  });
   $("#viewer-close").addEventListener("click", closeViewer);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#viewer").hidden) closeViewer(); });
 
@@ -980,12 +1216,16 @@
   // ---------------------------------------------------------------- toast
 
   let toastTimer = 0;
-  function toast(text) {
+  function toast(text) { notify(text, false); }
+  // notify shows a short message; errors stay longer and are announced at once.
+  function notify(text, isError) {
     const t = $("#toast");
     t.textContent = text;
+    t.classList.toggle("error", !!isError);
+    t.setAttribute("role", isError ? "alert" : "status");
     t.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { t.hidden = true; }, 2500);
+    toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 8000 : 2500);
   }
 
   // ---------------------------------------------------------------- start

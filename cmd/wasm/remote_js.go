@@ -195,13 +195,32 @@ func cleanDir(p string) string { return path.Join("/", strings.Trim(p, "/")) }
 // entry converts a FileInfo; dir is the directory it was listed in.
 func entry(dir string, fi fs.FileInfo) map[string]any {
 	return map[string]any{
-		"name":  fi.Name(),
-		"path":  path.Join(cleanDir(dir), fi.Name()),
-		"size":  fi.Size(),
-		"mtime": fi.ModTime().UnixMilli(),
-		"isDir": fi.IsDir(),
-		"mode":  int(fi.Mode().Perm()),
+		"name":    fi.Name(),
+		"path":    path.Join(cleanDir(dir), fi.Name()),
+		"size":    fi.Size(),
+		"mtime":   fi.ModTime().UnixMilli(),
+		"isDir":   fi.IsDir(),
+		"mode":    int(fi.Mode().Perm()),
+		"special": special(fi.Mode()),
 	}
+}
+
+// special names what an entry is when it is neither a regular file nor a directory: LIST
+// lists a symlink as itself only when it dangles or leads out of the root.
+func special(m fs.FileMode) string {
+	switch {
+	case m.IsRegular(), m.IsDir():
+		return ""
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "irregular"
 }
 
 // op parses (path, options?) and returns the current connection and a context for the
