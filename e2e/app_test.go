@@ -223,7 +223,7 @@ func TestAppBigFolder(t *testing.T) {
 	ctx, _ := startApp(t, root)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	r, err := eval[bigTimings](tctx, fmt.Sprintf(`(async () => {
+	r, err := eval[bigTimings](tctx, `(async () => {
 	  const raf = () => new Promise(r => requestAnimationFrame(() => r()));
 	  const rows = () => document.querySelectorAll("#files tbody tr[data-path]");
 	  const done = () => { const l = document.querySelector("#browser").dataset.listing; return l ? l === "done" : rows().length > 0; };
@@ -262,7 +262,7 @@ func TestAppBigFolder(t *testing.T) {
 	  const rs = [...rows()];
 	  out.endRow = rs.length ? rs[rs.length - 1].dataset.path : "";
 	  return out;
-	})()`))
+	})()`)
 	require.NoError(t, err)
 	t.Logf("%d entries: first rows %.0f ms, all listed %.0f ms; sorts %.0f ms; filter keystroke→rows %.0f ms (debounce included), render work %.0f ms; %d rows in the DOM; summary %q; after scrolling to the end: %s",
 		n, r.FirstMs, r.AllMs, r.SortMs, r.FilterMs, r.WorkMs, r.Rows, r.Summary, r.EndRow)
