@@ -220,6 +220,13 @@ func (r *natsRouter) Register(ctx context.Context, id string, l Local) (func(), 
 		old.l.Replaced()
 	}
 	r.publishClaim(id, epoch)
+	// Round trip to the NATS server before the daemon hears REGISTERED: then its subscription
+	// is in place, and every instance finds the daemon online from that moment on.
+	fctx, cancel := context.WithTimeout(ctx, r.opts.PresenceTimeout)
+	if err := r.nc.FlushWithContext(fctx); err != nil {
+		r.log.Warn("relay: NATS flush after registering", "id", id, "err", err)
+	}
+	cancel()
 	return func() {
 		r.mu.Lock()
 		if r.regs[id] != reg {
