@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -286,4 +287,26 @@ func makeTree(t *testing.T, root string) map[string][]byte {
 	}
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "emptydir"), 0o755))
 	return files
+}
+
+// Flags go anywhere; after "--" nothing is a flag, however it looks.
+func TestParseFlagsTerminator(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		pos  []string
+		v    bool
+	}{
+		{[]string{"a", "-v", "b"}, []string{"a", "b"}, true},
+		{[]string{"revoke", "--", "-Xy"}, []string{"revoke", "-Xy"}, false},
+		{[]string{"-v", "revoke", "--", "-a", "-v", "--"}, []string{"revoke", "-a", "-v", "--"}, true},
+		{[]string{"--", "--"}, []string{"--"}, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		v := fs.Bool("v", false, "")
+		pos, help, err := parseFlags(fs, c.args)
+		require.NoError(t, err, c.args)
+		assert.False(t, help)
+		assert.Equal(t, c.pos, pos, c.args)
+		assert.Equal(t, c.v, *v, c.args)
+	}
 }

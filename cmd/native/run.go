@@ -87,8 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // parseFlags parses fs allowing flags after positional arguments too (rangecast get LINK
-// PATH -o x), and returns the positional ones. help is true if -h was given (fs has printed
-// the help then).
+// PATH -o x), and returns the positional ones; everything after "--" is positional
+// (rangecast share revoke -- -Xy). help is true if -h was given (fs has printed the help then).
 func parseFlags(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -97,14 +97,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, help bool, err e
 			}
 			return nil, false, usageError{err.Error()}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), false, nil // Parse stopped after the terminator
+		}
+		if len(rest) == 0 {
 			return pos, false, nil
 		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), false, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 }
