@@ -40,11 +40,16 @@ func (k *Key) Valid(l Link) bool {
 	return err == nil && hmac.Equal(s[:], l.Secret[:])
 }
 
-// NewID returns a new random link id: 8 bytes, 11 base64url characters.
+// NewID returns a new random link id: 8 bytes, 11 base64url characters, the first of them a
+// letter or a digit, so that no id reads as a command-line flag (rangecast share revoke ID).
 func NewID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return b64.EncodeToString(b[:])
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		if id := b64.EncodeToString(b[:]); id[0] != '-' && id[0] != '_' {
+			return id
+		}
+	}
 }
 
 // LoadOrCreateKey reads the share key at path, or creates one there (mode 0600, written
