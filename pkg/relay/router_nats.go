@@ -82,9 +82,17 @@ type natsRouter struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	regs map[string]*natsReg
+	mu       sync.Mutex
+	regs     map[string]*natsReg
+	inflight map[*inflight]struct{} // requests to other instances, ended at once when NATS is lost
 }
+
+// inflight is a request to another instance awaiting its answer.
+type inflight struct{ cancel context.CancelCauseFunc }
+
+// errConnLost ends the requests in flight when the connection to NATS is lost: their answers
+// can no longer arrive, and nats.go would leave them waiting until their deadline.
+var errConnLost = errors.New("relay: NATS connection lost")
 
 // natsWorkers read the messages of every subscription (one shared channel, so that a
 // registered daemon costs a subscription, not a goroutine).
@@ -122,10 +130,11 @@ func NewNATSRouter(opts NATSOptions) (Router, error) {
 	}
 	r := &natsRouter{
 		opts: opts, log: opts.Logger.With("instance", opts.Instance),
-		prefix: opts.Prefix + ".d.",
-		ch:     make(chan *nats.Msg, natsChanSize),
-		done:   make(chan struct{}),
-		regs:   map[string]*natsReg{},
+		prefix:   opts.Prefix + ".d.",
+		ch:       make(chan *nats.Msg, natsChanSize),
+		done:     make(chan struct{}),
+		regs:     map[string]*natsReg{},
+		inflight: map[*inflight]struct{}{},
 	}
 	state := func(up bool) {
 		if opts.OnConnected != nil {
@@ -149,6 +158,11 @@ func NewNATSRouter(opts NATSOptions) (Router, error) {
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			r.log.Warn("relay: NATS connection lost", "err", err)
 			state(false)
+			r.mu.Lock()
+			for f := range r.inflight {
+				f.cancel(errConnLost)
+			}
+			r.mu.Unlock()
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			// nats.go has sent every subscription again; claims settle what happened
@@ -290,6 +304,18 @@ func (r *natsRouter) Forward(ctx context.Context, id string, m Message) (Message
 		resp, err := reg.l.RoundTrip(ctx, m)
 		return resp, RouteLocal, err
 	}
+	// Tracked before the connection is checked: a loss from then on ends the request.
+	ctx, cancel := context.WithCancelCause(ctx)
+	f := &inflight{cancel}
+	r.mu.Lock()
+	r.inflight[f] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, f)
+		r.mu.Unlock()
+		cancel(nil)
+	}()
 	if !r.nc.IsConnected() {
 		return Message{}, RouteCluster, ErrCluster
 	}
@@ -307,6 +333,8 @@ func (r *natsRouter) Forward(ctx context.Context, id string, m Message) (Message
 	case err == nil:
 	case errors.Is(err, nats.ErrNoResponders):
 		return Message{}, RouteCluster, ErrOffline
+	case errors.Is(context.Cause(ctx), errConnLost):
+		return Message{}, RouteCluster, fmt.Errorf("%w: %v", ErrCluster, errConnLost)
 	case ctx.Err() != nil:
 		return Message{}, RouteCluster, ctx.Err()
 	default:
