@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,5 +72,18 @@ func TestAuthority(t *testing.T) {
 	es := b.List()
 	if len(es) != 1 || es[0].Label != "for bob" || es[0].Scope != "docs" || !es[0].Revoked {
 		t.Fatalf("List = %+v", es)
+	}
+}
+
+// An id never starts like a command-line flag (rangecast share revoke ID), and is valid.
+func TestNewIDNotAFlag(t *testing.T) {
+	for range 5000 { // 1 in 32 would start with '-' or '_' if nothing prevented it
+		id := NewID()
+		if err := CheckID(id); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(id[:1], "-_") {
+			t.Fatalf("id %q starts like a flag", id)
+		}
 	}
 }

@@ -99,16 +99,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-// An id never starts like a command-line flag (rangecast share revoke ID), and is valid.
-func TestNewIDNotAFlag(t *testing.T) {
-	for range 5000 { // 1 in 32 would start with '-' or '_' if nothing prevented it
-		id := NewID()
-		if err := CheckID(id); err != nil {
-			t.Fatal(err)
-		}
-		if strings.ContainsAny(id[:1], "-_") {
-			t.Fatalf("id %q starts like a flag", id)
-		}
-	}
-}
