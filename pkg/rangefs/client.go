@@ -53,6 +53,9 @@ type Client struct {
 	pings     map[uint64]chan struct{}
 	pingSeq   uint64
 	creditQ   []creditMsg // CREDIT frames to send once mu is released
+	cancelQ   []uint32    // streams to CANCEL once mu is released (read-ahead reclaimed)
+	waiters   int         // consumers waiting in cstream.next for DATA
+	useSeq    uint64      // orders read-ahead streams by their last use
 
 	creditMu sync.Mutex // serialises flushCredit so that CREDIT frames keep their order
 
@@ -218,6 +221,9 @@ func (c *Client) onData(id uint32, d *wire.Data, buf **[]byte) error {
 	s.buffered += n
 	*buf = getFrameBuf(c.fr.recvMax)
 	s.signal()
+	if c.waiters > 0 && !s.waiting {
+		c.reclaimLocked() // idle read-ahead filling up while another consumer waits
+	}
 	return nil
 }
 
@@ -261,14 +267,20 @@ func (c *Client) queueCreditLocked(stream uint32, inc uint32) {
 	c.creditQ = append(c.creditQ, creditMsg{stream, inc})
 }
 
-// flushCredit sends the queued CREDIT frames.
+// flushCredit sends the queued CANCEL and CREDIT frames.
 func (c *Client) flushCredit() {
 	c.creditMu.Lock()
 	defer c.creditMu.Unlock()
 	c.mu.Lock()
-	q := c.creditQ
-	c.creditQ = nil
+	q, cancels := c.creditQ, c.cancelQ
+	c.creditQ, c.cancelQ = nil, nil
 	c.mu.Unlock()
+	for _, id := range cancels {
+		if err := c.fr.writeFrame(id, &wire.Cancel{}); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	for _, m := range q {
 		if err := c.fr.writeFrame(m.stream, &wire.Credit{Increment: m.inc}); err != nil {
 			c.fail(err)

@@ -175,6 +175,9 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 			return 0, err
 		}
 		f.seq = &seqReader{f: f, s: s, next: f.pos}
+		f.c.mu.Lock()
+		s.readAhead = f.seq // the session may reclaim it while this File is not being read
+		f.c.mu.Unlock()
 	}
 	n, err := f.seq.read(ctx, p, f.pos)
 	f.pos += int64(n)

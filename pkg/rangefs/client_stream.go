@@ -1,7 +1,10 @@
 package rangefs
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"slices"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
@@ -31,7 +34,18 @@ type cstream struct {
 	ended     bool
 	end       *wire.End
 	abandoned bool // the consumer gave up; DATA is dropped until END
+
+	readAhead *seqReader // File.Read's stream: its DATA is a cache the session may reclaim
+	waiting   bool   // a consumer waits in next
+	evicted   bool   // reclaimed: next fails with errEvicted
+	lastUse   uint64 // c.useSeq when the consumer last took a frame
 }
+
+// errEvicted is returned by next on a read-ahead stream whose queued DATA was dropped to make
+// room for a consumer waiting on another stream. File.Read never sees it: a stream is only
+// reclaimed while its File is not being read, and marked done, so the next Read starts a new
+// stream where the File is.
+var errEvicted = errors.New("rangefs: read-ahead reclaimed")
 
 func (s *cstream) signal() {
 	select {
@@ -47,10 +61,16 @@ func (s *cstream) next(ctx context.Context) (item, *wire.End, error) {
 	c := s.c
 	for {
 		c.mu.Lock()
+		if s.evicted {
+			c.mu.Unlock()
+			return item{}, nil, errEvicted
+		}
 		if len(s.queue) > 0 {
 			it := s.queue[0]
 			s.queue[0] = item{}
 			s.queue = s.queue[1:]
+			c.useSeq++
+			s.lastUse = c.useSeq
 			c.mu.Unlock()
 			return it, nil, nil
 		}
@@ -59,21 +79,99 @@ func (s *cstream) next(ctx context.Context) (item, *wire.End, error) {
 			c.mu.Unlock()
 			return item{}, s.end, nil
 		}
+		s.waiting = true
+		c.waiters++
+		reclaimed := c.reclaimLocked()
 		c.mu.Unlock()
+		if reclaimed {
+			c.flushCredit()
+		}
+		var err error
 		select {
 		case <-s.notify:
 		case <-ctx.Done():
-			return item{}, nil, ctx.Err()
+			err = ctx.Err()
 		case <-c.done:
 			// The read loop has ended: nothing more will be queued.
 			c.mu.Lock()
-			pending := len(s.queue) > 0 || s.ended
-			c.mu.Unlock()
-			if !pending {
-				return item{}, nil, c.err
+			if len(s.queue) == 0 && !s.ended {
+				err = c.err
 			}
+			c.mu.Unlock()
+		}
+		c.mu.Lock()
+		s.waiting = false
+		c.waiters--
+		c.mu.Unlock()
+		if err != nil {
+			return item{}, nil, err
 		}
 	}
+}
+
+// reclaimLocked makes room in the session window for a consumer waiting for DATA. The
+// session window bounds what all streams hold together, so read-ahead that nobody reads (a
+// File read once and left open, a player's paused connection) could take all of it and stall
+// every other request, as with HTTP/2's connection window. While the credit the server has
+// left is below one stream window, the read-ahead streams nobody is reading are dropped,
+// least recently used first: their queued DATA is credited back and the streams CANCELed (in
+// flushCredit, which the caller runs). It reports whether it queued anything to send.
+func (c *Client) reclaimLocked() bool {
+	room := func() bool { return c.session.size-c.session.used >= int64(c.opts.StreamWindow) }
+	if room() {
+		return false
+	}
+	var idle []*cstream
+	for _, s := range c.streams {
+		if s.readAhead != nil && !s.waiting && !s.evicted {
+			idle = append(idle, s)
+		}
+	}
+	slices.SortFunc(idle, func(a, b *cstream) int { return cmp.Compare(a.lastUse, b.lastUse) })
+	queued := false
+	for _, s := range idle {
+		if room() {
+			break
+		}
+		// The File's lock taken without waiting (the lock order is File, then Client): a
+		// File that is being read right now is not idle. It also holds the DATA frame its
+		// reader is part way through, which counts against the session too.
+		r := s.readAhead
+		if !r.f.mu.TryLock() {
+			continue
+		}
+		held := r.cur.f != nil
+		if s.buffered == 0 && !held {
+			r.f.mu.Unlock()
+			continue
+		}
+		if held {
+			c.queueCreditLocked(0, c.session.consumed(int64(len(r.cur.f.(*wire.Data).Bytes))))
+			if r.cur.buf != nil {
+				putFrameBuf(r.cur.buf)
+			}
+			r.cur, r.rest = item{}, nil
+		}
+		r.done = true
+		r.f.mu.Unlock()
+		s.evicted = true
+		if s.ended {
+			c.removeLocked(s)
+		} else {
+			s.abandoned = true
+			s.releaseQueueLocked()
+			c.cancelQ = append(c.cancelQ, s.id)
+		}
+		s.signal()
+		queued = true
+	}
+	// Whatever was consumed but not yet credited (credit goes in quarter-window batches) is
+	// owed to the server now: a waiting consumer must not wait for a batch to fill.
+	if inc := c.session.flush(); inc > 0 {
+		c.queueCreditLocked(0, inc)
+		queued = true
+	}
+	return queued
 }
 
 // consume returns the credit for n bytes of DATA the consumer has taken and recycles the

@@ -20,6 +20,14 @@ func (w *recvWindow) onData(n int64) bool {
 	return w.used <= w.size
 }
 
+// flush returns all the credit owed, batched or not.
+func (w *recvWindow) flush() uint32 {
+	inc := w.pending
+	w.used -= inc
+	w.pending = 0
+	return uint32(inc)
+}
+
 // consumed records n bytes taken by the consumer and returns the credit to send now, or 0.
 func (w *recvWindow) consumed(n int64) uint32 {
 	w.pending += n
