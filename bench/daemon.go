@@ -137,24 +137,29 @@ type memStatus struct {
 // memory asks the daemon for its goroutine count and its heap in objects and in stacks.
 func (d *daemon) memory(ctx context.Context) (memStatus, error) {
 	var st memStatus
+	return st, d.status(ctx, http.DefaultClient, &st)
+}
+
+// status decodes the daemon's /api/v1/status into v, asked with c and the link's token.
+func (d *daemon) status(ctx context.Context, c *http.Client, v any) error {
 	l, err := signaling.ParseLink(d.link)
 	if err != nil {
-		return st, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signaling.APIPrefix+"status", nil)
 	if err != nil {
-		return st, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+l.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("status: HTTP %d", resp.StatusCode)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // dial opens a connection to the daemon with the options `rangecast get` uses.

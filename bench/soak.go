@@ -461,24 +461,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 func (s *soak) getStatus(ctx context.Context) (soakStatus, error) {
 	var st soakStatus
-	l, err := signaling.ParseLink(s.d.link)
-	if err != nil {
-		return st, err
-	}
-	req, err := http.NewRequestWithContext(ctx, "GET", l.Base+signaling.APIPrefix+"status", nil)
-	if err != nil {
-		return st, err
-	}
-	req.Header.Set("Authorization", "Bearer "+l.Token)
-	resp, err := s.status.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status: HTTP %d", resp.StatusCode)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, s.d.status(ctx, s.status, &st)
 }
 
 func (s *soak) sample(ctx context.Context, phase string) (soakSample, error) {
