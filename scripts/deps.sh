@@ -17,6 +17,7 @@ need ip iproute2 /usr/sbin/ip          # namespaces, veth, routes
 need nft nftables /usr/sbin/nft        # NAT topologies (internal/nat)
 need chromium chromium /usr/bin/chromium  # the browser suite (e2e/)
 need ffmpeg ffmpeg                     # media for the browser and gateway tests
+need zsh zsh                           # the zsh completion script's syntax check
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 cmd="apt-get update && apt-get install -y ${missing[*]}"
