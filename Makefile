@@ -56,7 +56,7 @@ test: deps vet wasm ## vet, then every test: -race natively, the portable packag
 
 .PHONY: e2e
 e2e: deps wasm ## only the browser suite: real Chromium against the real daemon, in a loopback-only netns (as root)
-	$(GO) test -count=1 -timeout 15m ./e2e
+	$(GO) test -count=1 -timeout 30m ./e2e
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)

@@ -63,6 +63,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
+		// Daemons keep their share key, control socket and relay identity here, not in the
+		// user's config directory (os.UserConfigDir reads XDG_CONFIG_HOME).
+		_ = os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmp, "config"))
 		binPath = filepath.Join(tmp, "rangecast")
 		if out, err := exec.Command("go", "build", "-o", binPath, "../cmd/native").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
