@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -262,7 +263,22 @@ func (n *mountNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if fi.IsDir() {
 		mode = syscall.S_IFDIR
 	}
-	return n.NewInode(ctx, &mountNode{m: n.m, path: p}, gofs.StableAttr{Mode: mode}), 0
+	return n.NewInode(ctx, &mountNode{m: n.m, path: p}, gofs.StableAttr{Mode: mode, Ino: inodeNumber(p, mode)}), 0
+}
+
+// inodeNumber is the inode number of the remote path p, the same at every lookup: go-fuse
+// then hands the kernel the node it already knows, and the kernel keeps the pages it cached
+// of the file when it looks the name up again (every EntryTimeout). With a new number per
+// lookup, each open after a second would read the whole file again.
+func inodeNumber(p string, mode uint32) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	h.Write([]byte{byte(mode >> 12)})
+	ino := h.Sum64()
+	if ino <= fuse.FUSE_ROOT_ID || ino == ^uint64(0) {
+		ino += 2 // reserved: 0, the root's 1, and ^0
+	}
+	return ino
 }
 
 func (n *mountNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
@@ -288,9 +304,12 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 	if err != nil {
 		return nil, 0, errno(err)
 	}
-	// FOPEN_KEEP_CACHE is not set: a reopened file is read again, so that a changed file
-	// shows its new bytes once the attribute cache has expired.
-	return newMountFile(f), 0, 0
+	// FOPEN_KEEP_CACHE: what the kernel cached of the file stays across opens, so that a
+	// player or ffprobe opening it again does not fetch its index again. A changed file
+	// still shows its new bytes within cacheTTL: the kernel looks the name up again after
+	// EntryTimeout, and (AUTO_INVAL_DATA, which go-fuse asks for unless
+	// ExplicitDataCacheControl is set) drops the cached pages when size or mtime changed.
+	return newMountFile(f), fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // mountFile is an open remote file, read with an adaptive read-ahead modelled on the
