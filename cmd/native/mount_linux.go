@@ -33,8 +33,10 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(fset.Output(), `Usage: rangecast mount LINK MOUNTPOINT
 
 Mounts the daemon's files read-only at MOUNTPOINT (an existing empty directory), so that any
-program can open them. Sequential reads stream ahead; metadata is cached for a second. It
-runs until Ctrl-C, which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
+program can open them. Sequential reads stream ahead (up to 4 MiB); a seek fetches only what
+is read after it. Metadata is cached for a second; file contents stay in the kernel's cache
+across opens until the file's size or time changes on the daemon. It runs until Ctrl-C,
+which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
 than root it needs fusermount3, from Debian's fuse3 package).
 
 Examples:
@@ -316,8 +318,9 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 // kernel's own: a read that jumps (a seek) fetches just its bytes; each read that continues
 // a stream of reads (starting where the previous one ended, or inside what was fetched
 // ahead for it) widens the stream's window, as far as it has read since the jump, up to
-// maxAhead; the window is refilled in requests of up to aheadChunk once half of it has
-// been read. A player seeking in a film thus fetches a few hundred KiB per seek, not
+// maxAhead; the window is refilled once half of it has been read, in requests of a quarter
+// of it (from minAhead to aheadChunk), so that a read waits for its own part of the
+// window only. A player seeking in a film thus fetches a few hundred KiB per seek, not
 // megabytes, while `cat` or `cp` keeps maxAhead in flight. A few streams are followed at
 // once (maxStreams), for files read at two places in turn (a movie whose audio and video
 // are far apart).
@@ -447,7 +450,7 @@ func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
 	}
 	if want := min(end+ahead, size); want > s.hi && (want-s.hi >= ahead/2 || want == size) {
 		for s.hi < want {
-			h.fetch(s, s.hi, min(want, s.hi+aheadChunk))
+			h.fetch(s, s.hi, min(want, s.hi+min(max(ahead/4, minAhead), aheadChunk)))
 		}
 	}
 	var out []*span
