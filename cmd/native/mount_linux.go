@@ -218,6 +218,9 @@ type mountNode struct {
 	gofs.Inode
 	m    *mountState
 	path string
+
+	mu     sync.Mutex
+	cached string // the ETag of the version the kernel may hold pages of
 }
 
 var (
@@ -307,11 +310,21 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 		return nil, 0, errno(err)
 	}
 	// FOPEN_KEEP_CACHE: what the kernel cached of the file stays across opens, so that a
-	// player or ffprobe opening it again does not fetch its index again. A changed file
-	// still shows its new bytes within cacheTTL: the kernel looks the name up again after
-	// EntryTimeout, and (AUTO_INVAL_DATA, which go-fuse asks for unless
-	// ExplicitDataCacheControl is set) drops the cached pages when size or mtime changed.
-	return newMountFile(f), fuse.FOPEN_KEEP_CACHE, 0
+	// player or ffprobe opening it again does not fetch its index again, but only while
+	// the daemon serves the same version (ETag) as when those pages were read. An open of
+	// another version drops them, so that no read mixes the old version's cached pages
+	// with the new one's bytes. (Between opens, AUTO_INVAL_DATA, which go-fuse asks for
+	// unless ExplicitDataCacheControl is set, also drops them once the kernel sees a new
+	// size or mtime.)
+	var keep uint32
+	n.mu.Lock()
+	if etag := f.Info().ETag(); etag != "" && etag == n.cached {
+		keep = fuse.FOPEN_KEEP_CACHE
+	} else {
+		n.cached = etag
+	}
+	n.mu.Unlock()
+	return newMountFile(f), keep, 0
 }
 
 // mountFile is an open remote file, read with an adaptive read-ahead modelled on the

@@ -258,3 +258,37 @@ func TestMountChangedFileShowsNewBytes(t *testing.T) {
 		t.Logf("last read: sha256 %s (the old bytes' %s), err %v", got, sum(old), rerr)
 	}
 }
+
+// A file replaced on the daemon by another of the same size and mtime, and opened again at
+// once (before any cache expires), reads as the new version only: never the old version's
+// cached pages mixed with the new one's bytes.
+func TestMountReopenOfReplacedFileNeverMixes(t *testing.T) {
+	netns.Require(t)
+	root := t.TempDir()
+	old, changed := bigBytes[:1<<20], bigBytes[1<<20:2<<20]
+	p := filepath.Join(root, "f.bin")
+	require.NoError(t, os.WriteFile(p, old, 0o644))
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", root)
+	m := startMount(t, d.link)
+
+	// The first half is read, so in the kernel's cache.
+	f, err := os.Open(filepath.Join(m.dir, "f.bin"))
+	require.NoError(t, err)
+	half := make([]byte, len(old)/2)
+	_, err = f.ReadAt(half, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Equal(t, sum(old[:len(half)]), sum(half))
+
+	tmp := filepath.Join(root, ".f.bin.new")
+	require.NoError(t, os.WriteFile(tmp, changed, 0o644))
+	require.NoError(t, os.Chtimes(tmp, st.ModTime(), st.ModTime()))
+	require.NoError(t, os.Rename(tmp, p))
+
+	b, err := os.ReadFile(filepath.Join(m.dir, "f.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, sum(changed), sum(b), "the new version (the old one's sha256 is %s; its first half then the new second half: %s)",
+		sum(old), sum(append(append([]byte{}, old[:len(old)/2]...), changed[len(changed)/2:]...)))
+}
