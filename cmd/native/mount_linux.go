@@ -35,8 +35,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 Mounts the daemon's files read-only at MOUNTPOINT (an existing empty directory), so that any
 program can open them. Sequential reads stream ahead (up to 4 MiB); a seek fetches only what
 is read after it. Metadata is cached for a second; file contents stay in the kernel's cache
-across opens until the file's size or time changes on the daemon. It runs until Ctrl-C,
-which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
+across opens until the file changes on the daemon. It runs until Ctrl-C, which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
 than root it needs fusermount3, from Debian's fuse3 package).
 
 Examples:
