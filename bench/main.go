@@ -43,7 +43,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per metric (the table shows their median, min and max)")
 	quick := flag.Bool("quick", false, "one run of each metric with small sizes (make bench-smoke)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,setup,sessions,wan,relayload,soak); default all but soak (which -quick runs for 20 s)")
+	only := flag.String("only", "", "comma-separated metric groups to run (wasm,throughput,browser,seek,mount,setup,sessions,wan,relayload,soak); default all but soak (which -quick runs for 20 s)")
 	soakDur := flag.Duration("soak-duration", 30*time.Minute, "how long the soak's load runs (-only soak; 20 s with -quick unless set)")
 	wanRows := flag.String("wan-rows", "", "comma-separated rows of the wan group, as RTT/loss or RTT/loss/cap: 50ms/1%,100ms/1%,50ms/0%/20Mbit (default: all, or 50ms/1% with -quick)")
 	flag.Parse()
@@ -120,6 +120,7 @@ func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, s
 		{"wasm", benchWasm},
 		{"throughput", benchThroughput},
 		{"seek", benchSeek},
+		{"mount", benchMount},
 		{"setup", benchSetup},
 		{"sessions", benchSessions},
 		{"wan", benchWAN},

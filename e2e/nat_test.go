@@ -18,6 +18,7 @@ import (
 	"github.com/rangecast/rangecast/internal/nat"
 	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/internal/testca"
+	"github.com/rangecast/rangecast/internal/testdaemon"
 )
 
 // natBrowser builds a NAT topology (internal/nat): the relay over HTTPS (a test CA, port
@@ -45,11 +46,11 @@ func natBrowser(t *testing.T, cfg nat.Config, wantRelayed bool) {
 	t.Cleanup(func() { require.NoError(t, top.Close()) }) // after the processes: LIFO
 
 	relayHTTPS := nat.RelayAddr.String() + ":8443"
-	lines, _ := startProc(t, top.Command(nat.Internet, binPath, "relay", "--listen", relayHTTPS,
+	lines, _ := testdaemon.StartProc(t, top.Command(nat.Internet, binPath, "relay", "--listen", relayHTTPS,
 		"--tls-cert", ca.Cert, "--tls-key", ca.Key, "--turn-listen", nat.RelayAddr.String()+":3478"), 1, "relay")
 	relayURL := lines[0]
 	require.Equal(t, "https://"+relayHTTPS, relayURL)
-	lines, dlog := startProc(t, top.Command(nat.Home, binPath, "serve", "--log-level", "debug",
+	lines, dlog := testdaemon.StartProc(t, top.Command(nat.Home, binPath, "serve", "--log-level", "debug",
 		"--listen", nat.HomeAddr.String()+":0", "--relay", relayURL, "--relay-ca", ca.CA,
 		"--identity", filepath.Join(t.TempDir(), "id.key"), dir), 2, "daemon")
 	link := lines[1]

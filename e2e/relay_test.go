@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,44 +22,6 @@ import (
 	"github.com/rangecast/rangecast/internal/testdaemon"
 	"github.com/rangecast/rangecast/pkg/relay"
 )
-
-// startProc starts cmd and returns the first n lines of its stdout; it is killed when the
-// test ends, and its stderr is logged if the test failed.
-func startProc(t *testing.T, cmd *exec.Cmd, n int, name string) ([]string, *testdaemon.Buffer) {
-	t.Helper()
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	log := &testdaemon.Buffer{}
-	cmd.Stderr = log
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, log.String())
-		}
-	})
-	lines := make(chan []string, 1)
-	go func() {
-		var ls []string
-		sc := bufio.NewScanner(out)
-		for len(ls) < n && sc.Scan() {
-			ls = append(ls, sc.Text())
-		}
-		lines <- ls
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case ls := <-lines:
-		require.Len(t, ls, n, "%s log:\n%s", name, log.String())
-		return ls, log
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s printed nothing; log:\n%s", name, log.String())
-		return nil, nil
-	}
-}
 
 // tlsBrowser starts Chromium trusting the test certificate by its key's SPKI hash
 // (--ignore-certificate-errors-spki-list): unlike --ignore-certificate-errors, a listed key
@@ -145,7 +105,7 @@ func startTLSRelay(t *testing.T) (string, *testca.Files) {
 	t.Helper()
 	ca, err := testca.Write(t.TempDir(), "127.0.0.1")
 	require.NoError(t, err)
-	lines, _ := startProc(t, exec.Command(binPath, "relay", "--listen", "127.0.0.1:0", "--turn-listen", "off",
+	lines, _ := testdaemon.StartProc(t, exec.Command(binPath, "relay", "--listen", "127.0.0.1:0", "--turn-listen", "off",
 		"--tls-cert", ca.Cert, "--tls-key", ca.Key), 1, "relay")
 	require.True(t, strings.HasPrefix(lines[0], "https://127.0.0.1:"), lines[0])
 	return lines[0], ca
@@ -157,7 +117,7 @@ func startRelayedDaemon(t *testing.T, relayURL string, ca *testca.Files, idFile,
 	cmd := exec.Command(binPath, "serve", "--listen", "127.0.0.1:0", "--relay", relayURL, "--relay-ca", ca.CA,
 		"--identity", idFile, "--log-level", "debug", dir)
 	cmd.Env = append(os.Environ(), "RANGECAST_TOKEN="+token)
-	lines, log := startProc(t, cmd, 2, "daemon")
+	lines, log := testdaemon.StartProc(t, cmd, 2, "daemon")
 	return lines[1], log
 }
 

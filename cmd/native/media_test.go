@@ -31,11 +31,19 @@ var (
 
 // media returns a directory holding a.mp4 (index at the end: a player must read the end
 // first, then seek back) and fast.mp4 (index at the front), 8 s each, made once per run
-// with ffmpeg as e2e/testdata/make-media.sh does. Without ffmpeg the test is skipped.
+// with ffmpeg as e2e/testdata/make-media.sh does. It is the one check of ffmpeg for the
+// gateway's and the mount's media tests: without ffmpeg and ffprobe the test is skipped,
+// saying so, unless RANGECAST_REQUIRE_NETNS=1 (make test) asks for every test to run.
 func media(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("no ffmpeg here (apt-get install -y ffmpeg)")
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			msg := fmt.Sprintf("no %s here: the media tests need it (make deps, or apt-get install -y ffmpeg)", tool)
+			if netns.Required() {
+				t.Fatal(msg)
+			}
+			t.Skip("SKIPPING: " + msg)
+		}
 	}
 	mediaOnce.Do(func() {
 		mediaDir, mediaErr = os.MkdirTemp("", "rangecast-media-")

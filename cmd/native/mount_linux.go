@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -32,8 +33,9 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(fset.Output(), `Usage: rangecast mount LINK MOUNTPOINT
 
 Mounts the daemon's files read-only at MOUNTPOINT (an existing empty directory), so that any
-program can open them. Sequential reads stream ahead; metadata is cached for a second. It
-runs until Ctrl-C, which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
+program can open them. Sequential reads stream ahead (up to 4 MiB); a seek fetches only what
+is read after it. Metadata is cached for a second; file contents stay in the kernel's cache
+across opens until the file changes on the daemon. It runs until Ctrl-C, which unmounts. Linux only, through FUSE (/dev/fuse; as a user other
 than root it needs fusermount3, from Debian's fuse3 package).
 
 Examples:
@@ -215,6 +217,9 @@ type mountNode struct {
 	gofs.Inode
 	m    *mountState
 	path string
+
+	mu     sync.Mutex
+	cached string // the ETag of the version the kernel may hold pages of
 }
 
 var (
@@ -262,7 +267,22 @@ func (n *mountNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if fi.IsDir() {
 		mode = syscall.S_IFDIR
 	}
-	return n.NewInode(ctx, &mountNode{m: n.m, path: p}, gofs.StableAttr{Mode: mode}), 0
+	return n.NewInode(ctx, &mountNode{m: n.m, path: p}, gofs.StableAttr{Mode: mode, Ino: inodeNumber(p, mode)}), 0
+}
+
+// inodeNumber is the inode number of the remote path p, the same at every lookup: go-fuse
+// then hands the kernel the node it already knows, and the kernel keeps the pages it cached
+// of the file when it looks the name up again (every EntryTimeout). With a new number per
+// lookup, each open after a second would read the whole file again.
+func inodeNumber(p string, mode uint32) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	h.Write([]byte{byte(mode >> 12)})
+	ino := h.Sum64()
+	if ino <= fuse.FUSE_ROOT_ID || ino == ^uint64(0) {
+		ino += 2 // reserved: 0, the root's 1, and ^0
+	}
+	return ino
 }
 
 func (n *mountNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
@@ -288,15 +308,34 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 	if err != nil {
 		return nil, 0, errno(err)
 	}
-	// FOPEN_KEEP_CACHE is not set: a reopened file is read again, so that a changed file
-	// shows its new bytes once the attribute cache has expired.
-	return newMountFile(f), 0, 0
+	// FOPEN_KEEP_CACHE: what the kernel cached of the file stays across opens, so that a
+	// player or ffprobe opening it again does not fetch its index again, but only while
+	// the daemon serves the same version (ETag) as when those pages were read. An open of
+	// another version drops them, so that no read mixes the old version's cached pages
+	// with the new one's bytes. (Between opens, AUTO_INVAL_DATA, which go-fuse asks for
+	// unless ExplicitDataCacheControl is set, also drops them once the kernel sees a new
+	// size or mtime.)
+	var keep uint32
+	n.mu.Lock()
+	if etag := f.Info().ETag(); etag != "" && etag == n.cached {
+		keep = fuse.FOPEN_KEEP_CACHE
+	} else {
+		n.cached = etag
+	}
+	n.mu.Unlock()
+	return newMountFile(f), keep, 0
 }
 
-// mountFile is an open remote file. Sequential reads (each starting where the previous one
-// ended: a program reading a file from start to end, plus the kernel's own read-ahead of
-// MaxReadAhead) are served from aligned blocks fetched ahead of the reader; any other read is
-// one ranged request of just its bytes.
+// mountFile is an open remote file, read with an adaptive read-ahead modelled on the
+// kernel's own: a read that jumps (a seek) fetches just its bytes; each read that continues
+// a stream of reads (starting where the previous one ended, or inside what was fetched
+// ahead for it) widens the stream's window, as far as it has read since the jump, up to
+// maxAhead; the window is refilled once half of it has been read, in requests of a quarter
+// of it (from minAhead to aheadChunk), so that a read waits for its own part of the
+// window only. A player seeking in a film thus fetches a few hundred KiB per seek, not
+// megabytes, while `cat` or `cp` keeps maxAhead in flight. A few streams are followed at
+// once (maxStreams), for files read at two places in turn (a movie whose audio and video
+// are far apart).
 //
 // The read-ahead uses ReadAt requests into buffers of its own, not the File's sequential
 // stream: a stream's unread data holds the session's credit, and with many files open the
@@ -309,20 +348,34 @@ type mountFile struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	blocks  map[int64]*block // by block index
-	lastEnd int64            // where the latest read ended
+	streams []*readStream // most recently used first, at most maxStreams
 }
 
-// block is one readBlock-sized piece of the file, fetched or being fetched.
-type block struct {
+// readStream is one sequential reader of a file: the bytes [lo, hi) are fetched or being
+// fetched, in spans sorted by offset and adjacent.
+type readStream struct {
+	start  int64 // where the stream began (its last jump)
+	next   int64 // where its furthest read so far ended
+	lo, hi int64
+	spans  []*span
+}
+
+// span is one ReadAt request of the read-ahead.
+type span struct {
+	off  int64
+	buf  []byte
 	done chan struct{}
-	data []byte
+	n    int // bytes read, once done
 	err  error
 }
 
+func (sp *span) end() int64 { return sp.off + int64(len(sp.buf)) }
+
 const (
-	readBlock  = 1 << 20 // the read-ahead's request size
-	readBlocks = 3       // blocks fetched ahead of a sequential reader
+	minAhead   = 128 << 10 // the window of the first read after a jump that continues it
+	maxAhead   = 4 << 20   // the widest window
+	aheadChunk = 1 << 20   // the largest request of the read-ahead
+	maxStreams = 4
 )
 
 var (
@@ -332,7 +385,7 @@ var (
 
 func newMountFile(f *rangefs.File) *mountFile {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &mountFile{f: f, ctx: ctx, cancel: cancel, blocks: map[int64]*block{}, lastEnd: -1}
+	return &mountFile{f: f, ctx: ctx, cancel: cancel}
 }
 
 func (h *mountFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -342,91 +395,110 @@ func (h *mountFile) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	}
 	dest = dest[:min(int64(len(dest)), size-off)]
 	end := off + int64(len(dest))
-	h.mu.Lock()
-	seq := off == 0 || off == h.lastEnd || h.blocks[off/readBlock] != nil
-	h.lastEnd = end
-	h.mu.Unlock()
-	if !seq {
-		n, err := h.f.ReadAtContext(ctx, dest, off)
-		if err != nil && err != io.EOF {
-			return nil, errno(err)
-		}
-		return fuse.ReadResultData(dest[:n]), 0
-	}
-	first, last := off/readBlock, (end-1)/readBlock
-	h.prefetch(first, last+readBlocks)
+	s, spans := h.plan(off, end)
 	n := 0
-	for i := first; i <= last; i++ {
-		b := h.block(i)
+	for _, sp := range spans {
 		select {
-		case <-b.done:
+		case <-sp.done:
 		case <-ctx.Done():
 			return nil, syscall.EINTR
 		}
-		if b.err != nil {
-			h.drop(i)
-			return nil, errno(b.err)
+		if sp.err != nil {
+			h.reset(s)
+			return nil, errno(sp.err)
 		}
-		bstart := i * readBlock
-		from := max(off, bstart) - bstart
-		if from >= int64(len(b.data)) {
-			break
+		from := max(off, sp.off) - sp.off
+		if from >= int64(sp.n) || off+int64(n) != sp.off+from {
+			break // short: the file ended before its size said
 		}
-		n += copy(dest[n:], b.data[from:])
+		n += copy(dest[n:], sp.buf[from:sp.n])
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
-// prefetch starts fetching blocks first..last that are not there yet, and forgets the ones
-// before first: a sequential reader does not come back.
-func (h *mountFile) prefetch(first, last int64) {
-	last = min(last, (h.f.Size()-1)/readBlock)
+// plan finds or starts the stream that the read [off, end) belongs to, fetches what it
+// lacks and what its window asks for, and returns the spans that hold [off, end).
+func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i := range h.blocks {
-		if i < first {
-			delete(h.blocks, i)
+	var s *readStream
+	for i, c := range h.streams {
+		if c.lo <= off && off <= max(c.hi, c.next) {
+			s = c
+			copy(h.streams[1:i+1], h.streams[:i])
+			h.streams[0] = s
+			break
 		}
 	}
-	for i := first; i <= last; i++ {
-		if h.blocks[i] == nil {
-			h.blocks[i] = h.fetch(i)
+	ahead := int64(0)
+	if s == nil {
+		// A jump: a stream of its own, which fetches only what is asked for until it is
+		// read on. The least recently used stream makes room.
+		if len(h.streams) == maxStreams {
+			h.streams = h.streams[:maxStreams-1]
+		}
+		s = &readStream{start: off, next: off, lo: off, hi: off}
+		h.streams = append([]*readStream{s}, h.streams...)
+	} else {
+		ahead = min(max(end-s.start, minAhead), maxAhead)
+		// What the reader has gone past is in the kernel's page cache: forget it.
+		i := 0
+		for i < len(s.spans) && s.spans[i].end() <= off {
+			i++
+		}
+		s.spans = s.spans[i:]
+		s.lo = off
+		if len(s.spans) > 0 {
+			s.lo = s.spans[0].off
+		}
+		s.hi = max(s.hi, s.lo)
+	}
+	s.next = max(s.next, end)
+	size := h.f.Size()
+	if s.hi < end {
+		// Not fetched yet: a request of its own, so that the read waits for its own bytes
+		// only, not for a window's.
+		h.fetch(s, s.hi, end)
+	}
+	if want := min(end+ahead, size); want > s.hi && (want-s.hi >= ahead/2 || want == size) {
+		for s.hi < want {
+			h.fetch(s, s.hi, min(want, s.hi+min(max(ahead/4, minAhead), aheadChunk)))
 		}
 	}
-}
-
-// block returns block i, fetching it if it is not there.
-func (h *mountFile) block(i int64) *block {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	b := h.blocks[i]
-	if b == nil {
-		b = h.fetch(i)
-		h.blocks[i] = b
+	var out []*span
+	for _, sp := range s.spans {
+		if sp.off < end && sp.end() > off {
+			out = append(out, sp)
+		}
 	}
-	return b
+	return s, out
 }
 
-func (h *mountFile) drop(i int64) {
-	h.mu.Lock()
-	delete(h.blocks, i)
-	h.mu.Unlock()
-}
-
-// fetch starts reading block i.
-func (h *mountFile) fetch(i int64) *block {
-	b := &block{done: make(chan struct{})}
-	start := i * readBlock
-	buf := make([]byte, min(readBlock, h.f.Size()-start))
+// fetch starts reading [from, to) as the next span of s.
+func (h *mountFile) fetch(s *readStream, from, to int64) {
+	sp := &span{off: from, buf: make([]byte, to-from), done: make(chan struct{})}
+	s.spans = append(s.spans, sp)
+	s.hi = to
 	go func() {
-		defer close(b.done)
-		n, err := h.f.ReadAtContext(h.ctx, buf, start)
-		if err == io.EOF && n == len(buf) {
+		defer close(sp.done)
+		n, err := h.f.ReadAtContext(h.ctx, sp.buf, sp.off)
+		if err == io.EOF {
 			err = nil
 		}
-		b.data, b.err = buf[:n], err
+		sp.n, sp.err = n, err
 	}()
-	return b
+}
+
+// reset forgets stream s after a failed request, so that the next read asks again.
+func (h *mountFile) reset(s *readStream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, c := range h.streams {
+		if c == s {
+			h.streams = append(h.streams[:i], h.streams[i+1:]...)
+			return
+		}
+	}
 }
 
 func (h *mountFile) Release(ctx context.Context) syscall.Errno {

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -192,4 +194,101 @@ func TestMountConcurrentReadersThenUnmount(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(mounts), " "+m.dir+" ", "still mounted after SIGINT")
 	assert.True(t, strings.Contains(m.stderr.String(), "unmounted"))
+}
+
+// daemonBytesSent reads the daemon's UDP bytes sent from its metrics at addr.
+func daemonBytesSent(t *testing.T, addr string) int64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^rangecast_daemon_bytes_total\{direction="sent"\} (\S+)$`).FindStringSubmatch(scrape(t, addr))
+	require.NotNil(t, m, "no bytes sent in the daemon's metrics")
+	v, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return int64(v)
+}
+
+// A file opened again after the kernel has looked its name up again (cacheTTL later) is
+// read from the pages the kernel kept, not fetched again: a player or ffprobe reopening a
+// film does not pay for its index twice.
+func TestMountReopenKeepsCache(t *testing.T) {
+	netns.Require(t)
+	metrics := freeAddr(t)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", "--metrics-listen", metrics, dataDir)
+	m := startMount(t, d.link)
+	name := filepath.Join(m.dir, "mid.bin")
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	require.Equal(t, midSum, sum(b))
+	before := daemonBytesSent(t, metrics)
+	time.Sleep(cacheTTL + cacheTTL/2) // past the entry and attribute timeouts
+	b, err = os.ReadFile(name)
+	require.NoError(t, err)
+	require.Equal(t, midSum, sum(b))
+	sent := daemonBytesSent(t, metrics) - before
+	assert.Less(t, sent, int64(1<<20), "bytes the daemon sent for a second read of a 16 MiB file")
+}
+
+// A file changed on the daemon shows its new bytes through the mount (once the caches
+// have expired), though the kernel keeps what it cached of files across opens.
+func TestMountChangedFileShowsNewBytes(t *testing.T) {
+	netns.Require(t)
+	root := t.TempDir()
+	old, changed := bigBytes[:1<<20], bigBytes[1<<20:2<<20]
+	p := filepath.Join(root, "f.bin")
+	require.NoError(t, os.WriteFile(p, old, 0o644))
+	d := startDaemon(t, "--listen", "127.0.0.1:0", root)
+	m := startMount(t, d.link)
+	b, err := os.ReadFile(filepath.Join(m.dir, "f.bin"))
+	require.NoError(t, err)
+	require.Equal(t, sum(old), sum(b))
+
+	// Same size, new bytes, a later mtime: written beside and renamed over, as editors do.
+	tmp := filepath.Join(root, ".f.bin.new")
+	require.NoError(t, os.WriteFile(tmp, changed, 0o644))
+	later := time.Now().Add(10 * time.Second)
+	require.NoError(t, os.Chtimes(tmp, later, later))
+	require.NoError(t, os.Rename(tmp, p))
+	var got string
+	var rerr error
+	if !assert.Eventually(t, func() bool {
+		var b []byte
+		b, rerr = os.ReadFile(filepath.Join(m.dir, "f.bin"))
+		got = sum(b)
+		return rerr == nil && got == sum(changed)
+	}, 10*time.Second, 200*time.Millisecond, "the mount never showed the new bytes") {
+		t.Logf("last read: sha256 %s (the old bytes' %s), err %v", got, sum(old), rerr)
+	}
+}
+
+// A file replaced on the daemon by another of the same size and mtime, and opened again at
+// once (before any cache expires), reads as the new version only: never the old version's
+// cached pages mixed with the new one's bytes.
+func TestMountReopenOfReplacedFileNeverMixes(t *testing.T) {
+	netns.Require(t)
+	root := t.TempDir()
+	old, changed := bigBytes[:1<<20], bigBytes[1<<20:2<<20]
+	p := filepath.Join(root, "f.bin")
+	require.NoError(t, os.WriteFile(p, old, 0o644))
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", root)
+	m := startMount(t, d.link)
+
+	// The first half is read, so in the kernel's cache.
+	f, err := os.Open(filepath.Join(m.dir, "f.bin"))
+	require.NoError(t, err)
+	half := make([]byte, len(old)/2)
+	_, err = f.ReadAt(half, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Equal(t, sum(old[:len(half)]), sum(half))
+
+	tmp := filepath.Join(root, ".f.bin.new")
+	require.NoError(t, os.WriteFile(tmp, changed, 0o644))
+	require.NoError(t, os.Chtimes(tmp, st.ModTime(), st.ModTime()))
+	require.NoError(t, os.Rename(tmp, p))
+
+	b, err := os.ReadFile(filepath.Join(m.dir, "f.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, sum(changed), sum(b), "the new version (the old one's sha256 is %s; its first half then the new second half: %s)",
+		sum(old), sum(append(append([]byte{}, old[:len(old)/2]...), changed[len(changed)/2:]...)))
 }

@@ -3,11 +3,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -38,44 +35,6 @@ func newTopology(t *testing.T, cfg nat.Config) *nat.Topology {
 	return top
 }
 
-// startIn starts cmd and returns the first n lines of its stdout; it is killed when the
-// test ends, and its stderr is logged if the test failed.
-func startIn(t *testing.T, cmd *exec.Cmd, n int, name string) ([]string, *testdaemon.Buffer) {
-	t.Helper()
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	log := &testdaemon.Buffer{}
-	cmd.Stderr = log
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, log.String())
-		}
-	})
-	lines := make(chan []string, 1)
-	go func() {
-		var ls []string
-		sc := bufio.NewScanner(out)
-		for len(ls) < n && sc.Scan() {
-			ls = append(ls, sc.Text())
-		}
-		lines <- ls
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case ls := <-lines:
-		require.Len(t, ls, n, "%s log:\n%s", name, log.String())
-		return ls, log
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s printed nothing; log:\n%s", name, log.String())
-		return nil, nil
-	}
-}
-
 var pairLine = regexp.MustCompile(`connected in (\S+): (direct|relayed) \((.*)\)`)
 
 // natGet runs the relay on the internet, the daemon at home and `rangecast get -v` of the
@@ -91,14 +50,14 @@ var udpLine = regexp.MustCompile(`udp=` + regexp.QuoteMeta(nat.HomeAddr.String()
 func natGetPort(t *testing.T, cfg nat.Config, udpPort *string) (how, pair string, connect, total time.Duration) {
 	top := newTopology(t, cfg)
 	relayHTTP := nat.RelayAddr.String() + ":8090"
-	lines, _ := startIn(t, top.Command(nat.Internet, binPath, "relay", "--listen", relayHTTP,
+	lines, _ := testdaemon.StartProc(t, top.Command(nat.Internet, binPath, "relay", "--listen", relayHTTP,
 		"--turn-listen", nat.RelayAddr.String()+":3478", "--log-level", "debug"), 1, "relay")
 	relayURL := lines[0]
 	require.Equal(t, "http://"+relayHTTP, relayURL)
 
 	d := top.Command(nat.Home, binPath, "serve", "--log-level", "debug", "--listen", nat.HomeAddr.String()+":0",
 		"--relay", relayURL, "--identity", filepath.Join(t.TempDir(), "id.key"), dataDir)
-	lines, dlog := startIn(t, d, 2, "daemon")
+	lines, dlog := testdaemon.StartProc(t, d, 2, "daemon")
 	link := lines[1]
 	require.Contains(t, link, "/d/")
 	require.Eventually(t, func() bool { return strings.Contains(dlog.String(), "relay: STUN/TURN servers") },
@@ -164,12 +123,12 @@ func TestNATRelayRestartMidTransfer(t *testing.T) {
 	relayHTTP := nat.RelayAddr.String() + ":8090"
 	relayArgs := []string{"relay", "--listen", relayHTTP, "--turn-listen", nat.RelayAddr.String() + ":3478", "--log-level", "debug"}
 	first := top.Command(nat.Internet, binPath, relayArgs...)
-	lines, _ := startIn(t, first, 1, "relay")
+	lines, _ := testdaemon.StartProc(t, first, 1, "relay")
 	relayURL := lines[0]
 
 	d := top.Command(nat.Home, binPath, "serve", "--log-level", "debug", "--listen", nat.HomeAddr.String()+":0",
 		"--relay", relayURL, "--identity", filepath.Join(t.TempDir(), "id.key"), dataDir)
-	lines, dlog := startIn(t, d, 2, "daemon")
+	lines, dlog := testdaemon.StartProc(t, d, 2, "daemon")
 	link := lines[1]
 	registered := func() int { return strings.Count(dlog.String(), "relay: registered") }
 	require.Eventually(t, func() bool { return registered() == 1 }, 10*time.Second, 20*time.Millisecond)
@@ -192,7 +151,7 @@ func TestNATRelayRestartMidTransfer(t *testing.T) {
 	require.NoError(t, first.Process.Kill())
 	killedAt, _ := os.Stat(out)
 	time.Sleep(time.Second)
-	startIn(t, top.Command(nat.Internet, binPath, relayArgs...), 1, "relay (restarted)")
+	testdaemon.StartProc(t, top.Command(nat.Internet, binPath, relayArgs...), 1, "relay (restarted)")
 
 	require.NoError(t, <-done, "get: %s\ndaemon log:\n%s", stderr.String(), dlog.String())
 	require.Equal(t, bigSum+"  "+out, strings.TrimSpace(stdout.String()))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,38 +21,7 @@ func startProc(t *testing.T, n int, env []string, args ...string) ([]string, *te
 	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(cmd.Environ(), env...)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	log := &testdaemon.Buffer{}
-	cmd.Stderr = log
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s log:\n%s", args[0], log.String())
-		}
-	})
-	lines := make(chan []string, 1)
-	go func() {
-		var ls []string
-		sc := bufio.NewScanner(out)
-		for len(ls) < n && sc.Scan() {
-			ls = append(ls, sc.Text())
-		}
-		lines <- ls
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case ls := <-lines:
-		require.Len(t, ls, n, "%s log:\n%s", args[0], log.String())
-		return ls, log
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s printed nothing; log:\n%s", args[0], log.String())
-		return nil, nil
-	}
+	return testdaemon.StartProc(t, cmd, n, args[0])
 }
 
 // rangecast relay, rangecast serve --relay, rangecast get and ls through the relay link; the

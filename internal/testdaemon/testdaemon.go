@@ -86,3 +86,48 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Daemon {
 	d.Base, d.Token = l.Base, l.Token
 	return d
 }
+
+// StartProc starts cmd (any process: a relay, a daemon in a namespace) and returns the
+// first n lines of its stdout, waiting 20 s at most. Cleanup kills it and, if the test
+// failed, logs its stderr under name; the stderr is also in the returned buffer.
+func StartProc(t testing.TB, cmd *exec.Cmd, n int, name string) ([]string, *Buffer) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &Buffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, log.String())
+		}
+	})
+	lines := make(chan []string, 1)
+	go func() {
+		var ls []string
+		sc := bufio.NewScanner(out)
+		for len(ls) < n && sc.Scan() {
+			ls = append(ls, sc.Text())
+		}
+		lines <- ls
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case ls := <-lines:
+		if len(ls) != n {
+			t.Fatalf("%s printed %d lines of the %d expected: %q; log:\n%s", name, len(ls), n, ls, log.String())
+		}
+		return ls, log
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s printed nothing; log:\n%s", name, log.String())
+		return nil, nil
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/pkg/rangefs"
+)
+
+// readaheadFile serves a file of size random bytes over an in-memory session (the real
+// rangefs server and client) and opens it as the mount does. fetched counts the file bytes
+// the server sent: what the read-ahead asked of the daemon.
+func readaheadFile(t *testing.T, size int) (h *mountFile, data []byte, fetched *atomic.Int64) {
+	t.Helper()
+	dir := t.TempDir()
+	data = make([]byte, size)
+	_, _ = rand.NewChaCha8([32]byte{7}).Read(data)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f.bin"), data, 0o644))
+	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
+	require.NoError(t, err)
+	a, b := rangefs.Pipe(16, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	fetched = new(atomic.Int64)
+	go func() {
+		served <- srv.ServeSession(ctx, b, rangefs.SessionOptions{OnRead: func(n int64) { fetched.Add(n) }})
+	}()
+	c, err := rangefs.Dial(t.Context(), a, rangefs.ClientOptions{})
+	require.NoError(t, err)
+	f, err := c.Open(t.Context(), "f.bin")
+	require.NoError(t, err)
+	h = newMountFile(f)
+	t.Cleanup(func() {
+		_ = h.Release(context.Background())
+		_ = c.Close()
+		cancel()
+		<-served
+		_ = srv.Close()
+	})
+	return h, data, fetched
+}
+
+// read reads [off, off+n) through h as the kernel would and checks the bytes.
+func (h *mountFile) testRead(t *testing.T, data []byte, off, n int64) {
+	t.Helper()
+	res, st := h.Read(t.Context(), make([]byte, n), off)
+	require.Equal(t, 0, int(st), "read %d+%d", off, n)
+	b, fst := res.Bytes(nil)
+	require.True(t, fst.Ok(), "read %d+%d: %v", off, n, fst)
+	end := min(off+n, int64(len(data)))
+	require.Equal(t, sha256.Sum256(data[off:end]), sha256.Sum256(b), "bytes of %d+%d", off, n)
+}
+
+// settle waits until every request of the read-ahead has its bytes, so that fetched is final.
+func (h *mountFile) settle() {
+	h.mu.Lock()
+	var spans []*span
+	for _, s := range h.streams {
+		spans = append(spans, s.spans...)
+	}
+	h.mu.Unlock()
+	for _, sp := range spans {
+		<-sp.done
+	}
+}
+
+// A seek costs the daemon about what is read after it, not megabytes of read-ahead: ffmpeg
+// opening a film (its header, its index at the end, the start of its data), then seeking
+// to the middle of it, as the kernel hands the reads to the mount (from a trace of
+// `ffmpeg -ss 123.4 -i film.mp4`, 128 KiB reads, each continuing the last).
+func TestMountReadAheadAfterSeek(t *testing.T) {
+	const size = 64 << 20
+	h, data, fetched := readaheadFile(t, size)
+
+	// The seek itself and the read after it (the kernel's own read-ahead always sends one).
+	seek := int64(20<<20 + 12345)
+	h.testRead(t, data, seek, 128<<10)
+	h.testRead(t, data, seek+128<<10, 128<<10)
+	h.settle()
+	assert.LessOrEqual(t, fetched.Load(), int64(1<<20), "bytes fetched for one seek and the read after it")
+
+	// The whole open-and-seek of a film.
+	fetched.Store(0)
+	var asked int64
+	read := func(off, n int64) {
+		h.testRead(t, data, off, n)
+		asked += n
+	}
+	read(0, 64<<10)
+	read(size-220<<10, 36<<10)
+	read(size-184<<10, 64<<10)
+	read(size-120<<10, 120<<10)
+	read(64<<10, 64<<10)
+	for off := int64(128 << 10); off < 640<<10; off += 128 << 10 {
+		read(off, 128<<10)
+	}
+	seek = 40<<20 + 4567
+	for i := range int64(11) {
+		read(seek+i*128<<10, 128<<10)
+	}
+	h.settle()
+	t.Logf("open and seek: %d bytes read, %d fetched", asked, fetched.Load())
+	assert.LessOrEqual(t, fetched.Load(), 2*asked, "bytes fetched for the open and the seek")
+}
+
+// A sequential reader is read ahead of, up to maxAhead, and no byte is fetched twice.
+func TestMountReadAheadSequential(t *testing.T) {
+	const size = 24<<20 + 777
+	h, data, fetched := readaheadFile(t, size)
+	for off := int64(0); off < size; off += 128 << 10 {
+		h.testRead(t, data, off, 128<<10)
+		if off == 8<<20 {
+			h.settle()
+			assert.GreaterOrEqual(t, fetched.Load(), off+128<<10+maxAhead/2, "bytes fetched ahead of a sequential reader at %d", off)
+		}
+	}
+	h.settle()
+	assert.Equal(t, int64(size), fetched.Load(), "bytes fetched for one sequential read of the file")
+}
+
+// Two places read in turn (a film whose audio and video lie far apart) are two streams,
+// each with its own read-ahead: neither makes the other start again from nothing.
+func TestMountReadAheadTwoStreams(t *testing.T) {
+	const size = 32 << 20
+	h, data, fetched := readaheadFile(t, size)
+	a, b := int64(1<<20+99), int64(20<<20+5)
+	var asked int64
+	for range 40 {
+		h.testRead(t, data, a, 128<<10)
+		h.testRead(t, data, b, 64<<10)
+		a, b = a+128<<10, b+64<<10
+		asked += 192 << 10
+	}
+	h.settle()
+	t.Logf("two streams: %d bytes read, %d fetched", asked, fetched.Load())
+	assert.LessOrEqual(t, fetched.Load(), asked+2*maxAhead, "bytes fetched for two interleaved readers")
+	// Both are read ahead of: beyond what was asked, the daemon sent at least half a window
+	// of each (a window is what the stream read since it began, up to maxAhead: 4 MiB for
+	// the first, 2.5 MiB for the second).
+	assert.GreaterOrEqual(t, fetched.Load(), asked+maxAhead/2+(40*64<<10)/2, "bytes fetched ahead of two interleaved readers")
+}
