@@ -541,7 +541,7 @@
           const rd = f.stream().getReader();
           const { value } = await rd.read();
           const ms = performance.now();
-          const w = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/rangecast.wasm"));
+          const w = performance.getEntriesByType("resource").find((e) => /\/rangecast(\.[0-9a-f]+)?\.wasm$/.test(e.name));
           if (w) Object.assign(marks, { wasmFetchEndMs: w.responseEnd, wasmTransferBytes: w.transferSize });
           await rd.cancel();
           await f.close();
