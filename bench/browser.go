@@ -475,6 +475,8 @@ func (b *browser) navResult() (float64, error) {
 		SessionMs float64  `json:"sessionMs"`
 		WasmEnd   float64  `json:"wasmFetchEndMs"`
 		WasmBytes float64  `json:"wasmTransferBytes"`
+		Compiled  *float64 `json:"wasmCompiledMs"`
+		Predial   *float64 `json:"predialMs"`
 	}](b.ctx, time.Minute, `globalThis.__benchNav ?? Promise.reject(new Error("the navigation probe did not run"))`)
 	if err != nil {
 		return 0, fmt.Errorf("navigation probe: %w", err)
@@ -483,8 +485,12 @@ func (b *browser) navResult() (float64, error) {
 		return 0, fmt.Errorf("navigation probe read %d bytes of tiny.bin, want 1", r.N)
 	}
 	if r.ReadyMs != nil {
-		logf("  navigation: wasm fetched at %.0f ms (%.0f bytes over the network), API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
-			r.WasmEnd, r.WasmBytes, *r.ReadyMs, r.SessionMs, r.Ms)
+		early := ""
+		if r.Compiled != nil && r.Predial != nil {
+			early = fmt.Sprintf(", compiled at %.0f ms; peer connected (boot.js) at %.0f ms", *r.Compiled, *r.Predial)
+		}
+		logf("  navigation: wasm fetched at %.0f ms (%.0f bytes over the network)%s, API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
+			r.WasmEnd, r.WasmBytes, early, *r.ReadyMs, r.SessionMs, r.Ms)
 	} else {
 		logf("  navigation: session connected at %.0f ms, first byte at %.0f ms", r.SessionMs, r.Ms)
 	}

@@ -36,6 +36,8 @@
     }
   })();
   module.catch(() => {}); // app.js reports it
+  // Marks for the bench's timeline of a navigation (bench/browser.js).
+  module.then(() => performance.mark("rangecast:wasm-compiled"), () => {});
 
   const API = "/api/v1/";
   const CONTROL_LABEL = "rangecast-control", CONTROL_ID = 0; // pkg/peer/control.go
@@ -148,6 +150,7 @@
     };
     const sig = Promise.all([trickle(), poll()]);
     await Promise.race([connected, sig.then(() => connected)]);
+    performance.mark("rangecast:predial-connected");
     // Signaling stops once connected, as in signaling.Dial: the requests in flight end with
     // the page or with the daemon's answer; their results are not needed.
     signaling = false;
