@@ -83,10 +83,15 @@ func (l *netLog) take() []*netReq {
 	return out
 }
 
-var hashedWasm = regexp.MustCompile(`/dist/rangecast\.[0-9a-f]{16}\.wasm$`)
+var (
+	hashedWasm  = regexp.MustCompile(`/dist/rangecast\.[0-9a-f]{16}\.wasm$`)
+	hashedAsset = regexp.MustCompile(`\.[0-9a-f]{16}\.(js|css|wasm)$`)
+	plainAsset  = regexp.MustCompile(`/(boot\.js|app\.js|style\.css|dist/wasm_exec\.js|dist/rangecast\.wasm)$`)
+)
 
-// A warm second load of the page takes the wasm from the HTTP cache (its content-hashed URL is
-// immutable: no request reaches the network, not even a revalidation) and the compiled code
+// A warm second load of the page takes the wasm, the scripts and the style from the HTTP cache
+// (their content-hashed URLs are immutable: no request reaches the network, not even a
+// revalidation) and the compiled code
 // from Chromium's code cache (V8 deserializes the module instead of compiling it). Each load
 // sets up one peer connection, the one web/boot.js starts while the wasm loads: the Go client
 // takes it over instead of signaling again.
@@ -160,8 +165,11 @@ func TestWarmLoadUsesCaches(t *testing.T) {
 	}
 	second := nl.take()
 	for _, r := range second {
-		if strings.Contains(r.url, "/dist/") && !r.fromCache {
+		switch {
+		case hashedAsset.MatchString(r.url) && !r.fromCache:
 			t.Errorf("the warm load fetched %s from the network (status %d), want the HTTP cache", r.url, r.status)
+		case plainAsset.MatchString(r.url):
+			t.Errorf("the warm load asked for %s under its plain name (status %d), want its content-hashed one", r.url, r.status)
 		}
 	}
 	if n := offers(second); n != 1 {

@@ -21,12 +21,12 @@ type asset struct {
 	immutable  bool // served under a content-hashed name: cached for a year, never revalidated
 }
 
-// webAssets serves the embedded web app. Most names are not content-hashed, so their
-// responses say "no-cache": the browser revalidates with If-None-Match and gets a cheap 304
-// while the ETag (a hash of the content) is unchanged. The build outputs under dist/ (the
-// wasm and wasm_exec.js) are also served under content-hashed names (hashedName), which
-// index.html refers to instead: those are "immutable", so a warm load asks the network for
-// nothing, and Chromium's code cache, keyed on the cached response, serves the compiled wasm
+// webAssets serves the embedded web app. Under their plain names, files are served with
+// "no-cache": the browser revalidates with If-None-Match and gets a cheap 304 while the ETag
+// (a hash of the content) is unchanged. Every file the page loads (scripts, style, the wasm
+// and wasm_exec.js) is also served under a content-hashed name (hashedName), which index.html
+// refers to instead: those are "immutable", so a warm load asks the network for nothing but
+// the page, and Chromium's code cache, keyed on the cached response, serves the compiled wasm
 // (docs/ARCHITECTURE.md, Browser start-up). Text and wasm are served gzip-compressed to
 // clients that accept it, compressed once at startup.
 type webAssets struct {
@@ -63,12 +63,13 @@ func newWebAssets(fsys fs.FS) (*webAssets, error) {
 	if err != nil {
 		return w, err
 	}
-	// The build outputs get a second, content-hashed name, and the page refers to that one:
-	// "dist/rangecast.wasm" in index.html becomes "dist/rangecast.<hash>.wasm". A page
-	// served by something else (a plain file server) still works with the plain names.
+	// Every file but the page and the service worker (whose script URL must stay the same)
+	// gets a second, content-hashed name, and the page refers to that one: "app.js" in
+	// index.html becomes "app.<hash>.js", "dist/rangecast.wasm" "dist/rangecast.<hash>.wasm".
+	// A page served by something else (a plain file server) still works with the plain names.
 	var renames []string
 	for name, a := range w.files {
-		if !strings.HasPrefix(name, "/dist/") {
+		if name == "/index.html" || name == "/sw.js" {
 			continue
 		}
 		hashed := hashedName(name, a.body)

@@ -71,6 +71,8 @@ func TestWebAssetsHashedNames(t *testing.T) {
 		"index.html":          {Data: []byte(`<script src="boot.js" data-wasm="dist/rangecast.wasm"></script><script src="dist/wasm_exec.js"></script>`)},
 		"dist/rangecast.wasm": {Data: wasm},
 		"dist/wasm_exec.js":   {Data: []byte("// go")},
+		"boot.js":             {Data: []byte("// boot")},
+		"sw.js":               {Data: []byte("// worker")},
 	})
 	require.NoError(t, err)
 	get := func(path string) (*http.Response, string) {
@@ -84,10 +86,20 @@ func TestWebAssetsHashedNames(t *testing.T) {
 	sum = sha256.Sum256([]byte("// go"))
 	hashedExec := "dist/wasm_exec." + hex.EncodeToString(sum[:8]) + ".js"
 
-	_, page := get("/")
-	assert.Equal(t, `<script src="boot.js" data-wasm="`+hashed+`"></script><script src="`+hashedExec+`"></script>`, page)
+	sum = sha256.Sum256([]byte("// boot"))
+	hashedBoot := "boot." + hex.EncodeToString(sum[:8]) + ".js"
 
-	resp, body := get("/" + hashed)
+	_, page := get("/")
+	assert.Equal(t, `<script src="`+hashedBoot+`" data-wasm="`+hashed+`"></script><script src="`+hashedExec+`"></script>`, page)
+	resp, body := get("/" + hashedBoot)
+	assert.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "// boot", body)
+	// The service worker keeps its one name: its script URL is its identity.
+	sum = sha256.Sum256([]byte("// worker"))
+	resp, _ = get("/sw." + hex.EncodeToString(sum[:8]) + ".js")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	resp, body = get("/" + hashed)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, "application/wasm", resp.Header.Get("Content-Type"))
