@@ -20,7 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
@@ -34,6 +37,7 @@ const (
 	metricBrowserSeekP50    = "browser seek p50"
 	metricBrowserSeekP99    = "browser seek p99"
 	metricBrowserNav        = "browser navigation → first byte"
+	metricBrowserColdNav    = "browser cold navigation → first byte"
 )
 
 // browserJS is the page side: the plain-JavaScript client, the timed readers and the
@@ -187,6 +191,7 @@ func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
 		newResult(metricBrowserSeekP50, "ms", wasm.p50, fmt.Sprintf("plain JS 1-byte READ p50 (%d reads)", seeks), plain.p50, "≤ 1"),
 		newResult(metricBrowserSeekP99, "ms", wasm.p99, fmt.Sprintf("plain JS 1-byte READ p99 (%d reads)", seeks), plain.p99, "≤ 5"),
 		newResult(metricBrowserNav, "ms", wasm.nav, "plain JS page (warm cache)", plain.nav, "≤ 120"),
+		newResult(metricBrowserColdNav, "ms", wasm.cold, "plain JS page (empty cache)", plain.cold, "≤ 400"),
 	}, nil
 }
 
@@ -200,16 +205,26 @@ func last(v []float64) float64 {
 // clientRun is one run of one client: a navigation (timed to the first byte of tiny.bin),
 // a read of big.bin to the end (MB/s, the browser's and the daemon's CPU), then the seeks.
 func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []int64, size int64, link string, wasm bool) error {
-	var nav float64
+	var nav, cold float64
 	var err error
 	readJS, seekFn := `bench.plainRead("big.bin", false)`, "bench.plainSeek"
+	open := b.navigatePlain
 	if wasm {
-		nav, err = b.navigateApp(link)
+		open = b.navigateApp
 		readJS, seekFn = `bench.wasmRead("big.bin", false)`, "bench.wasmSeek"
-	} else {
-		nav, err = b.navigatePlain(link)
 	}
-	if err != nil {
+	// First with an empty cache (a first visit: no HTTP or code cache, no service worker),
+	// then again, warm, on another URL of the same page.
+	if err := b.clearCaches(link); err != nil {
+		return err
+	}
+	if cold, err = open(link); err != nil {
+		return err
+	}
+	// The same URL with one more query parameter: a new document, not a same-document
+	// navigation to a new fragment.
+	q, frag, _ := strings.Cut(link, "#")
+	if nav, err = open(q + "&warm=1#" + frag); err != nil {
 		return err
 	}
 	d0, err := d.cpuSeconds()
@@ -229,6 +244,7 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 		return err
 	}
 	m.nav = append(m.nav, nav)
+	m.cold = append(m.cold, cold)
 	m.mbps = append(m.mbps, r.mbps())
 	m.cpu = append(m.cpu, cpu)
 	m.dcpu = append(m.dcpu, (d1-d0)/(float64(r.N)/1e9))
@@ -238,7 +254,7 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 }
 
 // clientRuns collects one client's figures, one per run.
-type clientRuns struct{ mbps, cpu, dcpu, p50, p99, nav []float64 }
+type clientRuns struct{ mbps, cpu, dcpu, p50, p99, nav, cold []float64 }
 
 // readResult is what the page's readers return.
 type readResult struct {
@@ -390,6 +406,28 @@ func (b *browser) navigate(url string) error {
 	return nil
 }
 
+// clearCaches makes the next navigation to link a first visit: it leaves the page, then
+// empties the browser's HTTP cache (and with it the compiled wasm the code cache keeps for a
+// cached response) and the origin's storage, service workers included.
+func (b *browser) clearCaches(link string) error {
+	if err := b.navigate("about:blank"); err != nil {
+		return err
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return err
+	}
+	tctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	if _, err := chromedp.Call(tctx, network.ClearBrowserCache, cdp.Empty{}); err != nil {
+		return fmt.Errorf("clear the browser cache: %w", err)
+	}
+	if _, err := chromedp.Call(tctx, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: u.Scheme + "://" + u.Host, StorageTypes: "all"}); err != nil {
+		return fmt.Errorf("clear the origin's storage: %w", err)
+	}
+	return nil
+}
+
 // closeSessions ends the current page's sessions (the app's and the plain client's), so that
 // the daemon does not keep serving a page that is going away.
 func (b *browser) closeSessions() error {
@@ -437,6 +475,8 @@ func (b *browser) navResult() (float64, error) {
 		SessionMs float64  `json:"sessionMs"`
 		WasmEnd   float64  `json:"wasmFetchEndMs"`
 		WasmBytes float64  `json:"wasmTransferBytes"`
+		Compiled  *float64 `json:"wasmCompiledMs"`
+		Predial   *float64 `json:"predialMs"`
 	}](b.ctx, time.Minute, `globalThis.__benchNav ?? Promise.reject(new Error("the navigation probe did not run"))`)
 	if err != nil {
 		return 0, fmt.Errorf("navigation probe: %w", err)
@@ -445,8 +485,12 @@ func (b *browser) navResult() (float64, error) {
 		return 0, fmt.Errorf("navigation probe read %d bytes of tiny.bin, want 1", r.N)
 	}
 	if r.ReadyMs != nil {
-		logf("  navigation: wasm fetched at %.0f ms (%.0f bytes over the network), API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
-			r.WasmEnd, r.WasmBytes, *r.ReadyMs, r.SessionMs, r.Ms)
+		early := ""
+		if r.Compiled != nil && r.Predial != nil {
+			early = fmt.Sprintf(", compiled at %.0f ms; peer connected (boot.js) at %.0f ms", *r.Compiled, *r.Predial)
+		}
+		logf("  navigation: wasm fetched at %.0f ms (%.0f bytes over the network)%s, API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
+			r.WasmEnd, r.WasmBytes, early, *r.ReadyMs, r.SessionMs, r.Ms)
 	} else {
 		logf("  navigation: session connected at %.0f ms, first byte at %.0f ms", r.SessionMs, r.Ms)
 	}

@@ -541,8 +541,13 @@
           const rd = f.stream().getReader();
           const { value } = await rd.read();
           const ms = performance.now();
-          const w = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/rangecast.wasm"));
+          const w = performance.getEntriesByType("resource").find((e) => /\/rangecast(\.[0-9a-f]+)?\.wasm$/.test(e.name));
           if (w) Object.assign(marks, { wasmFetchEndMs: w.responseEnd, wasmTransferBytes: w.transferSize });
+          // web/boot.js's marks: the wasm compiled, its early connection up.
+          for (const [k, name] of [["wasmCompiledMs", "rangecast:wasm-compiled"], ["predialMs", "rangecast:predial-connected"]]) {
+            const m = performance.getEntriesByName(name)[0];
+            if (m) marks[k] = m.startTime;
+          }
           await rd.cancel();
           await f.close();
           return { ms, n: value ? value.length : 0, ...marks };

@@ -30,6 +30,6 @@ func benchWasm(ctx context.Context, cfg *config) ([]Result, error) {
 	// Baseline: a pion DataChannel-only wasm, measured once (docs/BENCHMARKS.md, DESIGN Facts).
 	return []Result{
 		newResult("wasm size raw", "MB", []float64{raw}, "pion DataChannel-only wasm (measured once)", []float64{5.0}, ""),
-		newResult("wasm size gzip", "MB", []float64{gz}, "pion DataChannel-only wasm (measured once)", []float64{1.4}, "≤ 1.6"),
+		newResult("wasm size gzip", "MB", []float64{gz}, "pion DataChannel-only wasm (measured once)", []float64{1.4}, "≤ 1.3"),
 	}, nil
 }

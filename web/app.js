@@ -229,7 +229,10 @@
       globalThis.addEventListener("rangecast:ready", (e) => resolve(e.detail), { once: true }));
     let result;
     try {
-      result = await WebAssembly.instantiateStreaming(fetch("dist/rangecast.wasm"), go.importObject);
+      // boot.js has been compiling the wasm (and connecting) since the page started.
+      const boot = globalThis.rangecastBoot;
+      result = boot ? { instance: await WebAssembly.instantiate(await boot.module, go.importObject) }
+        : await WebAssembly.instantiateStreaming(fetch("dist/rangecast.wasm"), go.importObject);
     } catch (e) {
       // A server that sends the wasm with another Content-Type: compile from bytes instead.
       const resp = await fetch("dist/rangecast.wasm");

@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app.js sw.js style.css api.d.ts all:dist
+//go:embed index.html boot.js app.js sw.js style.css api.d.ts all:dist
 var files embed.FS
 
 // FS returns the web app's files, rooted so that "index.html" is the page.

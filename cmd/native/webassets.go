@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -17,11 +18,16 @@ import (
 type asset struct {
 	body, gz   []byte // gz is nil when compression does not pay
 	ctype, tag string
+	immutable  bool // served under a content-hashed name: cached for a year, never revalidated
 }
 
-// webAssets serves the embedded web app. Names are not content-hashed, so every response
-// says "no-cache": the browser revalidates with If-None-Match and gets a cheap 304 while the
-// ETag (a hash of the content) is unchanged. Text and wasm are served gzip-compressed to
+// webAssets serves the embedded web app. Under their plain names, files are served with
+// "no-cache": the browser revalidates with If-None-Match and gets a cheap 304 while the ETag
+// (a hash of the content) is unchanged. Every file the page loads (scripts, style, the wasm
+// and wasm_exec.js) is also served under a content-hashed name (hashedName), which index.html
+// refers to instead: those are "immutable", so a warm load asks the network for nothing but
+// the page, and Chromium's code cache, keyed on the cached response, serves the compiled wasm
+// (docs/ARCHITECTURE.md, Browser start-up). Text and wasm are served gzip-compressed to
 // clients that accept it, compressed once at startup.
 type webAssets struct {
 	files map[string]*asset
@@ -51,26 +57,59 @@ func newWebAssets(fsys fs.FS) (*webAssets, error) {
 		if err != nil {
 			return err
 		}
-		ext := path.Ext(p)
-		a := &asset{body: body, ctype: contentTypes[ext]}
-		if a.ctype == "" {
-			a.ctype = mime.TypeByExtension(ext)
-		}
-		sum := sha256.Sum256(body)
-		a.tag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
-		if strings.HasPrefix(a.ctype, "text/") || ext == ".wasm" || ext == ".json" || ext == ".svg" {
-			var b bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-			_, _ = zw.Write(body)
-			_ = zw.Close()
-			if b.Len() < len(body)*9/10 {
-				a.gz = b.Bytes()
-			}
-		}
-		w.files["/"+p] = a
+		w.files["/"+p] = newAsset(p, body)
 		return nil
 	})
-	return w, err
+	if err != nil {
+		return w, err
+	}
+	// Every file but the page and the service worker (whose script URL must stay the same)
+	// gets a second, content-hashed name, and the page refers to that one: "app.js" in
+	// index.html becomes "app.<hash>.js", "dist/rangecast.wasm" "dist/rangecast.<hash>.wasm".
+	// A page served by something else (a plain file server) still works with the plain names.
+	var renames []string
+	for name, a := range w.files {
+		if name == "/index.html" || name == "/sw.js" {
+			continue
+		}
+		hashed := hashedName(name, a.body)
+		h := *a
+		h.immutable = true
+		w.files[hashed] = &h
+		renames = append(renames, `"`+name[1:]+`"`, `"`+hashed[1:]+`"`)
+	}
+	if page := w.files["/index.html"]; page != nil && len(renames) > 0 {
+		body := strings.NewReplacer(renames...).Replace(string(page.body))
+		w.files["/index.html"] = newAsset("index.html", []byte(body))
+	}
+	return w, nil
+}
+
+// hashedName is name with the first 16 hex digits of body's SHA-256 before its extension.
+func hashedName(name string, body []byte) string {
+	sum := sha256.Sum256(body)
+	ext := path.Ext(name)
+	return strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:8]) + ext
+}
+
+func newAsset(p string, body []byte) *asset {
+	ext := path.Ext(p)
+	a := &asset{body: body, ctype: contentTypes[ext]}
+	if a.ctype == "" {
+		a.ctype = mime.TypeByExtension(ext)
+	}
+	sum := sha256.Sum256(body)
+	a.tag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	if strings.HasPrefix(a.ctype, "text/") || ext == ".wasm" || ext == ".json" || ext == ".svg" {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		if b.Len() < len(body)*9/10 {
+			a.gz = b.Bytes()
+		}
+	}
+	return a
 }
 
 func (w *webAssets) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -90,7 +129,11 @@ func (w *webAssets) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	h := rw.Header()
 	h.Set("Content-Type", a.ctype)
-	h.Set("Cache-Control", "no-cache")
+	if a.immutable {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
 	h.Add("Vary", "Accept-Encoding")
 	body, tag := a.body, a.tag
 	if a.gz != nil && acceptsGzip(r) {

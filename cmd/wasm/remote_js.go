@@ -73,6 +73,7 @@ func jsConnect(_ js.Value, args []js.Value) (any, error) {
 
 	rm := &remote{obj: js.Undefined()}
 	ro.OnEvent = rm.onEvent
+	ro.Predialed = predialFor(link)
 	r, err := connect.Redial(ctx, link, ro)
 	if err != nil {
 		return nil, err

@@ -114,6 +114,8 @@ func Redial(ctx context.Context, link string, opts RedialOptions) (*Redialer, er
 		rtt: -1, meter: meter{window: meterWindow},
 	}
 	cur, err := r.dial(ctx)
+	// A predialed connection serves the first attempt only: reconnects dial anew.
+	r.opts.Predialed = nil
 	if err != nil {
 		cancel()
 		return nil, WithCode(DialCodeOf(err), err)

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
@@ -22,6 +23,11 @@ type Options struct {
 	// Client tunes the rangefs session. Zero credit windows take the target's defaults
 	// (window.go, window_js.go).
 	Client rangefs.ClientOptions
+	// Predialed, if set, is asked first for a connection already set up with the link's
+	// daemon (the browser page starts one while the wasm loads: web/boot.js): a Conn and its
+	// open rangefs channel, set up with cfg (Signal.Peer as Dial would use it), or an error
+	// to dial as usual. What it returns is authenticated like any other connection.
+	Predialed func(ctx context.Context, cfg peer.Config) (*peer.Conn, *peer.Channel, error)
 }
 
 // Remote is one connection to a daemon: a connected peer.Conn with a rangefs session on
@@ -54,13 +60,8 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 		}
 		scope = sl.Scope
 	}
-	conn, err := signaling.Dial(ctx, link, opts.Signal)
+	conn, ch, err := dialChannel(ctx, link, opts)
 	if err != nil {
-		return nil, err
-	}
-	ch, err := conn.CreateChannel(ctx, ChannelLabel)
-	if err != nil {
-		_ = conn.Close()
 		return nil, err
 	}
 	local, remote, err := fingerprints(conn)
@@ -85,6 +86,40 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 		return nil, err
 	}
 	return &Remote{Client: c, Conn: conn, Scope: scope}, nil
+}
+
+// dialChannel returns a connected peer and its rangefs channel: the predialed ones if
+// there are, else a new connection through signaling.
+func dialChannel(ctx context.Context, link string, opts Options) (*peer.Conn, *peer.Channel, error) {
+	if opts.Predialed != nil {
+		// The setup timeout bounds the predialed connection too; when it runs out there,
+		// dialing anew would only double the wait.
+		timeout := opts.Signal.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		pctx, cancel := context.WithTimeoutCause(ctx, timeout, signaling.ErrSetupTimeout)
+		conn, ch, err := opts.Predialed(pctx, opts.Signal.Peer)
+		cancel()
+		switch {
+		case err == nil:
+			return conn, ch, nil
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case errors.Is(context.Cause(pctx), signaling.ErrSetupTimeout):
+			return nil, nil, signaling.ErrSetupTimeout
+		}
+	}
+	conn, err := signaling.Dial(ctx, link, opts.Signal)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := conn.CreateChannel(ctx, ChannelLabel)
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return conn, ch, nil
 }
 
 // Close ends the rangefs session and the peer connection.

@@ -49,17 +49,7 @@ func New(cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{
-		cfg:       cfg,
-		acceptQ:   make(chan *Channel, cfg.AcceptBacklog),
-		ctrlReady: make(chan struct{}),
-		done:      make(chan struct{}),
-		closed:    make(chan struct{}),
-		channels:  make(map[*Channel]struct{}),
-		disc:      make(chan struct{}),
-		pings:     make(map[uint64]chan struct{}),
-	}
-	c.events = newNotifier(c.done)
+	c := newConn(cfg)
 	if err := c.newPeerConnection(); err != nil {
 		c.abandon()
 		return nil, fmt.Errorf("peer: %w", err)
@@ -71,6 +61,35 @@ func New(cfg Config) (*Conn, error) {
 		_ = c.CloseWithError(err)
 		return nil, fmt.Errorf("peer: control channel: %w", err)
 	}
+	c.startControl(p)
+
+	if cfg.Role == Offerer {
+		if err := c.offer(); err != nil {
+			_ = c.CloseWithError(err)
+			return nil, fmt.Errorf("peer: offer: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// newConn returns a Conn with no PeerConnection yet; cfg has its defaults.
+func newConn(cfg Config) *Conn {
+	c := &Conn{
+		cfg:       cfg,
+		acceptQ:   make(chan *Channel, cfg.AcceptBacklog),
+		ctrlReady: make(chan struct{}),
+		done:      make(chan struct{}),
+		closed:    make(chan struct{}),
+		channels:  make(map[*Channel]struct{}),
+		disc:      make(chan struct{}),
+		pings:     make(map[uint64]chan struct{}),
+	}
+	c.events = newNotifier(c.done)
+	return c
+}
+
+// startControl runs the control channel once p opens.
+func (c *Conn) startControl(p *pendingChannel) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -94,14 +113,6 @@ func New(cfg Config) (*Conn, error) {
 		close(c.ctrlReady)
 		c.controlLoop(ctrl)
 	}()
-
-	if cfg.Role == Offerer {
-		if err := c.offer(); err != nil {
-			_ = c.CloseWithError(err)
-			return nil, fmt.Errorf("peer: offer: %w", err)
-		}
-	}
-	return c, nil
 }
 
 // abandon releases what New started before the PeerConnection existed.
@@ -370,6 +381,11 @@ func (c *Conn) CreateChannel(ctx context.Context, label string) (*Channel, error
 		}
 		return nil, fmt.Errorf("peer: create channel: %w", err)
 	}
+	return c.opened(ctx, p)
+}
+
+// opened waits for p to open and returns it as a registered Channel.
+func (c *Conn) opened(ctx context.Context, p *pendingChannel) (*Channel, error) {
 	select {
 	case <-p.opened:
 	case <-ctx.Done():

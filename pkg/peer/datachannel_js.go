@@ -92,8 +92,10 @@ func (b *browserChannel) fireOpen(err error) {
 }
 
 // onMessage copies the message into the queue. It runs inside the event.
-func (b *browserChannel) onMessage(args []js.Value) {
-	data := args[0].Get("data")
+func (b *browserChannel) onMessage(args []js.Value) { b.push(args[0].Get("data")) }
+
+// push queues one message's data (a string or an ArrayBuffer).
+func (b *browserChannel) push(data js.Value) {
 	var msg []byte
 	switch {
 	case data.Type() == js.TypeString:

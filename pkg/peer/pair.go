@@ -2,8 +2,8 @@ package peer
 
 import (
 	"fmt"
-	"net"
 	"strconv"
+	"strings"
 )
 
 // Candidate is one end of an ICE candidate pair.
@@ -15,7 +15,16 @@ type Candidate struct {
 }
 
 func (c Candidate) String() string {
-	return c.Type + " " + net.JoinHostPort(c.Address, strconv.Itoa(c.Port))
+	return c.Type + " " + joinHostPort(c.Address, strconv.Itoa(c.Port))
+}
+
+// joinHostPort is net.JoinHostPort, which is all this package needed of net: importing it
+// linked the resolver into the browser build (about 40 kB of wasm).
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
 }
 
 // CandidatePair is the ICE candidate pair a Conn's traffic goes over.

@@ -51,6 +51,12 @@ func (c *Conn) newPeerConnection() (err error) {
 	if err != nil {
 		return fmt.Errorf("peer: new RTCPeerConnection: %w", err)
 	}
+	c.attach(v)
+	return nil
+}
+
+// attach makes v the Conn's RTCPeerConnection and installs its event handlers.
+func (c *Conn) attach(v js.Value) {
 	c.pcv = v
 
 	c.handlers.set(v, "onicecandidate", func(args []js.Value) {
@@ -80,7 +86,6 @@ func (c *Conn) newPeerConnection() (err error) {
 			c.onRemoteChannel(b)
 		})
 	})
-	return nil
 }
 
 // createLocalDescription creates the offer or answer and sets it as the local
@@ -152,7 +157,20 @@ func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error)
 	if err != nil {
 		return nil, err
 	}
+	return c.wrapDataChannel(dc, js.Undefined()), nil
+}
+
+// wrapDataChannel takes an RTCDataChannel over; held, if not undefined, is an array of the
+// messages it received before (web/boot.js keeps them), which are queued first. This runs
+// without yielding to the event loop, so no message comes in between.
+func (c *Conn) wrapDataChannel(dc, held js.Value) *pendingChannel {
 	b := newBrowserChannel(dc, c.cfg.Browser.ReceiveQueueSize)
+	if held.Type() == js.TypeObject {
+		for i, n := 0, held.Length(); i < n; i++ {
+			b.push(held.Index(i))
+		}
+		held.Set("length", 0)
+	}
 	p := &pendingChannel{
 		opened: make(chan struct{}),
 		abort:  func() { _ = b.close() },
@@ -165,7 +183,7 @@ func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error)
 		}
 		close(p.opened)
 	})
-	return p, nil
+	return p
 }
 
 // sendLimit returns RTCSctpTransport.maxMessageSize, which the browser sets

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"sync"
@@ -31,7 +30,9 @@ type ServerOptions struct {
 	ListCacheEntries int
 	GracePeriod      time.Duration // how long in-flight requests may run after GOAWAY; 5 s
 	HelloTimeout     time.Duration // how long a peer has to send HELLO; 10 s
-	Logger           *slog.Logger  // nil: discard
+	// Logger gets the server's debug messages; nil discards them. It is a *slog.Logger
+	// (serverLogger is an alias of it), except in the browser build (server_log_js.go).
+	Logger serverLogger
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -64,7 +65,7 @@ func (o ServerOptions) withDefaults() ServerOptions {
 		o.HelloTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = discardLogger()
 	}
 	return o
 }
@@ -118,7 +119,7 @@ type serverSession struct {
 	srv  *Server
 	opts ServerOptions
 	fr   *framer
-	log  *slog.Logger
+	log  serverLogger
 
 	sopts SessionOptions // the narrowing of a share link's session (scope.go)
 	scope *scope         // nil: the whole root

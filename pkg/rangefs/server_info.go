@@ -2,7 +2,6 @@ package rangefs
 
 import (
 	"io/fs"
-	"mime"
 	"path"
 	"strconv"
 	"strings"
@@ -73,7 +72,7 @@ func mimeOf(name string, mode fs.FileMode) string {
 	if mode.IsDir() {
 		return ""
 	}
-	if t := mime.TypeByExtension(path.Ext(name)); t != "" && len(t) <= wire.MaxETag {
+	if t := typeByExtension(path.Ext(name)); t != "" && len(t) <= wire.MaxETag {
 		return t
 	}
 	return "application/octet-stream"
