@@ -36,9 +36,9 @@ type cstream struct {
 	abandoned bool // the consumer gave up; DATA is dropped until END
 
 	readAhead *seqReader // File.Read's stream: its DATA is a cache the session may reclaim
-	waiting   bool   // a consumer waits in next
-	evicted   bool   // reclaimed: next fails with errEvicted
-	lastUse   uint64 // c.useSeq when the consumer last took a frame
+	waiting   bool       // a consumer waits in next
+	evicted   bool       // reclaimed: next fails with errEvicted
+	lastUse   uint64     // c.useSeq when the consumer last took a frame
 }
 
 // errEvicted is returned by next on a read-ahead stream whose queued DATA was dropped to make
