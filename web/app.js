@@ -12,6 +12,10 @@
     rc: null,         // globalThis.rangecast, once the wasm has installed it
     remote: null,     // the current Remote (rangecast.connect)
     token: "",
+    share: "",        // a share link's fragment value (#s=), when the page was opened with one
+    shareInfo: null,  // its public part: {id, scope, expiry} (share.js)
+    root: "/",        // the top folder this page may show: the share link's folder, else "/"
+    single: null,     // the entry a share link of one file opens, else null
     dir: "/",
     entries: [],
     listError: null,
@@ -30,6 +34,8 @@
     get dir() { return state.dir; },
     downloads: new Map(),
     navigate: (p) => go(p),
+    get root() { return state.root; },
+    get single() { return state.single; },
   };
   window.app = app;
 
@@ -152,22 +158,35 @@
 
   // ---------------------------------------------------------------- the link in the fragment
 
-  // The fragment carries the token and the folder: #t=TOKEN&p=/dir. It never reaches the
-  // server (no logs, no Referer), and links to folders keep the token.
+  // The fragment carries the token (or a share link, #s=) and the folder: #t=TOKEN&p=/dir.
+  // It never reaches the server (no logs, no Referer), and links to folders keep the token.
   function parseHash() {
     const q = new URLSearchParams(location.hash.slice(1));
-    return { token: q.get("t") || "", path: normPath(q.get("p") || "/") };
+    const token = q.get("t") || "";
+    return { token, share: token ? "" : q.get("s") || "", path: normPath(q.get("p") || "/"), hasPath: q.has("p") };
+  }
+  // credential is the fragment's part that names what the page proves: the token or the
+  // share link (whose characters need no escaping).
+  function credential() {
+    return state.token ? "t=" + encodeURIComponent(state.token) : "s=" + state.share;
+  }
+  // within keeps a path inside what this page may show (a share link's folder): anything
+  // else is its top folder. The daemon refuses what is outside anyway; this keeps the app
+  // from asking.
+  function within(p) {
+    const r = state.root;
+    return r === "/" || p === r || p.startsWith(r + "/") ? p : r;
   }
   function normPath(p) {
     return "/" + p.split("/").filter((s) => s && s !== "." && s !== "..").join("/");
   }
   function hashFor(path) {
-    let h = "#t=" + encodeURIComponent(state.token);
-    if (path !== "/") h += "&p=" + encodeURIComponent(path).replace(/%2F/g, "/");
+    let h = "#" + credential();
+    if (path !== state.root) h += "&p=" + encodeURIComponent(path).replace(/%2F/g, "/");
     return h;
   }
-  function linkFor(token) {
-    return location.origin + location.pathname + "#t=" + encodeURIComponent(token);
+  function linkFor() {
+    return location.origin + location.pathname + "#" + credential();
   }
 
   // ---------------------------------------------------------------- error screens
@@ -189,6 +208,10 @@
       "It stopped serving files. Start it again, then reconnect.", true],
     protocol: ["The daemon answered something unexpected",
       "This page and the daemon may be different versions: reload the page, then try again.", true],
+    link_expired: ["This share link has expired",
+      "Ask the person who shared it with you for a new link.", false],
+    link_revoked: ["This share link was revoked",
+      "Its owner has taken it back. Ask them for a new link if you still need the files.", false],
     internal: ["Something went wrong",
       "Reload the page and try again; if it keeps happening, please report it with the details below.", true],
   };
@@ -196,9 +219,12 @@
   let retryAction = null;
   function showError(err, retry) {
     const code = (err && err.code) || "internal";
-    const [title, text, canRetry] = ERRORS[code] || ERRORS.internal;
+    const shared = state.share ? RangecastShare.errorFor(code, state.shareInfo) : null;
+    const [title, text, canRetry] = shared || ERRORS[code] || ERRORS.internal;
+    if (shared) RangecastShare.show(null); // the link grants nothing now
     const box = $("#error");
     box.dataset.code = code;
+    box.dataset.share = state.share ? "1" : "";
     $("[data-field=title]", box).textContent = title;
     $("[data-field=text]", box).textContent = text;
     $("[data-field=detail]", box).textContent = `${code}: ${(err && err.message) || err}`;
@@ -207,6 +233,7 @@
     $("#retry").parentElement.hidden = !canRetry;
     document.title = `${title} — rangecast`;
     $("#toast").hidden = true;
+    closeViewer(true); // it would cover the screen
     stopTimers();
     setPageState("error");
     updateConn();
@@ -252,26 +279,37 @@
   let connectSeq = 0;
   async function connect() {
     const seq = ++connectSeq;
-    const { token, path } = parseHash();
+    const { token, share, path } = parseHash();
     if (state.remote) {
       const old = state.remote;
       state.remote = null;
       old.close().catch(() => {});
     }
-    if (!token) {
+    closeViewer(true);
+    state.token = token;
+    state.share = share;
+    state.shareInfo = share ? RangecastShare.parse(share) : null;
+    state.single = null;
+    state.root = state.shareInfo && state.shareInfo.scope ? "/" + state.shareInfo.scope : "/";
+    document.body.dataset.single = "";
+    RangecastShare.show(null);
+    if (!token && !share) {
       showError({ code: "bad_link", message: "the link has no #t= token" }, null);
       return;
     }
-    state.token = token;
-    state.dir = path;
-    $("#home-link").href = hashFor("/");
+    if (share && !state.shareInfo) {
+      showError({ code: "bad_link", message: "the share link (#s=) is not of the form ID.SCOPE.EXPIRY.SECRET" }, null);
+      return;
+    }
+    state.dir = within(path);
+    $("#home-link").href = hashFor(state.root);
     setPageState("connecting");
     showSplash("Connecting to the daemon…", "Setting up a direct peer-to-peer connection.");
     updateConn();
     let s;
     for (;;) {
       try {
-        s = await state.rc.connect(linkFor(token));
+        s = await state.rc.connect(linkFor());
         break;
       } catch (e) {
         if (seq !== connectSeq) return;
@@ -289,8 +327,42 @@
     state.remote = s;
     s.addEventListener("statechange", onStateChange);
     s.addEventListener("close", onClose);
-    fetchStatus(token);
+    fetchStatus(token || share);
     startTimers();
+    if (state.shareInfo) {
+      // What the link opens: a folder (the app's top folder from now on) or one file, which
+      // opens straight into the viewer (the player, or the download).
+      let st = null;
+      if (state.shareInfo.scope) {
+        try {
+          st = await s.stat(state.root);
+        } catch (e) {
+          if (seq !== connectSeq) return;
+          state.remote = null;
+          s.close().catch(() => {});
+          showError(e, connect);
+          return;
+        }
+        if (seq !== connectSeq) return;
+      }
+      RangecastShare.show(state.shareInfo, !!st && !st.isDir);
+      if (st && !st.isDir) {
+        state.single = prepEntry(st);
+        state.single.type = st.type || "";
+        state.single.kind = st.special ? "special" : kindOf(state.single);
+        document.body.dataset.single = "1";
+        $("main").append($("#viewer")); // the viewer is the page, under the banner
+        renderCrumbs();
+        setPageState(s.state === "connected" ? "browsing" : "reconnecting");
+        updateConn();
+        // The player needs the service worker: on a first visit it takes control a moment
+        // after the page loads.
+        await Promise.race([app.serviceWorker, new Promise((r) => setTimeout(r, 5000))]);
+        if (seq !== connectSeq) return;
+        openViewer(state.single);
+        return;
+      }
+    }
     await navigate(state.dir, true);
   }
 
@@ -303,7 +375,7 @@
         if (document.body.dataset.state === "disconnected" || document.body.dataset.state === "reconnecting") {
           setPageState("browsing");
           toast(d.attempt ? "Reconnected" : "Connection restored");
-          navigate(state.dir, true); // the folder may have changed meanwhile
+          if (!state.single) navigate(state.dir, true); // the folder may have changed meanwhile
         }
         break;
       case "disconnected":
@@ -395,7 +467,7 @@
         state.udp = st.udp.join(", ");
         updateConn();
       }
-      if (st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
+      if (!state.share && st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
         state.rootName = st.dir;
         renderCrumbs();
         updateTitle();
@@ -406,7 +478,7 @@
   // ---------------------------------------------------------------- navigating
 
   function go(path) {
-    path = normPath(path);
+    path = within(normPath(path));
     const h = hashFor(path);
     if (location.hash !== h) location.hash = h; // hashchange navigates
     else navigate(path);
@@ -414,8 +486,10 @@
 
   window.addEventListener("hashchange", () => {
     if (!state.rc) return;
-    const { token, path } = parseHash();
-    if (token !== state.token || !state.remote) { connect(); return; }
+    const { token, share, path } = parseHash();
+    if (token !== state.token || share !== state.share || !state.remote) { connect(); return; }
+    if (state.single) return;
+    if (within(path) !== path) { go(state.root); return; }
     if (path !== state.dir) navigate(path);
   });
 
@@ -424,7 +498,8 @@
   // milliseconds meanwhile (more seldom if a rebuild is slow), so a huge folder never freezes.
   async function navigate(path, keepFilter = false) {
     const s = state.remote;
-    if (!s) return;
+    if (!s || state.single) return;
+    path = within(path);
     const seq = ++state.navSeq;
     const changed = path !== state.dir;
     state.dir = path;
@@ -487,19 +562,27 @@
   }
 
   function updateTitle() {
-    const name = state.dir === "/" ? (state.rootName || "Files") : state.dir.slice(state.dir.lastIndexOf("/") + 1);
+    const name = state.single ? state.single.name
+      : state.dir === state.root ? rootLabel() : state.dir.slice(state.dir.lastIndexOf("/") + 1);
     document.title = `${name} — rangecast`;
   }
 
+  // rootLabel names the top folder: the shared folder's name, or a share link's folder.
+  function rootLabel() {
+    if (state.root !== "/") return state.root.slice(state.root.lastIndexOf("/") + 1);
+    return state.rootName || "Files";
+  }
+
+  // The crumbs start at the top folder this page may show (a share link's folder).
   function renderCrumbs() {
     const nav = $("#crumbs");
-    const parts = state.dir.split("/").filter(Boolean);
+    const parts = state.dir.slice(state.root.length).split("/").filter(Boolean);
     const items = [];
-    const rootLabel = el("span", { className: "root" }, svg(UI_ICONS.home), el("span", {}, state.rootName || "Files"));
+    const rootEl = el("span", { className: "root" }, svg(UI_ICONS.home), el("span", {}, rootLabel()));
     items.push(parts.length
-      ? el("a", { href: hashFor("/"), title: "Top folder" }, rootLabel)
-      : el("span", { className: "current", "aria-current": "page" }, rootLabel));
-    let acc = "";
+      ? el("a", { href: hashFor(state.root), title: "Top folder" }, rootEl)
+      : el("span", { className: "current", "aria-current": "page" }, rootEl));
+    let acc = state.root === "/" ? "" : state.root;
     parts.forEach((p, i) => {
       acc += "/" + p;
       items.push(el("span", { className: "sep", "aria-hidden": "true" }, svg(UI_ICONS.chevron)));
@@ -598,7 +681,7 @@
       tbody.replaceChildren();
       const e = state.listError;
       const [t, x] = LIST_ERRORS[e.code] || ["This folder could not be listed", e.message];
-      const up = state.dir === "/" ? null : el("a", { className: "button", href: hashFor(state.dir.slice(0, state.dir.lastIndexOf("/")) || "/") }, "Go up one folder");
+      const up = state.dir === state.root ? null : el("a", { className: "button", href: hashFor(state.dir.slice(0, state.dir.lastIndexOf("/")) || "/") }, "Go up one folder");
       showListStatus(t, x, true, up);
       $("#summary").textContent = "";
       return;
@@ -1106,10 +1189,16 @@
     } else if (pk === "pdf") {
       // Set once the check below passes: an error would show as raw text in the frame.
       media = el("iframe", { title: entry.name, className: "viewer-media viewer-frame" });
+    } else if (state.single === entry) {
+      media = singleCard(entry);
     } else {
       media = el("p", { className: "viewer-note" }, "No preview for this kind of file: download it instead.");
     }
+    if (state.single === entry && !swControls() && media.tagName === "P") media = singleCard(entry);
     $("[data-field=name]", box).textContent = entry.name;
+    // A share link of one file has nothing behind the viewer to go back to.
+    $("#viewer-close").hidden = state.single === entry;
+    box.setAttribute("aria-modal", state.single === entry ? "false" : "true");
     $("#viewer-download").href = streamURL(entry.path, true);
     $("#viewer-download").hidden = !swControls();
     $("#viewer-copy").hidden = false;
@@ -1137,8 +1226,21 @@
     openViewer(e);
   };
 
-  function closeViewer() {
+  // singleCard is what a share link of one file shows when there is nothing to play: the
+  // file, its size, and the download.
+  function singleCard(entry) {
+    const b = el("button", { type: "button", className: "button primary single-download" }, svg(UI_ICONS.download), `Download ${formatBytes(entry.size)}`);
+    b.addEventListener("click", () => downloadChecked(entry));
+    return el("div", { className: "single-card" },
+      kindIcon(entry.kind || kindOf(entry)),
+      el("p", { className: "single-name" }, entry.name),
+      el("p", { className: "single-meta" }, `${KIND_LABEL[entry.kind || kindOf(entry)] || "File"} · ${formatBytes(entry.size)} · modified ${fullFmt.format(entry.mtime)}`),
+      b);
+  }
+
+  function closeViewer(force) {
     const box = $("#viewer");
+    if (box.hidden || (state.single && !force)) return;
     for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
     $("#viewer-body").replaceChildren();
     box.hidden = true;
@@ -1153,7 +1255,7 @@
     ev.preventDefault();
     if (viewerEntry) downloadChecked(viewerEntry);
   });
-  $("#viewer-close").addEventListener("click", closeViewer);
+  $("#viewer-close").addEventListener("click", () => closeViewer());
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#viewer").hidden) closeViewer(); });
 
   // The link plays in any tab of this browser while some rangecast page holds a connection;
