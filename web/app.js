@@ -957,7 +957,7 @@
         const eta = sp > 0 ? formatDuration((d.size - d.received) / sp) : "";
         const pct = d.size > 0 ? Math.floor((d.received / d.size) * 100) : 0;
         const of = `${pct}% of ${formatBytes(d.size)}`;
-        return d.received === 0 && !d.reader ? "Opening…" : `${of} · ${formatRate(sp)}${eta ? ` · ${eta} left` : ""}`;
+        return d.received === 0 && !d.reader && d.mode !== "worker" ? "Opening…" : `${of} · ${formatRate(sp)}${eta ? ` · ${eta} left` : ""}`;
       }
       case "done": {
         const secs = (d.finished - d.started) / 1000;
@@ -987,7 +987,7 @@
       let li = existing.get(d.id);
       existing.delete(d.id);
       if (!li) {
-        li = el("li", { className: "dl", dataset: { id: String(d.id), kind: d.kind } },
+        li = el("li", { className: "dl", dataset: { id: String(d.id), kind: d.kind, mode: d.mode || "page" } },
           kindIcon(d.kind),
           el("span", { className: "dl-name", title: d.path }, d.name),
           el("div", { className: "dl-actions" }),
@@ -1002,14 +1002,16 @@
         if (d.state === "running") {
           btns.push(iconButton(UI_ICONS.x, `Cancel download of ${d.name}`, () => cancelDownload(d)));
         } else {
-          if (d.state === "done") {
+          if (d.state === "done" && d.url) {
             const a = el("a", { href: d.url, download: d.name, title: "Save again", "aria-label": `Save ${d.name} again` }, svg(UI_ICONS.save));
             btns.push(a);
           }
           if (d.state === "failed" || d.state === "canceled") {
             btns.push(iconButton(UI_ICONS.retry, `Retry download of ${d.name}`, () => {
               dismissDownload(d);
-              startDownload({ name: d.name, path: d.path, size: d.size, kind: d.kind, isDir: false });
+              const entry = { name: d.name, path: d.path, size: d.size, kind: d.kind, isDir: false };
+              if (d.mode === "worker") downloadChecked(entry);
+              else startDownload(entry);
             }));
           }
           btns.push(iconButton(UI_ICONS.x, `Remove ${d.name} from the list`, () => dismissDownload(d)));
@@ -1103,10 +1105,12 @@
 
   function servePort(port) {
     let file = null, reader = null, pos = -1, ended = false;
+    let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
     streamStarted();
-    const finish = () => {
+    const finish = (how) => {
       if (ended) return;
       ended = true;
+      if (dl && dl.state === "running") workerDownloadEnded(dl, how);
       reader?.cancel("the browser dropped the request").catch(() => {});
       reader = null;
       file?.close().catch(() => {});
@@ -1132,10 +1136,18 @@
             return;
           }
           if (ended) { file.close().catch(() => {}); return; }
+          download = !!msg.download;
+          dlPath = msg.path;
           port.postMessage({ ok: true, size: file.size, type: file.type, etag: file.etag, mtime: file.mtime });
           return;
         }
         case "pull": {
+          if (download && !dl) dl = workerDownloadStarted(dlPath, file, msg.offset);
+          if (dl && dl.state === "canceled") {
+            port.postMessage({ error: "canceled: the download was canceled in the page" });
+            finish("canceled");
+            return;
+          }
           try {
             if (!reader || pos !== msg.offset) {
               reader?.cancel().catch(() => {});
@@ -1147,19 +1159,45 @@
             if (done) { port.postMessage({ done: true }); return; }
             const v = value.length > msg.length ? value.subarray(0, msg.length) : value;
             pos += v.length;
+            if (dl) dl.received = pos - dl.offset;
             const buf = toBuffer(v);
             port.postMessage({ chunk: buf, done: v.length >= msg.length }, [buf]);
           } catch (e) {
             if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
-            finish();
+            if (dl) dl.error = e;
+            finish("failed");
           }
           return;
         }
         case "cancel":
+          finish(dl && dl.received >= dl.size ? "done" : "canceled");
+          return;
         case "close":
-          finish();
+          finish("done");
       }
     };
+  }
+
+  // Downloads through the worker land in the browser's own download manager; the page serves
+  // their bytes, so it lists them in its Downloads panel too, with their progress. A download
+  // resumed by the browser (a Range request) is listed from the offset it resumed at.
+  function workerDownloadStarted(path, file, offset) {
+    const name = path.slice(path.lastIndexOf("/") + 1) || path;
+    const d = {
+      id: ++dlSeq, name, path, kind: kindOf({ name, type: file.type, isDir: false }), mode: "worker",
+      size: file.size - (offset || 0), offset: offset || 0, received: 0, state: "running", error: null,
+      samples: [], reader: null, url: null, opened: true, started: performance.now(), finished: 0,
+    };
+    app.downloads.set(d.id, d);
+    renderDownloads();
+    return d;
+  }
+
+  function workerDownloadEnded(d, how) {
+    d.state = how === "done" ? "done" : how === "canceled" ? "canceled" : "failed";
+    if (d.state === "done") d.received = d.size;
+    d.finished = performance.now();
+    renderDownloads();
   }
 
   // ---------------------------------------------------------------- viewer

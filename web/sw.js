@@ -9,7 +9,9 @@
 // (the browser aborts the body on every seek, which cancels the stream).
 //
 // Protocol on the per-request port (worker → page, page → worker):
-//   → {op: "open", path}             ← {ok: true, size, type, etag, mtime} | {ok: false, code, message}
+//   → {op: "open", path, download}   ← {ok: true, size, type, etag, mtime} | {ok: false, code, message}
+//                                      (download: a GET of ?download=1, which the page lists
+//                                      with its progress in its Downloads panel)
 //   → {op: "pull", offset, length}   ← {chunk: ArrayBuffer (transferred)} | {done: true} | {error}
 //   → {op: "cancel"}                 (no answer; the page releases the file)
 //   → {op: "close"}                  (no answer; the read ended normally)
@@ -129,13 +131,13 @@ async function appClients(e) {
   return app;
 }
 
-async function open(e, path) {
+async function open(e, path, download) {
   const none = { code: "not_connected", message: "No rangecast page with a connection to the daemon is open in this browser: open the rangecast link in a tab, then reload this one." };
   for (const c of await appClients(e)) {
     const link = new Link(c);
     let r;
     try {
-      r = await link.ask({ op: "open", path }, OPEN_TIMEOUT_MS);
+      r = await link.ask({ op: "open", path, download }, OPEN_TIMEOUT_MS);
     } catch {
       link.tell({ op: "cancel" });
       continue;
@@ -152,7 +154,8 @@ const STATUS = { not_found: 404, forbidden: 403, invalid_path: 400, not_regular:
 async function serve(e, url) {
   const path = filePath(url);
   if (!path || path === "/") return textResponse(400, "Not a file path.");
-  const { link, meta, error } = await open(e, path);
+  const download = url.searchParams.has("download") && e.request.method === "GET";
+  const { link, meta, error } = await open(e, path, download);
   if (error) return textResponse(STATUS[error.code] || 502, `${path}: ${error.message}`);
 
   const size = meta.size;
