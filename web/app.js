@@ -565,6 +565,13 @@
     const name = state.single ? state.single.name
       : state.dir === state.root ? rootLabel() : state.dir.slice(state.dir.lastIndexOf("/") + 1);
     document.title = `${name} — rangecast`;
+    // The list's level-one heading, for screen readers (the crumbs show it on screen).
+    let h1 = $("#browser-title");
+    if (!h1) {
+      h1 = el("h1", { id: "browser-title", className: "visually-hidden" });
+      $("#browser").prepend(h1);
+    }
+    h1.textContent = name;
   }
 
   // rootLabel names the top folder: the shared folder's name, or a share link's folder.

@@ -64,7 +64,7 @@ globalThis.RangecastShare = (() => {
     const b = document.createElement("div");
     b.id = "share-banner";
     b.className = "share-banner";
-    b.setAttribute("role", "note");
+    b.setAttribute("role", "region");
     b.setAttribute("aria-label", "What this link shares");
     b.dataset.scope = info.scope;
     b.dataset.expiry = String(info.expiry);
