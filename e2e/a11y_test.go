@@ -108,4 +108,3 @@ func TestAccessibility(t *testing.T) {
 		})
 	}
 }
-

@@ -1223,9 +1223,20 @@
     viewerEntry = entry;
     viewerOpener = opener || null;
     const url = streamURL(entry.path);
-    const pk = previewKind(entry);
+    let pk = previewKind(entry);
+    const tk = pk ? "" : RangecastPreview.kindOf(entry);
     let media = null;
-    if (!swControls()) {
+    if (tk) {
+      // Text and Markdown: read over this page's connection (no worker needed), size-capped.
+      pk = tk;
+      media = el("p", { className: "viewer-note" }, "Loading the preview…");
+      const s = state.remote;
+      (s ? RangecastPreview.render(entry, s, tk) : Promise.reject({ code: "unreachable" })).then((box) => {
+        if (viewerEntry === entry) $("#viewer-body").replaceChildren(box);
+      }, (err) => {
+        if (viewerEntry === entry) $("#viewer-body").replaceChildren(el("p", { className: "viewer-note error" }, failMessage(entry.name, err, "opened")));
+      });
+    } else if (!swControls()) {
       media = el("p", { className: "viewer-note" }, "The page's service worker is not active yet: reload the page to play files.");
     } else if (pk === "video" || pk === "audio") {
       media = el(pk, { controls: true, autoplay: true, preload: "auto", src: url, className: "viewer-media" });
@@ -1239,7 +1250,7 @@
     } else {
       media = el("p", { className: "viewer-note" }, "No preview for this kind of file: download it instead.");
     }
-    if (state.single === entry && !swControls() && media.tagName === "P") media = singleCard(entry);
+    if (state.single === entry && !swControls() && !tk && media.tagName === "P") media = singleCard(entry);
     $("[data-field=name]", box).textContent = entry.name;
     // A share link of one file has nothing behind the viewer to go back to.
     $("#viewer-close").hidden = state.single === entry;
