@@ -56,7 +56,7 @@ func axeCheck(t *testing.T, ctx context.Context, src, screen string) {
 	}
 }
 
-// The list, the viewer and the error screens (the share link screens among them) have no
+// The list, the viewer, the QR code and the error screens (the share link screens among them) have no
 // serious or critical accessibility violation, on a desktop and on a phone-sized screen.
 func TestAccessibility(t *testing.T) {
 	netns.Require(t)
@@ -86,6 +86,11 @@ func TestAccessibility(t *testing.T) {
 			require.NoError(t, err)
 			waitFor(t, ctx, `!document.querySelector("#viewer").hidden`, "the viewer")
 			check("viewer")
+			_, err = eval[bool](ctx, `(document.querySelector("#viewer-close").click(), document.querySelector("#qr-button").click(), !document.querySelector("#qr").hidden)`)
+			require.NoError(t, err)
+			check("qr")
+			_, err = eval[bool](ctx, `(document.querySelector("#qr-close").click(), true)`)
+			require.NoError(t, err)
 
 			openApp(t, ctx, links[0], "browsing")
 			waitFor(t, ctx, `!!document.querySelector("#share-banner") && document.querySelectorAll("#files tbody tr[data-path]").length === 4`, "the share link's folder")
