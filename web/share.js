@@ -89,10 +89,23 @@ globalThis.RangecastShare = (() => {
   }
 
   // show puts the banner in the page (replacing an old one), or removes it when info is null.
+  // Its expiry text is kept current every 30 s. As of 2026-11 the daemon checks the expiry
+  // when a session opens, not during it: past it, a page already open keeps working until
+  // it disconnects, and the banner says so.
+  let refresh = 0;
   function show(info, isFile) {
     document.querySelector("#share-banner")?.remove();
+    clearInterval(refresh);
     if (!info) return;
-    document.querySelector(".topbar").after(banner(info, isFile));
+    const b = banner(info, isFile);
+    document.querySelector(".topbar").after(b);
+    if (info.expiry) {
+      refresh = setInterval(() => {
+        let t = expiryText(info);
+        if (info.expiry * 1000 <= Date.now()) t += "; this page works until it disconnects";
+        b.querySelector("[data-field=expiry]").textContent = t;
+      }, 30000);
+    }
   }
 
   // errorFor is the screen for a refusal of a share link: [title, text, canRetry], or null
