@@ -220,6 +220,11 @@ func TestShareFileLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, closed, "Escape closed the only thing a file link shows")
 	shot(t, ctx, "share-file-player.png")
+	qr, err := eval[string](ctx, `(document.querySelector("#qr-viewer-button").click(), document.querySelector("#qr").hidden ? "" : document.querySelector("#qr .qr-link").textContent)`)
+	require.NoError(t, err)
+	assert.Equal(t, links[0], qr, "the QR code of a file link")
+	_, err = eval[bool](ctx, `(document.querySelector("#qr-close").click(), true)`)
+	require.NoError(t, err)
 
 	_, links = d.share(t, "pub/data.bin")
 	dl := t.TempDir()

@@ -97,6 +97,15 @@
   button.append(icon);
   button.addEventListener("click", open);
   document.querySelector("#browser .tools")?.append(button);
+  // A share link of one file shows the viewer alone: the button is in its head there too.
+  const second = document.createElement("button");
+  second.type = "button";
+  second.id = "qr-viewer-button";
+  second.className = "button small-button";
+  second.textContent = "QR code";
+  second.title = button.title;
+  second.addEventListener("click", open);
+  document.querySelector("#viewer .viewer-actions")?.prepend(second);
 
   globalThis.app && (globalThis.app.showQR = open);
 })();
