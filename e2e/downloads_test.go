@@ -141,3 +141,32 @@ func TestDownloadProgressInPage(t *testing.T) {
 		})
 	}
 }
+
+// With the Downloads panel open, the list still scrolls its last row's Download button clear
+// of the panel: a click there reaches the button, not the panel.
+func TestDownloadsPanelLeavesRowsReachable(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	for i := range 40 {
+		must(os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%02d.txt", i)), []byte("small\n"), 0o644))
+	}
+	ctx, _ := startApp(t, dir)
+	_, _ = allowDownloads(t, ctx)
+	waitFor(t, ctx, `!!document.querySelector('#files tr[data-path="/file-00.txt"] a.dl-button')`, "the rows")
+	_, err := eval[bool](ctx, `(document.querySelector('#files tr[data-path="/file-00.txt"] a.dl-button').click(), true)`)
+	require.NoError(t, err)
+	waitFor(t, ctx, `!document.querySelector("#downloads").hidden && document.querySelector("#downloads-list li.dl[data-state=done]") !== null`, "the Downloads panel")
+	hit, err := eval[string](ctx, `(async () => {
+	  const wrap = document.querySelector(".table-wrap");
+	  wrap.scrollTop = wrap.scrollHeight;
+	  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+	  const b = document.querySelector('#files tr[data-path="/file-39.txt"] a.dl-button');
+	  if (!b) return "no row for file-39.txt";
+	  const r = b.getBoundingClientRect();
+	  const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+	  return b.contains(at) ? "button" : at ? (at.closest("#downloads") ? "the Downloads panel" : at.tagName + "." + at.className) : "nothing";
+	})()`)
+	require.NoError(t, err)
+	shot(t, ctx, "downloads-panel-clearance.png")
+	assert.Equal(t, "button", hit, "a click on the last row's Download button lands on something else")
+}

@@ -1031,7 +1031,21 @@
       $(".dl-meta", li).textContent = downloadMeta(d);
     }
     for (const li of existing.values()) li.remove();
+    downloadsClearance();
   }
+
+  // The panel floats over the bottom right of the list: the list gets room below its last
+  // row to scroll that row clear of it (--downloads-clearance).
+  function downloadsClearance() {
+    const panel = $("#downloads"), wrap = $(".table-wrap");
+    let h = 0;
+    if (!panel.hidden && wrap) {
+      const p = panel.getBoundingClientRect(), w = wrap.getBoundingClientRect();
+      if (p.left < w.right && p.right > w.left) h = Math.max(0, Math.ceil(w.bottom - p.top) + 8);
+    }
+    document.documentElement.style.setProperty("--downloads-clearance", `${h}px`);
+  }
+  window.addEventListener("resize", downloadsClearance);
 
   function iconButton(icon, label, onClick) {
     const b = el("button", { type: "button", title: label, "aria-label": label }, svg(icon));
