@@ -775,7 +775,9 @@
       name = el("span", { className: "entry special" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
       name.title = `${e.name}: ${sp[1]}; it cannot be opened or downloaded`;
     } else {
-      name = el("button", { type: "button", className: "entry open-button" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      const icon = kindIcon(e.kind);
+      if (e.kind === "image") RangecastThumbs.request(e, icon, () => state.remote);
+      name = el("button", { type: "button", className: "entry open-button" }, icon, el("span", { className: "label" }, e.name));
       name.title = `Open ${e.name}`;
       name.addEventListener("click", () => openViewer(e, name));
     }
