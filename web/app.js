@@ -500,6 +500,11 @@
     const s = state.remote;
     if (!s || state.single) return;
     path = within(path);
+    stopSearch(false);
+    search.folderEntries = null;
+    search.query = "";
+    search.counts = null;
+    if (search.all && path !== state.dir) { search.all = false; searchButton.setAttribute("aria-pressed", "false"); $("#filter").placeholder = "Filter this folder"; $("#filter").setAttribute("aria-label", "Filter this folder"); }
     const seq = ++state.navSeq;
     const changed = path !== state.dir;
     state.dir = path;
@@ -695,6 +700,7 @@
     }
     view = sortedEntries();
     renderWindow(true);
+    if (search.query) { searchSummary(); app.timings.render = performance.now() - t0; return; }
     const loading = state.listing === "loading";
     if (!state.entries.length) {
       if (loading) showListStatus("Loading…", "");
@@ -712,6 +718,17 @@
     if (loading && state.entries.length) parts.push("loading more…");
     $("#summary").textContent = parts.join(" · ");
     app.timings.render = performance.now() - t0;
+  }
+
+  function searchSummary() {
+    const c = search.counts || { folders: 0 };
+    const n = state.entries.length;
+    if (!n) showListStatus(search.running ? "Searching…" : "No names match", search.running ? "" : `in ${c.folders.toLocaleString()} folder${c.folders === 1 ? "" : "s"} under this one`);
+    else $("#list-status").hidden = true;
+    const text = `${n.toLocaleString()} match${n === 1 ? "" : "es"} for “${search.query.trim()}” · ${c.folders.toLocaleString()} folder${c.folders === 1 ? "" : "s"} searched${search.running ? " · searching…" : ""}`;
+    const stop = el("button", { type: "button", id: "search-stop", className: "button small-button" }, "Stop");
+    stop.addEventListener("click", () => { stopSearch(false); renderFiles(); $("#filter").focus(); });
+    $("#summary").replaceChildren(text, search.running ? " " : "", search.running ? stop : "");
   }
 
   function spacer(h) {
@@ -769,7 +786,8 @@
     const sp = e.special ? (SPECIAL[e.special] || SPECIAL.irregular) : null;
     let name;
     if (e.isDir) {
-      name = el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      name = el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name),
+        e.inDir ? el("span", { className: "in-dir" }, e.inDir) : null);
       name.title = e.name;
     } else if (sp) {
       name = el("span", { className: "entry special" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
@@ -777,7 +795,8 @@
     } else {
       const icon = kindIcon(e.kind);
       if (e.kind === "image") RangecastThumbs.request(e, icon, () => state.remote);
-      name = el("button", { type: "button", className: "entry open-button" }, icon, el("span", { className: "label" }, e.name));
+      name = el("button", { type: "button", className: "entry open-button" }, icon, el("span", { className: "label" }, e.name),
+        e.inDir ? el("span", { className: "in-dir" }, e.inDir) : null);
       name.title = `Open ${e.name}`;
       name.addEventListener("click", () => openViewer(e, name));
     }
@@ -815,11 +834,88 @@
     clearTimeout(filterTimer);
     const v = e.target.value;
     filterTimer = setTimeout(() => {
+      if (search.all) { startSearch(v); return; }
       state.filter = v;
       $(".table-wrap").scrollTop = 0;
       renderFiles();
-    }, FILTER_DEBOUNCE_MS);
+    }, search.all ? SEARCH_DEBOUNCE_MS : FILTER_DEBOUNCE_MS);
   });
+
+  // ---------------------------------------------------------------- search in all folders
+
+  // With "All folders" pressed, the filter box searches names under the current folder,
+  // recursively (search.js); the matches replace the folder's rows as they are found, each
+  // with the folder it is in. Stop, a new query, the button or a navigation cancel the walk.
+  const SEARCH_DEBOUNCE_MS = 250;
+  const search = { all: false, query: "", running: false, ctrl: null, folderEntries: null, counts: null, seq: 0 };
+  app.search = search;
+  const searchButton = el("button", { type: "button", id: "search-all", className: "button", "aria-pressed": "false",
+    title: "Search the names of every file in this folder and the folders under it" }, "All folders");
+  $("#refresh").before(searchButton);
+  searchButton.addEventListener("click", () => {
+    search.all = !search.all;
+    searchButton.setAttribute("aria-pressed", String(search.all));
+    $("#filter").placeholder = search.all ? "Search all folders" : "Filter this folder";
+    $("#filter").setAttribute("aria-label", $("#filter").placeholder);
+    if (search.all) {
+      state.filter = "";
+      startSearch($("#filter").value);
+    } else {
+      stopSearch(true);
+      state.filter = $("#filter").value;
+      renderFiles();
+    }
+    $("#filter").focus();
+  });
+
+  function startSearch(q) {
+    stopSearch(false);
+    const s = state.remote;
+    if (!q.trim() || !s) { leaveResults(); renderFiles(); return; }
+    if (!search.folderEntries) search.folderEntries = state.entries;
+    const seq = ++search.seq;
+    const ctrl = new AbortController();
+    const results = [];
+    Object.assign(search, { query: q, running: true, ctrl, counts: { folders: 0, entries: 0 } });
+    state.entries = results;
+    state.listError = null;
+    $(".table-wrap").scrollTop = 0;
+    let queued = false;
+    const refresh = () => {
+      if (queued) return;
+      queued = true;
+      setTimeout(() => { queued = false; if (seq === search.seq) renderFiles(); }, 150);
+    };
+    renderFiles();
+    RangecastSearch.walk(s, state.dir, q, {
+      signal: ctrl.signal,
+      onFound: (es) => { if (seq !== search.seq) return; for (const e of es) { const x = prepEntry(e); x.inDir = e.path.slice(0, e.path.lastIndexOf("/")) || "/"; results.push(x); } refresh(); },
+      onProgress: (c) => { if (seq === search.seq) { search.counts = { ...c }; refresh(); } },
+    }).then(() => {
+      if (seq !== search.seq) return;
+      search.running = false;
+      renderFiles();
+    }, () => {});
+  }
+
+  // stopSearch cancels a walk in progress; with leave, it also puts the folder's rows back.
+  function stopSearch(leave) {
+    if (search.running) {
+      search.ctrl.abort();
+      search.running = false;
+      search.seq++;
+    }
+    if (leave) leaveResults();
+  }
+  function leaveResults() {
+    if (search.folderEntries) {
+      state.entries = search.folderEntries;
+      search.folderEntries = null;
+    }
+    search.query = "";
+    search.counts = null;
+  }
+  app.stopSearch = () => { stopSearch(false); renderFiles(); };
   $("#refresh").addEventListener("click", () => navigate(state.dir, true));
   $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
   $("#reconnect-now").addEventListener("click", () => { state.remote?.reconnect().catch(() => {}); });
