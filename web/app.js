@@ -917,6 +917,25 @@
   }
   app.stopSearch = () => { stopSearch(false); renderFiles(); };
   $("#refresh").addEventListener("click", () => navigate(state.dir, true));
+
+  // "Download as zip": the folder as one ZIP the page writes while it reads the files
+  // (client-zip through zip.js), served by the worker to the browser's download manager.
+  const zipButton = el("button", { type: "button", id: "zip-button", className: "button icon-button", hidden: true,
+    title: "Download this folder as a zip", "aria-label": "Download this folder as a zip" }, svg(ICON_PATHS.archive));
+  $("#refresh").after(zipButton);
+  const showZip = () => { zipButton.hidden = typeof RangecastZip === "undefined"; };
+  globalThis.addEventListener("rangecast:zip", showZip);
+  showZip();
+  zipButton.addEventListener("click", () => {
+    if (!swControls()) { notify("A zip needs the page's service worker: reload the page, then try again.", true); return; }
+    if (!state.remote || state.remote.state !== "connected") { notify("Not connected to the daemon right now.", true); return; }
+    const enc = state.dir.split("/").filter(Boolean).map(encodeURIComponent).join("/");
+    const a = el("a", { href: new URL(`zip/${enc}`, location.href).href, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    notify(`Downloading ${state.dir === "/" ? rootLabel() : state.dir.slice(state.dir.lastIndexOf("/") + 1)} as a zip`);
+  });
   $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
   $("#reconnect-now").addEventListener("click", () => { state.remote?.reconnect().catch(() => {}); });
 
@@ -1059,6 +1078,7 @@
     switch (d.state) {
       case "running": {
         const sp = speedOf(d);
+        if (!(d.size > 0)) return `${formatBytes(d.received)} · ${formatRate(sp)}`; // a zip: its length is not known ahead
         const eta = sp > 0 ? formatDuration((d.size - d.received) / sp) : "";
         const pct = d.size > 0 ? Math.floor((d.received / d.size) * 100) : 0;
         const of = `${pct}% of ${formatBytes(d.size)}`;
@@ -1225,6 +1245,7 @@
   function servePort(port) {
     let file = null, reader = null, pos = -1, ended = false;
     let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
+    let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
     streamStarted();
     const finish = (how) => {
       if (ended) return;
@@ -1260,7 +1281,55 @@
           port.postMessage({ ok: true, size: file.size, type: file.type, etag: file.etag, mtime: file.mtime });
           return;
         }
+        case "zip": {
+          const s = await remoteForStream(15000);
+          let err = null;
+          if (!s) err = { code: "not_connected", message: "this page has no connection to the daemon" };
+          else if (typeof RangecastZip === "undefined") err = { code: "internal", message: "this page has no zip writer (dist/client-zip.js)" };
+          else {
+            try {
+              const st = await s.stat(msg.path);
+              if (!st.isDir) err = { code: "not_directory", message: "not a folder" };
+            } catch (e) {
+              err = { code: e.code || "internal", message: e.message || String(e) };
+            }
+          }
+          if (err || ended) {
+            if (err) port.postMessage({ ok: false, ...err });
+            finish();
+            return;
+          }
+          const name = msg.path === "/" ? (state.root === "/" ? state.rootName || "files" : rootLabel()) : msg.path.slice(msg.path.lastIndexOf("/") + 1);
+          reader = RangecastZip.makeZip(zipEntries(s, msg.path)).getReader();
+          zipping = true;
+          dl = workerDownloadStarted(msg.path, { size: 0, type: "application/zip" }, 0);
+          dl.name = name + ".zip";
+          dl.kind = "archive";
+          renderDownloads();
+          port.postMessage({ ok: true, name });
+          return;
+        }
         case "pull": {
+          if (zipping) {
+            if (dl.state === "canceled") {
+              port.postMessage({ error: "canceled: the download was canceled in the page" });
+              finish("canceled");
+              return;
+            }
+            try {
+              const { done, value } = await reader.read();
+              if (ended) return;
+              if (done) { port.postMessage({ done: true }); return; }
+              dl.received += value.length;
+              const buf = toBuffer(value);
+              port.postMessage({ chunk: buf }, [buf]);
+            } catch (e) {
+              if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
+              dl.error = e;
+              finish("failed");
+            }
+            return;
+          }
           if (download && !dl) dl = workerDownloadStarted(dlPath, file, msg.offset);
           if (dl && dl.state === "canceled") {
             port.postMessage({ error: "canceled: the download was canceled in the page" });
@@ -1312,9 +1381,42 @@
     return d;
   }
 
+  // zipEntries yields the files under dir for client-zip, depth first, each named by its path
+  // under dir; a file's handle is released once the archive has read it. Entries that cannot
+  // be read (special files, unreadable ones) are left out.
+  async function* zipEntries(s, dir) {
+    const base = dir === "/" ? "" : dir;
+    const stack = [dir];
+    while (stack.length) {
+      const d = stack.pop();
+      let entries;
+      try {
+        entries = await s.listAll(d);
+      } catch {
+        continue;
+      }
+      for (const e of entries.slice().reverse()) if (e.isDir && !e.special) stack.push(e.path);
+      for (const e of entries) {
+        if (e.isDir || e.special) continue;
+        let f;
+        try {
+          f = await s.open(e.path);
+        } catch {
+          continue;
+        }
+        try {
+          yield { name: e.path.slice(base.length + 1), lastModified: new Date(e.mtime), size: f.size, input: f.stream() };
+        } finally {
+          f.close().catch(() => {});
+        }
+      }
+    }
+  }
+
   function workerDownloadEnded(d, how) {
     d.state = how === "done" ? "done" : how === "canceled" ? "canceled" : "failed";
-    if (d.state === "done") d.received = d.size;
+    if (d.state === "done" && d.size > 0) d.received = d.size;
+    if (d.state === "done" && !(d.size > 0)) d.size = d.received;
     d.finished = performance.now();
     renderDownloads();
   }
