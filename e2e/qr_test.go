@@ -37,6 +37,7 @@ type qrResult struct {
 // included), and Escape closes it, giving focus back.
 func TestQRCodeOfLink(t *testing.T) {
 	netns.Require(t)
+	requireDist(t, "qrcode.js")
 	b, err := os.ReadFile(filepath.Join(repoRoot, "node_modules", "jsqr", "dist", "jsQR.js"))
 	require.NoError(t, err, "jsqr is missing: run make deps")
 	ctx, _ := startApp(t, dataDir)
@@ -62,4 +63,12 @@ func TestQRCodeOfLink(t *testing.T) {
 	closed, err := eval[string](ctx, `(document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape"})), document.querySelector("#qr").hidden + " " + document.activeElement.id)`)
 	require.NoError(t, err)
 	assert.Equal(t, "true qr-button", closed)
+}
+
+// requireDist fails the test at once, saying what to run, when make wasm did not copy a
+// browser library of package.json into web/dist (the daemon embeds what is there).
+func requireDist(t *testing.T, name string) {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(repoRoot, "web", "dist", name))
+	require.NoError(t, err, "web/dist/%s is missing: run make deps, then make wasm", name)
 }

@@ -22,6 +22,7 @@ import (
 // Downloads panel follows it.
 func TestFolderAsZip(t *testing.T) {
 	netns.Require(t)
+	requireDist(t, "client-zip.js")
 	root := t.TempDir()
 	dir := filepath.Join(root, "album")
 	want := map[string]string{}
