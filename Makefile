@@ -26,6 +26,11 @@ build: wasm ## build bin/rangecast, with the browser client embedded
 wasm: ## build the browser client into web/dist and print its size
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/dist/rangecast.wasm ./cmd/wasm
 	cp "$(GOROOT)/lib/wasm/wasm_exec.js" web/dist/wasm_exec.js
+	@# The browser libraries of package.json (installed by make deps): without them the page has no QR code button / no zip.
+	@if [ -f node_modules/qrcode-generator/dist/qrcode.js ]; then cp node_modules/qrcode-generator/dist/qrcode.js web/dist/qrcode.js; \
+		else echo "web/dist/qrcode.js: node_modules/qrcode-generator is missing (make deps): the page will have no QR code button" >&2; fi
+	@if [ -f node_modules/client-zip/index.js ]; then cp node_modules/client-zip/index.js web/dist/client-zip.js; \
+		else echo "web/dist/client-zip.js: node_modules/client-zip is missing (make deps): the page will offer no zip" >&2; fi
 	@raw=$$(stat -c %s web/dist/rangecast.wasm); gz=$$(gzip -9c web/dist/rangecast.wasm | wc -c); \
 		echo "rangecast.wasm: $$raw bytes raw, $$gz bytes gzip"
 

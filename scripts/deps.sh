@@ -18,7 +18,18 @@ need nft nftables /usr/sbin/nft        # NAT topologies (internal/nat)
 need chromium chromium /usr/bin/chromium  # the browser suite (e2e/)
 need ffmpeg ffmpeg                     # media for the browser and gateway tests
 need zsh zsh                           # the zsh completion script's syntax check
-[ ${#missing[@]} -eq 0 ] && exit 0
+need npm npm                           # the npm packages of package.json (axe-core for e2e/)
+
+# npm_deps installs package-lock.json's packages into node_modules/ when they are missing or
+# older than the lock file (npm ci: exactly the locked versions, no audit).
+npm_deps() {
+	cd "$(dirname "$0")/.."
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		echo "installing the npm packages of package-lock.json into node_modules/" >&2
+		npm ci --no-audit --no-fund --loglevel=error
+	fi
+}
+[ ${#missing[@]} -eq 0 ] && { npm_deps; exit 0; }
 
 cmd="apt-get update && apt-get install -y ${missing[*]}"
 if [ "$(id -u)" != 0 ]; then
@@ -32,3 +43,4 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" || {
 	apt-get --fix-broken install -y -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
+npm_deps

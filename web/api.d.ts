@@ -21,7 +21,9 @@ export {};
 // over the connection of a rangecast page open in the same browser: Range requests get 206 and
 // Content-Range, others 200 and Content-Length; `?download=1` adds Content-Disposition:
 // attachment. With no connected rangecast page in the browser it answers 503. Use these URLs
-// as <video src>, <img src>, download links, or links opened in another tab.
+// as <video src>, <img src>, download links, or links opened in another tab. `zip/<dir>`
+// answers a GET with the folder and everything under it as one ZIP (200, no Content-Length,
+// no ranges) that the app page writes while it reads the files.
 
 /** The stable error codes (pkg/connect/errors.go: change both together). Match on these,
  *  not on messages. */

@@ -12,6 +12,10 @@
     rc: null,         // globalThis.rangecast, once the wasm has installed it
     remote: null,     // the current Remote (rangecast.connect)
     token: "",
+    share: "",        // a share link's fragment value (#s=), when the page was opened with one
+    shareInfo: null,  // its public part: {id, scope, expiry} (share.js)
+    root: "/",        // the top folder this page may show: the share link's folder, else "/"
+    single: null,     // the entry a share link of one file opens, else null
     dir: "/",
     entries: [],
     listError: null,
@@ -30,6 +34,8 @@
     get dir() { return state.dir; },
     downloads: new Map(),
     navigate: (p) => go(p),
+    get root() { return state.root; },
+    get single() { return state.single; },
   };
   window.app = app;
 
@@ -152,22 +158,35 @@
 
   // ---------------------------------------------------------------- the link in the fragment
 
-  // The fragment carries the token and the folder: #t=TOKEN&p=/dir. It never reaches the
-  // server (no logs, no Referer), and links to folders keep the token.
+  // The fragment carries the token (or a share link, #s=) and the folder: #t=TOKEN&p=/dir.
+  // It never reaches the server (no logs, no Referer), and links to folders keep the token.
   function parseHash() {
     const q = new URLSearchParams(location.hash.slice(1));
-    return { token: q.get("t") || "", path: normPath(q.get("p") || "/") };
+    const token = q.get("t") || "";
+    return { token, share: token ? "" : q.get("s") || "", path: normPath(q.get("p") || "/"), hasPath: q.has("p") };
+  }
+  // credential is the fragment's part that names what the page proves: the token or the
+  // share link (whose characters need no escaping).
+  function credential() {
+    return state.token ? "t=" + encodeURIComponent(state.token) : "s=" + state.share;
+  }
+  // within keeps a path inside what this page may show (a share link's folder): anything
+  // else is its top folder. The daemon refuses what is outside anyway; this keeps the app
+  // from asking.
+  function within(p) {
+    const r = state.root;
+    return r === "/" || p === r || p.startsWith(r + "/") ? p : r;
   }
   function normPath(p) {
     return "/" + p.split("/").filter((s) => s && s !== "." && s !== "..").join("/");
   }
   function hashFor(path) {
-    let h = "#t=" + encodeURIComponent(state.token);
-    if (path !== "/") h += "&p=" + encodeURIComponent(path).replace(/%2F/g, "/");
+    let h = "#" + credential();
+    if (path !== state.root) h += "&p=" + encodeURIComponent(path).replace(/%2F/g, "/");
     return h;
   }
-  function linkFor(token) {
-    return location.origin + location.pathname + "#t=" + encodeURIComponent(token);
+  function linkFor() {
+    return location.origin + location.pathname + "#" + credential();
   }
 
   // ---------------------------------------------------------------- error screens
@@ -189,6 +208,10 @@
       "It stopped serving files. Start it again, then reconnect.", true],
     protocol: ["The daemon answered something unexpected",
       "This page and the daemon may be different versions: reload the page, then try again.", true],
+    link_expired: ["This share link has expired",
+      "Ask the person who shared it with you for a new link.", false],
+    link_revoked: ["This share link was revoked",
+      "Its owner has taken it back. Ask them for a new link if you still need the files.", false],
     internal: ["Something went wrong",
       "Reload the page and try again; if it keeps happening, please report it with the details below.", true],
   };
@@ -196,9 +219,12 @@
   let retryAction = null;
   function showError(err, retry) {
     const code = (err && err.code) || "internal";
-    const [title, text, canRetry] = ERRORS[code] || ERRORS.internal;
+    const shared = state.share ? RangecastShare.errorFor(code, state.shareInfo) : null;
+    const [title, text, canRetry] = shared || ERRORS[code] || ERRORS.internal;
+    if (shared) RangecastShare.show(null); // the link grants nothing now
     const box = $("#error");
     box.dataset.code = code;
+    box.dataset.share = state.share ? "1" : "";
     $("[data-field=title]", box).textContent = title;
     $("[data-field=text]", box).textContent = text;
     $("[data-field=detail]", box).textContent = `${code}: ${(err && err.message) || err}`;
@@ -207,6 +233,7 @@
     $("#retry").parentElement.hidden = !canRetry;
     document.title = `${title} — rangecast`;
     $("#toast").hidden = true;
+    closeViewer(true); // it would cover the screen
     stopTimers();
     setPageState("error");
     updateConn();
@@ -255,26 +282,37 @@
   let connectSeq = 0;
   async function connect() {
     const seq = ++connectSeq;
-    const { token, path } = parseHash();
+    const { token, share, path } = parseHash();
     if (state.remote) {
       const old = state.remote;
       state.remote = null;
       old.close().catch(() => {});
     }
-    if (!token) {
+    closeViewer(true);
+    state.token = token;
+    state.share = share;
+    state.shareInfo = share ? RangecastShare.parse(share) : null;
+    state.single = null;
+    state.root = state.shareInfo && state.shareInfo.scope ? "/" + state.shareInfo.scope : "/";
+    document.body.dataset.single = "";
+    RangecastShare.show(null);
+    if (!token && !share) {
       showError({ code: "bad_link", message: "the link has no #t= token" }, null);
       return;
     }
-    state.token = token;
-    state.dir = path;
-    $("#home-link").href = hashFor("/");
+    if (share && !state.shareInfo) {
+      showError({ code: "bad_link", message: "the share link (#s=) is not of the form ID.SCOPE.EXPIRY.SECRET" }, null);
+      return;
+    }
+    state.dir = within(path);
+    $("#home-link").href = hashFor(state.root);
     setPageState("connecting");
     showSplash("Connecting to the daemon…", "Setting up a direct peer-to-peer connection.");
     updateConn();
     let s;
     for (;;) {
       try {
-        s = await state.rc.connect(linkFor(token));
+        s = await state.rc.connect(linkFor());
         break;
       } catch (e) {
         if (seq !== connectSeq) return;
@@ -292,8 +330,42 @@
     state.remote = s;
     s.addEventListener("statechange", onStateChange);
     s.addEventListener("close", onClose);
-    fetchStatus(token);
+    fetchStatus(token || share);
     startTimers();
+    if (state.shareInfo) {
+      // What the link opens: a folder (the app's top folder from now on) or one file, which
+      // opens straight into the viewer (the player, or the download).
+      let st = null;
+      if (state.shareInfo.scope) {
+        try {
+          st = await s.stat(state.root);
+        } catch (e) {
+          if (seq !== connectSeq) return;
+          state.remote = null;
+          s.close().catch(() => {});
+          showError(e, connect);
+          return;
+        }
+        if (seq !== connectSeq) return;
+      }
+      RangecastShare.show(state.shareInfo, !!st && !st.isDir);
+      if (st && !st.isDir) {
+        state.single = prepEntry(st);
+        state.single.type = st.type || "";
+        state.single.kind = st.special ? "special" : kindOf(state.single);
+        document.body.dataset.single = "1";
+        $("main").append($("#viewer")); // the viewer is the page, under the banner
+        renderCrumbs();
+        setPageState(s.state === "connected" ? "browsing" : "reconnecting");
+        updateConn();
+        // The player needs the service worker: on a first visit it takes control a moment
+        // after the page loads.
+        await Promise.race([app.serviceWorker, new Promise((r) => setTimeout(r, 5000))]);
+        if (seq !== connectSeq) return;
+        openViewer(state.single);
+        return;
+      }
+    }
     await navigate(state.dir, true);
   }
 
@@ -306,7 +378,7 @@
         if (document.body.dataset.state === "disconnected" || document.body.dataset.state === "reconnecting") {
           setPageState("browsing");
           toast(d.attempt ? "Reconnected" : "Connection restored");
-          navigate(state.dir, true); // the folder may have changed meanwhile
+          if (!state.single) navigate(state.dir, true); // the folder may have changed meanwhile
         }
         break;
       case "disconnected":
@@ -398,7 +470,7 @@
         state.udp = st.udp.join(", ");
         updateConn();
       }
-      if (st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
+      if (!state.share && st && typeof st.dir === "string" && st.dir && st.dir !== "." && st.dir !== "/") {
         state.rootName = st.dir;
         renderCrumbs();
         updateTitle();
@@ -409,7 +481,7 @@
   // ---------------------------------------------------------------- navigating
 
   function go(path) {
-    path = normPath(path);
+    path = within(normPath(path));
     const h = hashFor(path);
     if (location.hash !== h) location.hash = h; // hashchange navigates
     else navigate(path);
@@ -417,8 +489,10 @@
 
   window.addEventListener("hashchange", () => {
     if (!state.rc) return;
-    const { token, path } = parseHash();
-    if (token !== state.token || !state.remote) { connect(); return; }
+    const { token, share, path } = parseHash();
+    if (token !== state.token || share !== state.share || !state.remote) { connect(); return; }
+    if (state.single) return;
+    if (within(path) !== path) { go(state.root); return; }
     if (path !== state.dir) navigate(path);
   });
 
@@ -427,7 +501,13 @@
   // milliseconds meanwhile (more seldom if a rebuild is slow), so a huge folder never freezes.
   async function navigate(path, keepFilter = false) {
     const s = state.remote;
-    if (!s) return;
+    if (!s || state.single) return;
+    path = within(path);
+    stopSearch(false);
+    search.folderEntries = null;
+    search.query = "";
+    search.counts = null;
+    if (search.all && path !== state.dir) { search.all = false; searchButton.setAttribute("aria-pressed", "false"); $("#filter").placeholder = "Filter this folder"; $("#filter").setAttribute("aria-label", "Filter this folder"); }
     const seq = ++state.navSeq;
     const changed = path !== state.dir;
     state.dir = path;
@@ -490,19 +570,34 @@
   }
 
   function updateTitle() {
-    const name = state.dir === "/" ? (state.rootName || "Files") : state.dir.slice(state.dir.lastIndexOf("/") + 1);
+    const name = state.single ? state.single.name
+      : state.dir === state.root ? rootLabel() : state.dir.slice(state.dir.lastIndexOf("/") + 1);
     document.title = `${name} — rangecast`;
+    // The list's level-one heading, for screen readers (the crumbs show it on screen).
+    let h1 = $("#browser-title");
+    if (!h1) {
+      h1 = el("h1", { id: "browser-title", className: "visually-hidden" });
+      $("#browser").prepend(h1);
+    }
+    h1.textContent = name;
   }
 
+  // rootLabel names the top folder: the shared folder's name, or a share link's folder.
+  function rootLabel() {
+    if (state.root !== "/") return state.root.slice(state.root.lastIndexOf("/") + 1);
+    return state.rootName || "Files";
+  }
+
+  // The crumbs start at the top folder this page may show (a share link's folder).
   function renderCrumbs() {
     const nav = $("#crumbs");
-    const parts = state.dir.split("/").filter(Boolean);
+    const parts = state.dir.slice(state.root.length).split("/").filter(Boolean);
     const items = [];
-    const rootLabel = el("span", { className: "root" }, svg(UI_ICONS.home), el("span", {}, state.rootName || "Files"));
+    const rootEl = el("span", { className: "root" }, svg(UI_ICONS.home), el("span", {}, rootLabel()));
     items.push(parts.length
-      ? el("a", { href: hashFor("/"), title: "Top folder" }, rootLabel)
-      : el("span", { className: "current", "aria-current": "page" }, rootLabel));
-    let acc = "";
+      ? el("a", { href: hashFor(state.root), title: "Top folder" }, rootEl)
+      : el("span", { className: "current", "aria-current": "page" }, rootEl));
+    let acc = state.root === "/" ? "" : state.root;
     parts.forEach((p, i) => {
       acc += "/" + p;
       items.push(el("span", { className: "sep", "aria-hidden": "true" }, svg(UI_ICONS.chevron)));
@@ -601,13 +696,14 @@
       tbody.replaceChildren();
       const e = state.listError;
       const [t, x] = LIST_ERRORS[e.code] || ["This folder could not be listed", e.message];
-      const up = state.dir === "/" ? null : el("a", { className: "button", href: hashFor(state.dir.slice(0, state.dir.lastIndexOf("/")) || "/") }, "Go up one folder");
+      const up = state.dir === state.root ? null : el("a", { className: "button", href: hashFor(state.dir.slice(0, state.dir.lastIndexOf("/")) || "/") }, "Go up one folder");
       showListStatus(t, x, true, up);
       $("#summary").textContent = "";
       return;
     }
     view = sortedEntries();
     renderWindow(true);
+    if (search.query) { searchSummary(); app.timings.render = performance.now() - t0; return; }
     const loading = state.listing === "loading";
     if (!state.entries.length) {
       if (loading) showListStatus("Loading…", "");
@@ -625,6 +721,17 @@
     if (loading && state.entries.length) parts.push("loading more…");
     $("#summary").textContent = parts.join(" · ");
     app.timings.render = performance.now() - t0;
+  }
+
+  function searchSummary() {
+    const c = search.counts || { folders: 0 };
+    const n = state.entries.length;
+    if (!n) showListStatus(search.running ? "Searching…" : "No names match", search.running ? "" : `in ${c.folders.toLocaleString()} folder${c.folders === 1 ? "" : "s"} under this one`);
+    else $("#list-status").hidden = true;
+    const text = `${n.toLocaleString()} match${n === 1 ? "" : "es"} for “${search.query.trim()}” · ${c.folders.toLocaleString()} folder${c.folders === 1 ? "" : "s"} searched${search.running ? " · searching…" : ""}`;
+    const stop = el("button", { type: "button", id: "search-stop", className: "button small-button" }, "Stop");
+    stop.addEventListener("click", () => { stopSearch(false); renderFiles(); $("#filter").focus(); });
+    $("#summary").replaceChildren(text, search.running ? " " : "", search.running ? stop : "");
   }
 
   function spacer(h) {
@@ -682,13 +789,17 @@
     const sp = e.special ? (SPECIAL[e.special] || SPECIAL.irregular) : null;
     let name;
     if (e.isDir) {
-      name = el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      name = el("a", { className: "entry", href: hashFor(e.path) }, kindIcon(e.kind), el("span", { className: "label" }, e.name),
+        e.inDir ? el("span", { className: "in-dir" }, e.inDir) : null);
       name.title = e.name;
     } else if (sp) {
       name = el("span", { className: "entry special" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
       name.title = `${e.name}: ${sp[1]}; it cannot be opened or downloaded`;
     } else {
-      name = el("button", { type: "button", className: "entry open-button" }, kindIcon(e.kind), el("span", { className: "label" }, e.name));
+      const icon = kindIcon(e.kind);
+      if (e.kind === "image") RangecastThumbs.request(e, icon, () => state.remote);
+      name = el("button", { type: "button", className: "entry open-button" }, icon, el("span", { className: "label" }, e.name),
+        e.inDir ? el("span", { className: "in-dir" }, e.inDir) : null);
       name.title = `Open ${e.name}`;
       name.addEventListener("click", () => openViewer(e, name));
     }
@@ -726,12 +837,108 @@
     clearTimeout(filterTimer);
     const v = e.target.value;
     filterTimer = setTimeout(() => {
+      if (search.all) { startSearch(v); return; }
       state.filter = v;
       $(".table-wrap").scrollTop = 0;
       renderFiles();
-    }, FILTER_DEBOUNCE_MS);
+    }, search.all ? SEARCH_DEBOUNCE_MS : FILTER_DEBOUNCE_MS);
   });
+
+  // ---------------------------------------------------------------- search in all folders
+
+  // With "All folders" pressed, the filter box searches names under the current folder,
+  // recursively (search.js); the matches replace the folder's rows as they are found, each
+  // with the folder it is in. Stop, a new query, the button or a navigation cancel the walk.
+  const SEARCH_DEBOUNCE_MS = 250;
+  const search = { all: false, query: "", running: false, ctrl: null, folderEntries: null, counts: null, seq: 0 };
+  app.search = search;
+  const searchButton = el("button", { type: "button", id: "search-all", className: "button", "aria-pressed": "false",
+    title: "Search the names of every file in this folder and the folders under it" }, "All folders");
+  $("#refresh").before(searchButton);
+  searchButton.addEventListener("click", () => {
+    search.all = !search.all;
+    searchButton.setAttribute("aria-pressed", String(search.all));
+    $("#filter").placeholder = search.all ? "Search all folders" : "Filter this folder";
+    $("#filter").setAttribute("aria-label", $("#filter").placeholder);
+    if (search.all) {
+      state.filter = "";
+      startSearch($("#filter").value);
+    } else {
+      stopSearch(true);
+      state.filter = $("#filter").value;
+      renderFiles();
+    }
+    $("#filter").focus();
+  });
+
+  function startSearch(q) {
+    stopSearch(false);
+    const s = state.remote;
+    if (!q.trim() || !s) { leaveResults(); renderFiles(); return; }
+    if (!search.folderEntries) search.folderEntries = state.entries;
+    const seq = ++search.seq;
+    const ctrl = new AbortController();
+    const results = [];
+    Object.assign(search, { query: q, running: true, ctrl, counts: { folders: 0, entries: 0 } });
+    state.entries = results;
+    state.listError = null;
+    $(".table-wrap").scrollTop = 0;
+    let queued = false;
+    const refresh = () => {
+      if (queued) return;
+      queued = true;
+      setTimeout(() => { queued = false; if (seq === search.seq) renderFiles(); }, 150);
+    };
+    renderFiles();
+    RangecastSearch.walk(s, state.dir, q, {
+      signal: ctrl.signal,
+      onFound: (es) => { if (seq !== search.seq) return; for (const e of es) { const x = prepEntry(e); x.inDir = e.path.slice(0, e.path.lastIndexOf("/")) || "/"; results.push(x); } refresh(); },
+      onProgress: (c) => { if (seq === search.seq) { search.counts = { ...c }; refresh(); } },
+    }).then(() => {
+      if (seq !== search.seq) return;
+      search.running = false;
+      renderFiles();
+    }, () => {});
+  }
+
+  // stopSearch cancels a walk in progress; with leave, it also puts the folder's rows back.
+  function stopSearch(leave) {
+    if (search.running) {
+      search.ctrl.abort();
+      search.running = false;
+      search.seq++;
+    }
+    if (leave) leaveResults();
+  }
+  function leaveResults() {
+    if (search.folderEntries) {
+      state.entries = search.folderEntries;
+      search.folderEntries = null;
+    }
+    search.query = "";
+    search.counts = null;
+  }
+  app.stopSearch = () => { stopSearch(false); renderFiles(); };
   $("#refresh").addEventListener("click", () => navigate(state.dir, true));
+
+  // "Download as zip": the folder as one ZIP the page writes while it reads the files
+  // (client-zip through zip.js), served by the worker to the browser's download manager.
+  const zipButton = el("button", { type: "button", id: "zip-button", className: "button icon-button", hidden: true,
+    title: "Download this folder as a zip", "aria-label": "Download this folder as a zip" }, svg(ICON_PATHS.archive));
+  $("#refresh").after(zipButton);
+  const showZip = () => { zipButton.hidden = typeof RangecastZip === "undefined"; };
+  globalThis.addEventListener("rangecast:zip", showZip);
+  showZip();
+  zipButton.addEventListener("click", () => {
+    if (!swControls()) { notify("A zip needs the page's service worker: reload the page, then try again.", true); return; }
+    if (!state.remote || state.remote.state !== "connected") { notify("Not connected to the daemon right now.", true); return; }
+    const enc = state.dir.split("/").filter(Boolean).map(encodeURIComponent).join("/");
+    const a = el("a", { href: new URL(`zip/${enc}`, location.href).href, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    notify(`Downloading ${state.dir === "/" ? rootLabel() : state.dir.slice(state.dir.lastIndexOf("/") + 1)} as a zip`);
+  });
   $("#retry").addEventListener("click", () => { if (retryAction) retryAction(); });
   $("#reconnect-now").addEventListener("click", () => { state.remote?.reconnect().catch(() => {}); });
 
@@ -874,10 +1081,11 @@
     switch (d.state) {
       case "running": {
         const sp = speedOf(d);
+        if (!(d.size > 0)) return `${formatBytes(d.received)} · ${formatRate(sp)}`; // a zip: its length is not known ahead
         const eta = sp > 0 ? formatDuration((d.size - d.received) / sp) : "";
         const pct = d.size > 0 ? Math.floor((d.received / d.size) * 100) : 0;
         const of = `${pct}% of ${formatBytes(d.size)}`;
-        return d.received === 0 && !d.reader ? "Opening…" : `${of} · ${formatRate(sp)}${eta ? ` · ${eta} left` : ""}`;
+        return d.received === 0 && !d.reader && d.mode !== "worker" ? "Opening…" : `${of} · ${formatRate(sp)}${eta ? ` · ${eta} left` : ""}`;
       }
       case "done": {
         const secs = (d.finished - d.started) / 1000;
@@ -907,7 +1115,7 @@
       let li = existing.get(d.id);
       existing.delete(d.id);
       if (!li) {
-        li = el("li", { className: "dl", dataset: { id: String(d.id), kind: d.kind } },
+        li = el("li", { className: "dl", dataset: { id: String(d.id), kind: d.kind, mode: d.mode || "page" } },
           kindIcon(d.kind),
           el("span", { className: "dl-name", title: d.path }, d.name),
           el("div", { className: "dl-actions" }),
@@ -922,14 +1130,16 @@
         if (d.state === "running") {
           btns.push(iconButton(UI_ICONS.x, `Cancel download of ${d.name}`, () => cancelDownload(d)));
         } else {
-          if (d.state === "done") {
+          if (d.state === "done" && d.url) {
             const a = el("a", { href: d.url, download: d.name, title: "Save again", "aria-label": `Save ${d.name} again` }, svg(UI_ICONS.save));
             btns.push(a);
           }
           if (d.state === "failed" || d.state === "canceled") {
             btns.push(iconButton(UI_ICONS.retry, `Retry download of ${d.name}`, () => {
               dismissDownload(d);
-              startDownload({ name: d.name, path: d.path, size: d.size, kind: d.kind, isDir: false });
+              const entry = { name: d.name, path: d.path, size: d.size, kind: d.kind, isDir: false };
+              if (d.mode === "worker") downloadChecked(entry);
+              else startDownload(entry);
             }));
           }
           btns.push(iconButton(UI_ICONS.x, `Remove ${d.name} from the list`, () => dismissDownload(d)));
@@ -942,7 +1152,21 @@
       $(".dl-meta", li).textContent = downloadMeta(d);
     }
     for (const li of existing.values()) li.remove();
+    downloadsClearance();
   }
+
+  // The panel floats over the bottom right of the list: the list gets room below its last
+  // row to scroll that row clear of it (--downloads-clearance).
+  function downloadsClearance() {
+    const panel = $("#downloads"), wrap = $(".table-wrap");
+    let h = 0;
+    if (!panel.hidden && wrap) {
+      const p = panel.getBoundingClientRect(), w = wrap.getBoundingClientRect();
+      if (p.left < w.right && p.right > w.left) h = Math.max(0, Math.ceil(w.bottom - p.top) + 8);
+    }
+    document.documentElement.style.setProperty("--downloads-clearance", `${h}px`);
+  }
+  window.addEventListener("resize", downloadsClearance);
 
   function iconButton(icon, label, onClick) {
     const b = el("button", { type: "button", title: label, "aria-label": label }, svg(icon));
@@ -1023,10 +1247,13 @@
 
   function servePort(port) {
     let file = null, reader = null, pos = -1, ended = false;
+    let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
+    let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
     streamStarted();
-    const finish = () => {
+    const finish = (how) => {
       if (ended) return;
       ended = true;
+      if (dl && dl.state === "running") workerDownloadEnded(dl, how);
       reader?.cancel("the browser dropped the request").catch(() => {});
       reader = null;
       file?.close().catch(() => {});
@@ -1052,10 +1279,66 @@
             return;
           }
           if (ended) { file.close().catch(() => {}); return; }
+          download = !!msg.download;
+          dlPath = msg.path;
           port.postMessage({ ok: true, size: file.size, type: file.type, etag: file.etag, mtime: file.mtime });
           return;
         }
+        case "zip": {
+          const s = await remoteForStream(15000);
+          let err = null;
+          if (!s) err = { code: "not_connected", message: "this page has no connection to the daemon" };
+          else if (typeof RangecastZip === "undefined") err = { code: "internal", message: "this page has no zip writer (dist/client-zip.js)" };
+          else {
+            try {
+              const st = await s.stat(msg.path);
+              if (!st.isDir) err = { code: "not_directory", message: "not a folder" };
+            } catch (e) {
+              err = { code: e.code || "internal", message: e.message || String(e) };
+            }
+          }
+          if (err || ended) {
+            if (err) port.postMessage({ ok: false, ...err });
+            finish();
+            return;
+          }
+          const name = msg.path === "/" ? (state.root === "/" ? state.rootName || "files" : rootLabel()) : msg.path.slice(msg.path.lastIndexOf("/") + 1);
+          reader = RangecastZip.makeZip(zipEntries(s, msg.path)).getReader();
+          zipping = true;
+          dl = workerDownloadStarted(msg.path, { size: 0, type: "application/zip" }, 0);
+          dl.name = name + ".zip";
+          dl.kind = "archive";
+          renderDownloads();
+          port.postMessage({ ok: true, name });
+          return;
+        }
         case "pull": {
+          if (zipping) {
+            if (dl.state === "canceled") {
+              port.postMessage({ error: "canceled: the download was canceled in the page" });
+              finish("canceled");
+              return;
+            }
+            try {
+              const { done, value } = await reader.read();
+              if (ended) return;
+              if (done) { port.postMessage({ done: true }); return; }
+              dl.received += value.length;
+              const buf = toBuffer(value);
+              port.postMessage({ chunk: buf }, [buf]);
+            } catch (e) {
+              if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
+              dl.error = e;
+              finish("failed");
+            }
+            return;
+          }
+          if (download && !dl) dl = workerDownloadStarted(dlPath, file, msg.offset);
+          if (dl && dl.state === "canceled") {
+            port.postMessage({ error: "canceled: the download was canceled in the page" });
+            finish("canceled");
+            return;
+          }
           try {
             if (!reader || pos !== msg.offset) {
               reader?.cancel().catch(() => {});
@@ -1067,19 +1350,78 @@
             if (done) { port.postMessage({ done: true }); return; }
             const v = value.length > msg.length ? value.subarray(0, msg.length) : value;
             pos += v.length;
+            if (dl) dl.received = pos - dl.offset;
             const buf = toBuffer(v);
             port.postMessage({ chunk: buf, done: v.length >= msg.length }, [buf]);
           } catch (e) {
             if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
-            finish();
+            if (dl) dl.error = e;
+            finish("failed");
           }
           return;
         }
         case "cancel":
+          finish(dl && dl.received >= dl.size ? "done" : "canceled");
+          return;
         case "close":
-          finish();
+          finish("done");
       }
     };
+  }
+
+  // Downloads through the worker land in the browser's own download manager; the page serves
+  // their bytes, so it lists them in its Downloads panel too, with their progress. A download
+  // resumed by the browser (a Range request) is listed from the offset it resumed at.
+  function workerDownloadStarted(path, file, offset) {
+    const name = path.slice(path.lastIndexOf("/") + 1) || path;
+    const d = {
+      id: ++dlSeq, name, path, kind: kindOf({ name, type: file.type, isDir: false }), mode: "worker",
+      size: file.size - (offset || 0), offset: offset || 0, received: 0, state: "running", error: null,
+      samples: [], reader: null, url: null, opened: true, started: performance.now(), finished: 0,
+    };
+    app.downloads.set(d.id, d);
+    renderDownloads();
+    return d;
+  }
+
+  // zipEntries yields the files under dir for client-zip, depth first, each named by its path
+  // under dir; a file's handle is released once the archive has read it. Entries that cannot
+  // be read (special files, unreadable ones) are left out.
+  async function* zipEntries(s, dir) {
+    const base = dir === "/" ? "" : dir;
+    const stack = [dir];
+    while (stack.length) {
+      const d = stack.pop();
+      let entries;
+      try {
+        entries = await s.listAll(d);
+      } catch {
+        continue;
+      }
+      for (const e of entries.slice().reverse()) if (e.isDir && !e.special) stack.push(e.path);
+      for (const e of entries) {
+        if (e.isDir || e.special) continue;
+        let f;
+        try {
+          f = await s.open(e.path);
+        } catch {
+          continue;
+        }
+        try {
+          yield { name: e.path.slice(base.length + 1), lastModified: new Date(e.mtime), size: f.size, input: f.stream() };
+        } finally {
+          f.close().catch(() => {});
+        }
+      }
+    }
+  }
+
+  function workerDownloadEnded(d, how) {
+    d.state = how === "done" ? "done" : how === "canceled" ? "canceled" : "failed";
+    if (d.state === "done" && d.size > 0) d.received = d.size;
+    if (d.state === "done" && !(d.size > 0)) d.size = d.received;
+    d.finished = performance.now();
+    renderDownloads();
   }
 
   // ---------------------------------------------------------------- viewer
@@ -1098,9 +1440,20 @@
     viewerEntry = entry;
     viewerOpener = opener || null;
     const url = streamURL(entry.path);
-    const pk = previewKind(entry);
+    let pk = previewKind(entry);
+    const tk = pk ? "" : RangecastPreview.kindOf(entry);
     let media = null;
-    if (!swControls()) {
+    if (tk) {
+      // Text and Markdown: read over this page's connection (no worker needed), size-capped.
+      pk = tk;
+      media = el("p", { className: "viewer-note" }, "Loading the preview…");
+      const s = state.remote;
+      (s ? RangecastPreview.render(entry, s, tk) : Promise.reject({ code: "unreachable" })).then((box) => {
+        if (viewerEntry === entry) $("#viewer-body").replaceChildren(box);
+      }, (err) => {
+        if (viewerEntry === entry) $("#viewer-body").replaceChildren(el("p", { className: "viewer-note error" }, failMessage(entry.name, err, "opened")));
+      });
+    } else if (!swControls()) {
       media = el("p", { className: "viewer-note" }, "The page's service worker is not active yet: reload the page to play files.");
     } else if (pk === "video" || pk === "audio") {
       media = el(pk, { controls: true, autoplay: true, preload: "auto", src: url, className: "viewer-media" });
@@ -1109,10 +1462,16 @@
     } else if (pk === "pdf") {
       // Set once the check below passes: an error would show as raw text in the frame.
       media = el("iframe", { title: entry.name, className: "viewer-media viewer-frame" });
+    } else if (state.single === entry) {
+      media = singleCard(entry);
     } else {
       media = el("p", { className: "viewer-note" }, "No preview for this kind of file: download it instead.");
     }
+    if (state.single === entry && !swControls() && !tk && media.tagName === "P") media = singleCard(entry);
     $("[data-field=name]", box).textContent = entry.name;
+    // A share link of one file has nothing behind the viewer to go back to.
+    $("#viewer-close").hidden = state.single === entry;
+    box.setAttribute("aria-modal", state.single === entry ? "false" : "true");
     $("#viewer-download").href = streamURL(entry.path, true);
     $("#viewer-download").hidden = !swControls();
     $("#viewer-copy").hidden = false;
@@ -1140,8 +1499,21 @@
     openViewer(e);
   };
 
-  function closeViewer() {
+  // singleCard is what a share link of one file shows when there is nothing to play: the
+  // file, its size, and the download.
+  function singleCard(entry) {
+    const b = el("button", { type: "button", className: "button primary single-download" }, svg(UI_ICONS.download), `Download ${formatBytes(entry.size)}`);
+    b.addEventListener("click", () => downloadChecked(entry));
+    return el("div", { className: "single-card" },
+      kindIcon(entry.kind || kindOf(entry)),
+      el("p", { className: "single-name" }, entry.name),
+      el("p", { className: "single-meta" }, `${KIND_LABEL[entry.kind || kindOf(entry)] || "File"} · ${formatBytes(entry.size)} · modified ${fullFmt.format(entry.mtime)}`),
+      b);
+  }
+
+  function closeViewer(force) {
     const box = $("#viewer");
+    if (box.hidden || (state.single && !force)) return;
     for (const m of box.querySelectorAll("video, audio")) { m.pause(); m.removeAttribute("src"); m.load(); }
     $("#viewer-body").replaceChildren();
     box.hidden = true;
@@ -1156,7 +1528,7 @@
     ev.preventDefault();
     if (viewerEntry) downloadChecked(viewerEntry);
   });
-  $("#viewer-close").addEventListener("click", closeViewer);
+  $("#viewer-close").addEventListener("click", () => closeViewer());
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#viewer").hidden) closeViewer(); });
 
   // The link plays in any tab of this browser while some rangecast page holds a connection;

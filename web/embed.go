@@ -1,5 +1,5 @@
-// Package web holds the browser app the daemon serves: the page (index.html, app.js,
-// style.css), the JavaScript API's declarations (api.d.ts), and the built WebAssembly client
+// Package web holds the browser app the daemon serves: the page (index.html, app.js and
+// the scripts beside it, style.css), the JavaScript API's declarations (api.d.ts), and the built WebAssembly client
 // under dist/ (a build output, git-ignored, embedded when present).
 package web
 
@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html boot.js app.js sw.js style.css api.d.ts all:dist
+//go:embed index.html *.js style.css api.d.ts all:dist
 var files embed.FS
 
 // FS returns the web app's files, rooted so that "index.html" is the page.

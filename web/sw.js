@@ -9,7 +9,11 @@
 // (the browser aborts the body on every seek, which cancels the stream).
 //
 // Protocol on the per-request port (worker → page, page → worker):
-//   → {op: "open", path}             ← {ok: true, size, type, etag, mtime} | {ok: false, code, message}
+//   → {op: "open", path, download}   ← {ok: true, size, type, etag, mtime} | {ok: false, code, message}
+//                                      (download: a GET of ?download=1, which the page lists
+//                                      with its progress in its Downloads panel)
+//   → {op: "zip", path}              ← {ok: true, name} | {ok: false, code, message}: the folder
+//                                      path as a ZIP the page writes; pulls read it in order
 //   → {op: "pull", offset, length}   ← {chunk: ArrayBuffer (transferred)} | {done: true} | {error}
 //   → {op: "cancel"}                 (no answer; the page releases the file)
 //   → {op: "close"}                  (no answer; the read ended normally)
@@ -19,6 +23,8 @@
 // that each daemon on a relay has its own worker, whose clients are that daemon's pages.
 const SCOPE = new URL(self.registration.scope).pathname;
 const PREFIX = SCOPE + "stream/";
+// zip/<dir>: the folder as a ZIP the page writes as it reads the files (client-zip).
+const ZIP_PREFIX = SCOPE + "zip/";
 // How long one page may take to answer "open": a page still connecting waits for its session.
 const OPEN_TIMEOUT_MS = 20000;
 // How long a chunk may take: a page that was closed or reloaded mid-read never answers, and
@@ -34,6 +40,7 @@ self.addEventListener("install", (e) => {
   if (typeof e.addRoutes === "function") {
     e.waitUntil(e.addRoutes([
       { condition: { urlPattern: PREFIX + "*" }, source: "fetch-event" },
+      { condition: { urlPattern: ZIP_PREFIX + "*" }, source: "fetch-event" },
       { condition: { urlPattern: SCOPE + "*" }, source: "network" },
     ]).catch((err) => console.warn("rangecast worker: static routes not installed:", err)));
   }
@@ -46,7 +53,9 @@ self.addEventListener("message", () => {});
 
 self.addEventListener("fetch", (e) => {
   const url = new URL(e.request.url);
-  if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith(ZIP_PREFIX) && e.request.method === "GET") { e.respondWith(serveZip(e, url)); return; }
+  if (!url.pathname.startsWith(PREFIX)) return;
   if (e.request.method !== "GET" && e.request.method !== "HEAD") {
     e.respondWith(textResponse(405, "Only GET and HEAD are supported.", { Allow: "GET, HEAD" }));
     return;
@@ -61,9 +70,9 @@ function textResponse(status, text, headers = {}) {
   });
 }
 
-function filePath(url) {
+function filePath(url, prefix = PREFIX) {
   try {
-    return "/" + url.pathname.slice(PREFIX.length).split("/").map(decodeURIComponent).filter(Boolean).join("/");
+    return "/" + url.pathname.slice(prefix.length).split("/").map(decodeURIComponent).filter(Boolean).join("/");
   } catch {
     return null;
   }
@@ -129,13 +138,13 @@ async function appClients(e) {
   return app;
 }
 
-async function open(e, path) {
+async function open(e, path, download, op = "open") {
   const none = { code: "not_connected", message: "No rangecast page with a connection to the daemon is open in this browser: open the rangecast link in a tab, then reload this one." };
   for (const c of await appClients(e)) {
     const link = new Link(c);
     let r;
     try {
-      r = await link.ask({ op: "open", path }, OPEN_TIMEOUT_MS);
+      r = await link.ask({ op, path, download }, OPEN_TIMEOUT_MS);
     } catch {
       link.tell({ op: "cancel" });
       continue;
@@ -152,7 +161,8 @@ const STATUS = { not_found: 404, forbidden: 403, invalid_path: 400, not_regular:
 async function serve(e, url) {
   const path = filePath(url);
   if (!path || path === "/") return textResponse(400, "Not a file path.");
-  const { link, meta, error } = await open(e, path);
+  const download = url.searchParams.has("download") && e.request.method === "GET";
+  const { link, meta, error } = await open(e, path, download);
   if (error) return textResponse(STATUS[error.code] || 502, `${path}: ${error.message}`);
 
   const size = meta.size;
@@ -220,4 +230,49 @@ async function serve(e, url) {
     },
   }, { highWaterMark: 4 }); // up to 4 chunks (1 MiB) read ahead of the browser: keeps the channel busy
   return new Response(body, { status, headers });
+}
+
+// serveZip answers zip/<dir>: a 200 with the ZIP as the page writes it, chunk by chunk on
+// each pull (its length is not known ahead: no Content-Length, no ranges).
+async function serveZip(e, url) {
+  const path = filePath(url, ZIP_PREFIX);
+  if (path === null) return textResponse(400, "Not a folder path.");
+  const { link, meta, error } = await open(e, path, true, "zip");
+  if (error) return textResponse(STATUS[error.code] || 502, `${path}: ${error.message}`);
+  const name = (meta.name || "files") + ".zip";
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  const headers = {
+    "Content-Type": "application/zip",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Disposition": `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+  };
+  let pos = 0;
+  const body = new ReadableStream({
+    async pull(ctrl) {
+      let r;
+      try {
+        r = await link.ask({ op: "pull", offset: pos, length: 1 << 30 }, PULL_TIMEOUT_MS);
+      } catch {
+        r = { error: "the page writing this zip stopped answering" };
+      }
+      if (r.error) {
+        link.tell({ op: "cancel" });
+        ctrl.error(new Error(r.error));
+        return;
+      }
+      if (r.chunk && r.chunk.byteLength) {
+        pos += r.chunk.byteLength;
+        ctrl.enqueue(new Uint8Array(r.chunk));
+      }
+      if (r.done) {
+        link.tell({ op: "close" });
+        ctrl.close();
+      }
+    },
+    cancel() {
+      link.tell({ op: "cancel" });
+    },
+  }, { highWaterMark: 4 });
+  return new Response(body, { status: 200, headers });
 }
