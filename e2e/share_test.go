@@ -322,7 +322,7 @@ func TestShareLinkThroughRelay(t *testing.T) {
 	cmd := exec.Command(binPath, "serve", "--listen", "127.0.0.1:0", "--relay", relayURL, "--relay-ca", ca.CA,
 		"--identity", idFile, shareTree(t))
 	cmd.Env = append(os.Environ(), append(env, "RANGECAST_TOKEN=relayed-owner-token")...)
-	startProc(t, cmd, 2, "daemon")
+	testdaemon.StartProc(t, cmd, 2, "daemon")
 	d := &shareDaemon{state: state, env: env}
 
 	relayed := func(links []string) string {
