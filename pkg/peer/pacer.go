@@ -109,12 +109,18 @@ func (p *pacer) rtt() time.Duration {
 
 // btlBw is the bandwidth estimate in bytes/s, 0 before the first round. The caller holds mu.
 func (p *pacer) btlBw() float64 {
+	m := p.maxBw()
+	if p.bwHi > 0 {
+		m = min(m, p.bwHi)
+	}
+	return m
+}
+
+// maxBw is the bandwidth filter's maximum, without bwHi. The caller holds mu.
+func (p *pacer) maxBw() float64 {
 	var m float64
 	for _, v := range p.bw {
 		m = max(m, v)
-	}
-	if p.bwHi > 0 {
-		m = min(m, p.bwHi)
 	}
 	return m
 }
@@ -198,17 +204,16 @@ func (p *pacer) update(now time.Time, buffered int) {
 		// The queue overflowed: what this round delivered is about the bottleneck's rate. (A
 		// longer round was stretched by a stall in loss recovery: its retransmissions say
 		// nothing about a queue.)
-		hi := max(rate, 0.5*p.btlBw())
+		// Never below half the unbounded estimate: a noisy signal (the loss rate is wire
+		// minus written bytes, the queue an RTT that a busy machine inflates too) must not
+		// ratchet the bound down round after round.
+		hi := max(rate, 0.5*p.maxBw())
 		if p.bwHi == 0 || hi < p.bwHi {
 			p.bwHi = hi
 		}
 	case p.bwHi > 0:
 		p.bwHi *= 1.125
-		var m float64
-		for _, v := range p.bw {
-			m = max(m, v)
-		}
-		if p.bwHi > m {
+		if p.bwHi > p.maxBw() {
 			p.bwHi = 0
 		}
 	}
