@@ -23,16 +23,26 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // a gap block), the round-trip time is SCTP's smoothed one. SCTP's own congestion window must
 // not be the tighter limit (NativeOptions.SCTPMinCwnd), or it decides instead.
 //
-// Simplifications against BBR: rounds are timed (one minimum RTT, at least minRound) rather
-// than counted in packets, there is no ProbeRTT state (the minimum RTT is a 30 s windowed
-// minimum of SCTP's smoothed RTT), and a round in which no write had to wait is app-limited:
-// its rate only counts if it is the highest. Additions: a delivery-rate sample never exceeds
-// the rate the previous round sent at (a burst of SACKs is not bandwidth), and a smoothed
-// RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends startup,
-// skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 × the
-// bandwidth-delay product: pion's SCTP retransmits in bursts, so every drop at a
+// Simplifications against BBR: a round ends once the bytes written before it began are
+// delivered (BBR's packet-timed round) and it has lasted at least a minimum RTT (minRound on
+// a LAN), so that a stall in SCTP's loss recovery — a retransmission timeout, when nothing
+// is acknowledged for up to a second — stretches one round instead of filling the
+// bandwidth filter with empty ones: the estimate survives the stall and the sender resumes
+// at the path's rate. There is no ProbeRTT state (the minimum RTT is a 30 s windowed
+// minimum of SCTP's smoothed RTT), and a round in which no write had to wait is
+// app-limited: its rate only counts if it is the highest. Additions: a delivery-rate sample
+// never exceeds the rate the previous round sent at (a burst of SACKs is not bandwidth), and
+// a smoothed RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends
+// startup, skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 ×
+// the bandwidth-delay product: pion's SCTP retransmits in bursts, so every drop at a
 // bottleneck costs more than for TCP, and a stall for a retransmission timeout (1 s) more
 // still.
+//
+// Loss at a bottleneck (BBRv2's bw_hi, simplified): a round that retransmitted more than
+// lossThresh of what it sent while a queue stood bounds the bandwidth estimate at what
+// that round delivered — with a standing queue, delivery runs at the bottleneck's rate — and
+// every later round without both signals lifts the bound by an eighth, until it no longer
+// binds. Random loss on an idle path (no queue) never sets it.
 type pacer struct {
 	buffered func() int // the association's unacknowledged and unsent bytes
 	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
@@ -45,12 +55,13 @@ type pacer struct {
 
 	roundStart     time.Time
 	roundDelivered int64
-	roundWritten   int64
+	roundWritten   int64 // written at the round's start: the round ends once it is delivered
 	roundWire      uint64
 	lastSendRate   float64 // bytes/s written in the previous round
 	roundWaited    bool    // a write waited for the pacer in this round
 	bw             [bwRounds]float64
 	bwIdx          int
+	bwHi           float64 // a bound on the estimate after loss at a queue, 0 if none
 	minRTT         time.Duration
 	minRTTAt       time.Time
 
@@ -79,7 +90,10 @@ const (
 	minWindow     = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
 	startupGain   = 2.885     // 2/ln 2
 	pacingBurst   = 2 * time.Millisecond
-	wireOverhead  = 1.1 // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
+	wireOverhead  = 1.1      // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
+	lossThresh    = 0.02     // retransmitted / sent in a round, with a queue: congestion (BBRv2's loss_thresh)
+	queueWindow   = 64 << 10 // the inflight cap's floor when a queue stands: a bottleneck is known
+	minLossSample = 64 << 10 // wire bytes a round must send for its loss rate to count
 	maxPoll       = 5 * time.Millisecond
 )
 
@@ -95,6 +109,15 @@ func (p *pacer) rtt() time.Duration {
 
 // btlBw is the bandwidth estimate in bytes/s, 0 before the first round. The caller holds mu.
 func (p *pacer) btlBw() float64 {
+	m := p.maxBw()
+	if p.bwHi > 0 {
+		m = min(m, p.bwHi)
+	}
+	return m
+}
+
+// maxBw is the bandwidth filter's maximum, without bwHi. The caller holds mu.
+func (p *pacer) maxBw() float64 {
 	var m float64
 	for _, v := range p.bw {
 		m = max(m, v)
@@ -121,6 +144,9 @@ func (p *pacer) limits() (rate float64, window int) {
 	pg, cg := p.gains()
 	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
 	bdp := bw * p.rtt().Seconds()
+	if p.queueing {
+		return pg * bw, max(int(cg*bdp), queueWindow)
+	}
 	return pg * bw, max(int(cg*bdp), minWindow)
 }
 
@@ -137,7 +163,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 		return
 	}
 	el := now.Sub(p.roundStart)
-	if el < max(p.rtt(), minRound) {
+	if el < max(p.rtt(), minRound) || delivered < p.roundWritten {
 		return
 	}
 	// What was delivered in this round was mostly sent in the previous one: a burst of
@@ -153,10 +179,15 @@ func (p *pacer) update(now time.Time, buffered int) {
 	// round's writes (and their headers) to the next writes, so that the rate on the wire,
 	// not only that of new data, is the pacing rate. At a bottleneck, retransmitting on top
 	// of a full rate would overflow its queue again.
-	if extra := float64(wire-p.roundWire) - float64(p.written-p.roundWritten)*wireOverhead; extra > 0 {
+	extra := float64(wire-p.roundWire) - float64(p.written-p.roundWritten)*wireOverhead
+	if extra > 0 {
 		if r, _ := p.limits(); r > 0 {
 			p.next = p.next.Add(time.Duration(extra / r * float64(time.Second)))
 		}
+	}
+	var lossRate float64
+	if sent := float64(wire - p.roundWire); sent >= minLossSample && extra > 0 {
+		lossRate = extra / sent
 	}
 	p.roundWire = wire
 	if p.roundWaited || rate > p.btlBw() {
@@ -168,11 +199,29 @@ func (p *pacer) update(now time.Time, buffered int) {
 	// A queue is building somewhere when the smoothed RTT stands well above the minimum: on
 	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
 	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
+	switch {
+	case p.queueing && lossRate > lossThresh && el <= 3*p.rtt():
+		// The queue overflowed: what this round delivered is about the bottleneck's rate. (A
+		// longer round was stretched by a stall in loss recovery: its retransmissions say
+		// nothing about a queue.)
+		// Never below half the unbounded estimate: a noisy signal (the loss rate is wire
+		// minus written bytes, the queue an RTT that a busy machine inflates too) must not
+		// ratchet the bound down round after round.
+		hi := max(rate, 0.5*p.maxBw())
+		if p.bwHi == 0 || hi < p.bwHi {
+			p.bwHi = hi
+		}
+	case p.bwHi > 0:
+		p.bwHi *= 1.125
+		if p.bwHi > p.maxBw() {
+			p.bwHi = 0
+		}
+	}
 	bw := p.btlBw()
 	if pacerTrace {
 		r, w := p.limits()
-		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK wire+%d\n",
-			now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, wire-p.roundWire)
+		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s hi=%.2f sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK loss=%.1f%% round=%v\n",
+			now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, p.bwHi/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, 100*lossRate, el.Round(time.Millisecond))
 	}
 	switch p.mode {
 	case pacerStartup:
