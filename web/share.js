@@ -89,9 +89,8 @@ globalThis.RangecastShare = (() => {
   }
 
   // show puts the banner in the page (replacing an old one), or removes it when info is null.
-  // Its expiry text is kept current every 30 s. As of 2026-11 the daemon checks the expiry
-  // when a session opens, not during it: past it, a page already open keeps working until
-  // it disconnects, and the banner says so.
+  // Its expiry text is kept current every 30 s (at the expiry the daemon ends the session
+  // with link_expired, and the page shows the expired screen).
   let refresh = 0;
   function show(info, isFile) {
     document.querySelector("#share-banner")?.remove();
@@ -101,9 +100,7 @@ globalThis.RangecastShare = (() => {
     document.querySelector(".topbar").after(b);
     if (info.expiry) {
       refresh = setInterval(() => {
-        let t = expiryText(info);
-        if (info.expiry * 1000 <= Date.now()) t += "; this page works until it disconnects";
-        b.querySelector("[data-field=expiry]").textContent = t;
+        b.querySelector("[data-field=expiry]").textContent = expiryText(info);
       }, 30000);
     }
   }

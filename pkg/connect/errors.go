@@ -103,6 +103,8 @@ func CodeOf(err error) Code {
 		return CodeCanceled
 	case errors.As(err, &pe) && pe.Code == wire.CodeRevoked:
 		return CodeLinkRevoked
+	case errors.As(err, &pe) && pe.Code == wire.CodeExpired:
+		return CodeLinkExpired
 	case errors.Is(err, rangefs.ErrGoingAway):
 		return CodeGoingAway
 	case errors.As(err, &pe):

@@ -105,9 +105,14 @@ func serveShare(ctx context.Context, srv *rangefs.Server, conn *peer.Conn, ch *p
 	}
 	log = log.With("link", pub.ID, "peer", addr)
 	log.Info("share session", "scope", pub.Scope, "expiry", pub.Expiry)
+	var expires time.Time
+	if pub.Expiry != 0 {
+		expires = time.Unix(pub.Expiry, 0)
+	}
 	err := srv.ServeSession(ctx, ch, rangefs.SessionOptions{
 		Scope:    pub.Scope,
 		Revoked:  sess.Revoked(),
+		Expires:  expires,
 		OnAccess: func(op, name string) { log.Info("share access", "op", op, "path", name) },
 		OnRead:   sess.AddRead,
 	})

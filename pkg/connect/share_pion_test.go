@@ -203,6 +203,34 @@ func TestShareRevokeClosesOpenSession(t *testing.T) {
 	waitPeers(t, d.h, 0)
 }
 
+// A link that expires while a session is open with it ends that session then, with its own
+// code, as a revocation would: a link for the weekend does not work on Monday in a page left
+// open.
+func TestShareExpiryClosesOpenSession(t *testing.T) {
+	dir := shareTree(t)
+	auth := newAuthority(t)
+	d, _ := startShareDaemon(t, dir, auth, true)
+	l, err := auth.Create("pub", "", 3*time.Second) // expiry in whole seconds: 2 to 3 s from now
+	require.NoError(t, err)
+	r, err := Dial(t.Context(), shareLink(d.http.URL, l), dialOpts())
+	require.NoError(t, err)
+	defer r.Close()
+	_, err = r.Stat(t.Context(), "pub/a.bin")
+	require.NoError(t, err)
+
+	select {
+	case <-r.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session is still open after its link expired")
+	}
+	assert.False(t, time.Now().Before(time.Unix(l.Expiry, 0)), "the session ended before the expiry")
+	_, err = r.Stat(t.Context(), "pub/a.bin")
+	assert.Equal(t, CodeLinkExpired, CodeOf(err), "%v", err)
+	_, err = Dial(t.Context(), shareLink(d.http.URL, l), dialOpts())
+	assert.Equal(t, CodeLinkExpired, CodeOf(err), "%v", err)
+	waitPeers(t, d.h, 0)
+}
+
 // The PROOF v2 example of docs/PROTOCOL.md (Share links): share key 32 × 0x42, link id
 // "AAAAAAAAAAA", scope "pub", expiry 1893456000, the nonce and fingerprints of TestAuthVector.
 // The values were checked with Python's hmac module.

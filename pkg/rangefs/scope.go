@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/rangecast/rangecast/pkg/wire"
 )
@@ -21,6 +22,8 @@ type SessionOptions struct {
 	Scope string
 	// Revoked, when closed, ends the session at once with ERROR REVOKED.
 	Revoked <-chan struct{}
+	// Expires, if not zero, ends the session at that time with ERROR EXPIRED.
+	Expires time.Time
 	// OnAccess, if set, hears each path the session opens, reads by path or lists (op is
 	// "open", "read" or "list"), once it succeeded.
 	OnAccess func(op, name string)

@@ -221,6 +221,12 @@ func (ss *serverSession) run(ctx context.Context) error {
 	go ss.ctrlWriter()
 	go func() { readerDone <- ss.readLoop() }()
 
+	var expired <-chan time.Time // nil: never
+	if !ss.sopts.Expires.IsZero() {
+		t := time.NewTimer(time.Until(ss.sopts.Expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	var err error
 	readerEnded := true
 	select {
@@ -229,6 +235,8 @@ func (ss *serverSession) run(ctx context.Context) error {
 		err, readerEnded = ss.goAway(readerDone)
 	case <-ss.sopts.Revoked: // nil: never
 		err, readerEnded = &ProtocolError{Code: wire.CodeRevoked, Message: "the share link of this session was revoked"}, false
+	case <-expired:
+		err, readerEnded = &ProtocolError{Code: wire.CodeExpired, Message: "the share link of this session has expired"}, false
 	}
 	ss.stop()
 	// Drain even without an ERROR: GOAWAY and the last ENDs must not be dropped by a caller

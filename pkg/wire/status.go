@@ -55,12 +55,14 @@ const (
 	CodeInternal      ErrorCode = 6 // the sender hit a bug or resource failure
 	CodeShutdown      ErrorCode = 7 // the sender is shutting down
 	CodeLimitExceeded ErrorCode = 8 // the peer exceeded a limit that is not per stream
-	CodeRevoked       ErrorCode = 9 // the session's share link was revoked
+	CodeRevoked       ErrorCode = 9  // the session's share link was revoked
+	CodeExpired       ErrorCode = 10 // the session's share link expired
 )
 
 var codeNames = [...]string{
 	"no error", "protocol error", "frame size error", "flow control error", "stream state error",
 	"version mismatch", "internal error", "shutdown", "limit exceeded", "revoked",
+	"expired",
 }
 
 // String returns a short lower-case description of c.

@@ -105,6 +105,7 @@ func TestErrorCodeString(t *testing.T) {
 		{wire.CodeShutdown, "shutdown"},
 		{wire.CodeLimitExceeded, "limit exceeded"},
 		{wire.CodeRevoked, "revoked"},
+		{wire.CodeExpired, "expired"},
 		{10, "code(10)"},
 		{0xffff, "code(65535)"},
 	}
