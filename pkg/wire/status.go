@@ -46,15 +46,15 @@ type ErrorCode uint16
 
 // Connection error codes.
 const (
-	CodeNoError       ErrorCode = 0 // graceful shutdown
-	CodeProtocol      ErrorCode = 1 // a frame that is malformed or not allowed in this state
-	CodeFrameSize     ErrorCode = 2 // a frame above the agreed maximum
-	CodeFlowControl   ErrorCode = 3 // DATA beyond the credit granted
-	CodeStreamState   ErrorCode = 4 // a request on a stream id already in use
-	CodeVersion       ErrorCode = 5 // no protocol version in common
-	CodeInternal      ErrorCode = 6 // the sender hit a bug or resource failure
-	CodeShutdown      ErrorCode = 7 // the sender is shutting down
-	CodeLimitExceeded ErrorCode = 8 // the peer exceeded a limit that is not per stream
+	CodeNoError       ErrorCode = 0  // graceful shutdown
+	CodeProtocol      ErrorCode = 1  // a frame that is malformed or not allowed in this state
+	CodeFrameSize     ErrorCode = 2  // a frame above the agreed maximum
+	CodeFlowControl   ErrorCode = 3  // DATA beyond the credit granted
+	CodeStreamState   ErrorCode = 4  // a request on a stream id already in use
+	CodeVersion       ErrorCode = 5  // no protocol version in common
+	CodeInternal      ErrorCode = 6  // the sender hit a bug or resource failure
+	CodeShutdown      ErrorCode = 7  // the sender is shutting down
+	CodeLimitExceeded ErrorCode = 8  // the peer exceeded a limit that is not per stream
 	CodeRevoked       ErrorCode = 9  // the session's share link was revoked
 	CodeExpired       ErrorCode = 10 // the session's share link expired
 )

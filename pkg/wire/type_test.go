@@ -106,7 +106,7 @@ func TestErrorCodeString(t *testing.T) {
 		{wire.CodeLimitExceeded, "limit exceeded"},
 		{wire.CodeRevoked, "revoked"},
 		{wire.CodeExpired, "expired"},
-		{10, "code(10)"},
+		{11, "code(11)"},
 		{0xffff, "code(65535)"},
 	}
 	for _, tt := range tests {
