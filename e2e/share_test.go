@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -227,40 +225,14 @@ func TestShareFileLink(t *testing.T) {
 	require.NoError(t, err)
 
 	_, links = d.share(t, "pub/data.bin")
-	dl := t.TempDir()
-	_, err = chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl, EventsEnabled: new(true),
-	})
-	require.NoError(t, err)
-	var (
-		mu    sync.Mutex
-		state cdpbrowser.DownloadProgressState
-	)
-	require.NoError(t, chromedp.ListenBrowser(ctx, func(ev any) {
-		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok {
-			mu.Lock()
-			state = p.State
-			mu.Unlock()
-		}
-	}))
+	dl, waitDownload := allowDownloads(t, ctx)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
 	openApp(t, ctx, links[0], "browsing")
 	waitFor(t, ctx, `document.querySelector("#viewer-body .single-download") !== null`, "the download card")
 	shot(t, ctx, "share-file-download.png")
 	_, err = eval[bool](ctx, `(document.querySelector("#viewer-body .single-download").click(), true)`)
 	require.NoError(t, err)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		mu.Lock()
-		st := state
-		mu.Unlock()
-		if st == cdpbrowser.DownloadProgressStateCompleted || st == cdpbrowser.DownloadProgressStateCanceled {
-			require.Equal(t, cdpbrowser.DownloadProgressStateCompleted, st)
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the download did not finish (state %q)", st)
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitDownload(60 * time.Second)
 	f, err := os.Open(filepath.Join(dl, "data.bin"))
 	require.NoError(t, err)
 	defer f.Close()
