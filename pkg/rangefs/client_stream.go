@@ -3,7 +3,6 @@ package rangefs
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/rangecast/rangecast/pkg/wire"
@@ -37,15 +36,8 @@ type cstream struct {
 
 	readAhead *seqReader // File.Read's stream: its DATA is a cache the session may reclaim
 	waiting   bool       // a consumer waits in next
-	evicted   bool       // reclaimed: next fails with errEvicted
 	lastUse   uint64     // c.useSeq when the consumer last took a frame
 }
-
-// errEvicted is returned by next on a read-ahead stream whose queued DATA was dropped to make
-// room for a consumer waiting on another stream. File.Read never sees it: a stream is only
-// reclaimed while its File is not being read, and marked done, so the next Read starts a new
-// stream where the File is.
-var errEvicted = errors.New("rangefs: read-ahead reclaimed")
 
 func (s *cstream) signal() {
 	select {
@@ -61,10 +53,6 @@ func (s *cstream) next(ctx context.Context) (item, *wire.End, error) {
 	c := s.c
 	for {
 		c.mu.Lock()
-		if s.evicted {
-			c.mu.Unlock()
-			return item{}, nil, errEvicted
-		}
 		if len(s.queue) > 0 {
 			it := s.queue[0]
 			s.queue[0] = item{}
@@ -123,7 +111,7 @@ func (c *Client) reclaimLocked() bool {
 	}
 	var idle []*cstream
 	for _, s := range c.streams {
-		if s.readAhead != nil && !s.waiting && !s.evicted {
+		if s.readAhead != nil && !s.waiting && !s.abandoned {
 			idle = append(idle, s)
 		}
 	}
@@ -152,9 +140,8 @@ func (c *Client) reclaimLocked() bool {
 			}
 			r.cur, r.rest = item{}, nil
 		}
-		r.done = true
+		r.done = true // its File's next Read starts a new stream where it stands
 		r.f.mu.Unlock()
-		s.evicted = true
 		if s.ended {
 			c.removeLocked(s)
 		} else {
