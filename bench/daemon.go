@@ -30,9 +30,15 @@ func startDaemon(ctx context.Context, cfg *config, extra ...string) (*daemon, er
 	return startDaemonEnv(ctx, cfg, nil, extra...)
 }
 
+// envServeFlags, $RANGECAST_BENCH_SERVE_FLAGS, holds extra `rangecast serve` flags
+// (space-separated) for every daemon the bench starts: to measure a tuning flag on any
+// group, as in RANGECAST_BENCH_SERVE_FLAGS=--sctp-min-cwnd=0 go run ./bench -only browser.
+const envServeFlags = "RANGECAST_BENCH_SERVE_FLAGS"
+
 // startDaemonEnv is startDaemon with env added to this process's environment.
 func startDaemonEnv(ctx context.Context, cfg *config, env []string, extra ...string) (*daemon, error) {
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--max-peers", "128", "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--max-peers", "128", "--log-level", "warn"}, strings.Fields(os.Getenv(envServeFlags))...)
+	args = append(args, extra...)
 	cmd := exec.Command(cfg.bin, append(args, cfg.dataDir)...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
