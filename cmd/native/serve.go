@@ -99,7 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
 	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
 	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
-	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: floor under SCTP's congestion window in bytes, even after a timeout (0: none); unsafe on narrow paths without --pacing")
+	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: most of the floor under SCTP's congestion window in bytes, kept even after a timeout; each peer's is sized from its signaling round trip (25 MB/s × RTT, none under 64 KiB, this much for a relayed peer); 0: none. Unsafe on narrow paths without --pacing")
 	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: cap on SCTP's retransmission timeout (0: pion's 60 s, and its 1 s minimum); keep it above RTT + 200 ms")
 	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
 	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
@@ -240,12 +240,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		Status:     func() any { return status() },
 		Token:      cfg.token,
 		MaxPeers:   cfg.maxPeers,
-		Peer: func() peer.Config {
+		Peer: func(r *http.Request) peer.Config {
 			servers := iceServers
 			if rd != nil {
 				servers = append(relayICEServers(rd), iceServers...)
 			}
 			learnMappedAddrs(mux, servers, log)
+			rtt, measured := signalingRTT(r)
+			floor := sctpFloor(cfg.sender.minCwnd, rtt, measured)
+			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor)
 			return peer.Config{
 				ICEServers:    servers,
 				HighWaterMark: cfg.sender.sendBuffer,
@@ -271,7 +274,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					SCTPReceiveBufferSize:  4 << 20,
 					SCTPCwndCAStep:         uint32(cfg.sender.caStep),     //nolint:gosec // a tuning flag
 					SCTPFastRtxWnd:         uint32(cfg.sender.fastRtxWnd), //nolint:gosec // a tuning flag
-					SCTPMinCwnd:            uint32(cfg.sender.minCwnd),    //nolint:gosec // a tuning flag
+					SCTPMinCwnd:            floor,
 					SCTPRTOMax:             cfg.sender.rtoMax,
 					Pacing:                 cfg.sender.pacing,
 				},
@@ -315,8 +318,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			return err
 		}
 	}
+	tl := &tcpListener{Listener: ln}
 	hs := &http.Server{
 		Handler:           newMux(sig, assets),
+		ConnContext:       tl.connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Above the 20 s long poll, and room for the wasm over a slow link.
@@ -327,7 +332,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 	served := make(chan error, 1)
 	// Beyond --max-http-conns, connections wait in the kernel's backlog rather than each
 	// costing a goroutine and buffers; ReadHeaderTimeout bounds how long one can hold a place.
-	go func() { served <- hs.Serve(netutil.LimitListener(ln, cfg.maxConns)) }()
+	go func() { served <- hs.Serve(netutil.LimitListener(tl, cfg.maxConns)) }()
 
 	link := signaling.Link{Base: "http://" + linkHost(ln.Addr().(*net.TCPAddr)), Token: cfg.token}
 	cln, err := listenControl(sdir, log)

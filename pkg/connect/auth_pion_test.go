@@ -126,7 +126,7 @@ func TestAuthManInTheMiddleRefused(t *testing.T) {
 	mitm, err := signaling.NewHandler(signaling.HandlerOptions{
 		SkipToken:  true,
 		InBandAuth: true,
-		Peer:       loopbackPeer,
+		Peer:       answererPeer,
 		OnConnect: func(ctx context.Context, toClient *peer.Conn) {
 			mitmDone <- func() error {
 				fromClient, err := toClient.Accept(ctx)
@@ -355,7 +355,7 @@ func TestAuthImpostorDaemonRefused(t *testing.T) {
 	impostor, err := signaling.NewHandler(signaling.HandlerOptions{
 		SkipToken:  true,
 		InBandAuth: true,
-		Peer:       loopbackPeer,
+		Peer:       answererPeer,
 		OnConnect: func(ctx context.Context, c *peer.Conn) {
 			ch, err := c.Accept(ctx)
 			if err != nil {

@@ -49,7 +49,7 @@ func startRestartable(t *testing.T, dir string) *restartable {
 
 // restart drops every peer and serves on with a new handler taking token.
 func (d *restartable) restart(token string) {
-	h, err := signaling.NewHandler(signaling.HandlerOptions{Token: token, Peer: loopbackPeer, OnConnect: ServeFiles(d.srv, ServeOptions{Token: token})})
+	h, err := signaling.NewHandler(signaling.HandlerOptions{Token: token, Peer: answererPeer, OnConnect: ServeFiles(d.srv, ServeOptions{Token: token})})
 	require.NoError(d.t, err)
 	if old := d.h.Swap(h); old != nil {
 		require.NoError(d.t, old.Close())

@@ -34,6 +34,9 @@ const testToken = "s3cret-token"
 // loopbackPeer keeps every ICE packet on loopback.
 func loopbackPeer() peer.Config { return peer.Config{Native: peer.NativeOptions{LoopbackOnly: true}} }
 
+// answererPeer is loopbackPeer for a signaling.Handler.
+func answererPeer(*http.Request) peer.Config { return loopbackPeer() }
+
 type daemon struct {
 	h    *signaling.Handler
 	http *httptest.Server
@@ -47,7 +50,7 @@ func startDaemon(t *testing.T, dir string, mod func(*signaling.HandlerOptions)) 
 	t.Helper()
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
-	opts := signaling.HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: ServeFiles(srv, ServeOptions{Token: testToken})}
+	opts := signaling.HandlerOptions{Token: testToken, Peer: answererPeer, OnConnect: ServeFiles(srv, ServeOptions{Token: testToken})}
 	if mod != nil {
 		mod(&opts)
 	}

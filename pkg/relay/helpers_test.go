@@ -32,6 +32,9 @@ const testToken = "relay-test-s3cret-T0KEN"
 // loopbackPeer keeps every ICE packet on loopback.
 func loopbackPeer() peer.Config { return peer.Config{Native: peer.NativeOptions{LoopbackOnly: true}} }
 
+// answererPeer is loopbackPeer for a signaling.Handler.
+func answererPeer(*http.Request) peer.Config { return loopbackPeer() }
+
 // capture records every byte a relay reads from its TCP connections, every WebSocket
 // message it decodes, and its log.
 type capture struct {
@@ -150,7 +153,7 @@ func startDaemon(t *testing.T, relayURL string, key ed25519.PrivateKey, dir stri
 	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
 	require.NoError(t, err)
 	h, err := signaling.NewHandler(signaling.HandlerOptions{
-		Token: testToken, Peer: loopbackPeer,
+		Token: testToken, Peer: answererPeer,
 		OnConnect:  connect.ServeFiles(srv, connect.ServeOptions{Token: testToken}),
 		InBandAuth: true,
 	})

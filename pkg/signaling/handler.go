@@ -32,10 +32,12 @@ type HandlerOptions struct {
 	// serves relayed ones: for a daemon that relies on the in-band check alone, and for its
 	// tests. It requires InBandAuth.
 	SkipToken    bool
-	MaxPeers     int                // peers at once, connecting or connected; 64
-	SetupTimeout time.Duration      // offer → connected, else the peer is dropped; 30 s
-	PollTimeout  time.Duration      // how long a GET …/signals waits for news; 20 s
-	Peer         func() peer.Config // the Conn settings (Role, OnSignal, OnStateChange are set here)
+	MaxPeers     int           // peers at once, connecting or connected; 64
+	SetupTimeout time.Duration // offer → connected, else the peer is dropped; 30 s
+	PollTimeout  time.Duration // how long a GET …/signals waits for news; 20 s
+	// Peer returns the settings of the Conn for an offer (Role, OnSignal, OnStateChange are
+	// set here); r is the offer's request, a relayed one's as ServeRelayed got it.
+	Peer func(r *http.Request) peer.Config
 	// OnConnect runs in its own goroutine once a peer is connected. When it returns, the Conn
 	// is closed and the peer's slot is freed. ctx ends when the Handler closes.
 	OnConnect func(ctx context.Context, c *peer.Conn)
@@ -106,7 +108,7 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		opts.PollTimeout = 20 * time.Second
 	}
 	if opts.Peer == nil {
-		opts.Peer = func() peer.Config { return peer.Config{} }
+		opts.Peer = func(*http.Request) peer.Config { return peer.Config{} }
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -332,7 +334,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 
 	connected := make(chan struct{})
 	var once sync.Once
-	cfg := h.opts.Peer()
+	cfg := h.opts.Peer(r)
 	cfg.Role = peer.Answerer
 	cfg.OnSignal = p.add
 	cfg.OnStateChange = func(s peer.State) {

@@ -71,7 +71,7 @@ func FuzzHandlerInput(f *testing.F) {
 	f.Add(uint8(fuzzPollAfter), []byte("-1"))
 
 	h, err := NewHandler(HandlerOptions{
-		Token: testToken, Peer: loopbackPeer, OnConnect: echo,
+		Token: testToken, Peer: answererPeer, OnConnect: echo,
 		MaxPeers: 8, SetupTimeout: 2 * time.Second, PollTimeout: 10 * time.Millisecond,
 	})
 	if err != nil {

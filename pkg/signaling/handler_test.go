@@ -30,6 +30,9 @@ const testToken = "s3cret-token"
 // loopbackPeer keeps every ICE packet on loopback.
 func loopbackPeer() peer.Config { return peer.Config{Native: peer.NativeOptions{LoopbackOnly: true}} }
 
+// answererPeer is loopbackPeer for a signaling.Handler.
+func answererPeer(*http.Request) peer.Config { return loopbackPeer() }
+
 type daemon struct {
 	h    *Handler
 	http *httptest.Server
@@ -59,7 +62,7 @@ func echo(ctx context.Context, c *peer.Conn) {
 // closes everything and waits for it.
 func startDaemon(t *testing.T, mod func(*HandlerOptions)) *daemon {
 	t.Helper()
-	opts := HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: echo}
+	opts := HandlerOptions{Token: testToken, Peer: answererPeer, OnConnect: echo}
 	if mod != nil {
 		mod(&opts)
 	}

@@ -56,7 +56,7 @@ func (s *relayStub) wrap(h *Handler) http.Handler {
 // A relayed link's Dial signals without the token, and ServeRelayed serves it without one,
 // but only on a daemon that authenticates its peers in-band.
 func TestServeRelayed(t *testing.T) {
-	h, err := NewHandler(HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: echo, InBandAuth: true})
+	h, err := NewHandler(HandlerOptions{Token: testToken, Peer: answererPeer, OnConnect: echo, InBandAuth: true})
 	require.NoError(t, err)
 	stub := &relayStub{}
 	hs := httptest.NewServer(stub.wrap(h))
@@ -88,7 +88,7 @@ func TestServeRelayed(t *testing.T) {
 }
 
 func TestServeRelayedNeedsInBandAuth(t *testing.T) {
-	h, err := NewHandler(HandlerOptions{Token: testToken, Peer: loopbackPeer, OnConnect: echo})
+	h, err := NewHandler(HandlerOptions{Token: testToken, Peer: answererPeer, OnConnect: echo})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = h.Close() })
 	w := httptest.NewRecorder()

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connKey is the context key under which the daemon's HTTP server keeps each request's TCP
+// connection, for signalingRTT.
+type connKey struct{}
+
+// tcpListener remembers the TCP connections it accepted, by remote address, until they
+// close: the listener wrapped around it (netutil.LimitListener) hides the *net.TCPConn from
+// http.Server.ConnContext, which finds it here (connContext).
+type tcpListener struct {
+	net.Listener
+	conns sync.Map // remote address → *net.TCPConn
+}
+
+func (l *tcpListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	key := tc.RemoteAddr().String()
+	l.conns.Store(key, tc)
+	return &trackedConn{TCPConn: tc, forget: func() { l.conns.CompareAndDelete(key, tc) }}, nil
+}
+
+// connContext is the daemon's http.Server.ConnContext: it puts c's TCP connection in the
+// context of every request that c carries.
+func (l *tcpListener) connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := l.conns.Load(c.RemoteAddr().String()); ok {
+		return context.WithValue(ctx, connKey{}, tc)
+	}
+	return ctx
+}
+
+// trackedConn is an accepted connection that leaves tcpListener's map when closed.
+type trackedConn struct {
+	*net.TCPConn
+	once   sync.Once
+	forget func()
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(c.forget)
+	return c.TCPConn.Close()
+}
+
+// signalingRTT is the round trip of the TCP connection that carried r, as the kernel
+// measured it: the path between the daemon and a peer signaling it directly, which its
+// WebRTC traffic takes too. ok is false for a request that came another way (a relayed
+// one: its connection ends at the relay) or where the kernel does not say.
+func signalingRTT(r *http.Request) (time.Duration, bool) {
+	c, ok := r.Context().Value(connKey{}).(*net.TCPConn)
+	if !ok {
+		return 0, false
+	}
+	return tcpRTT(c)
+}
+
+// floorRate is the rate that the SCTP window floor is sized to carry over a peer's round
+// trip: the pacer (pkg/peer) decides the rate under it.
+const floorRate = 25e6 // bytes/s
+
+// minFloor: a floor smaller than this is none; pion's own window recovers within a few
+// round trips on such a short path.
+const minFloor = 64 << 10
+
+// sctpFloor is the floor under SCTP's congestion window for a peer at round trip rtt (ok
+// false: not measured), at most max (--sctp-min-cwnd). The floor holds SCTP's loss-based
+// window open for the pacer on a long lossy path, where NewReno would collapse it (50 ms,
+// 1 % loss: 0.32 MB/s without, 10 MB/s with it). On a short path it only does harm: a
+// receiver whose UDP socket buffer overflows while its process is descheduled — Chromium's
+// is 128 KiB, a few dozen datagrams — loses a burst, and SCTP, held at the floor, resends
+// the window at once into the same full buffer, until a retransmission timeout (into
+// Chromium on loopback: 4× slower, docs/BENCHMARKS.md). So the floor is sized from the round
+// trip of the peer's signaling connection: none on loopback or a LAN, the full max from
+// about 40 ms, and the full max for a peer not measured (relayed: most likely far).
+func sctpFloor(max uint, rtt time.Duration, ok bool) uint32 {
+	f := float64(max)
+	if ok {
+		f = min(f, floorRate*rtt.Seconds())
+	}
+	if f < minFloor {
+		return 0
+	}
+	return uint32(f)
+}

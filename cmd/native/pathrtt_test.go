@@ -1,0 +1,75 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/internal/netns"
+	"github.com/rangecast/rangecast/internal/testdaemon"
+	"github.com/rangecast/rangecast/internal/wan"
+)
+
+func TestSCTPFloor(t *testing.T) {
+	const max = 1 << 20
+	for _, c := range []struct {
+		max  uint
+		rtt  time.Duration
+		ok   bool
+		want uint32
+	}{
+		{max, 60 * time.Microsecond, true, 0}, // loopback
+		{max, 2 * time.Millisecond, true, 0},  // a LAN: 50 KB, under minFloor
+		{max, 10 * time.Millisecond, true, 250_000},
+		{max, 40 * time.Millisecond, true, 1_000_000},
+		{max, 200 * time.Millisecond, true, max},
+		{max, 0, false, max}, // relayed: not measured
+		{0, 200 * time.Millisecond, true, 0},
+		{0, 0, false, 0},
+	} {
+		require.Equal(t, c.want, sctpFloor(c.max, c.rtt, c.ok), "max %d, rtt %v, measured %v", c.max, c.rtt, c.ok)
+	}
+}
+
+// The daemon sizes each peer's SCTP window floor from the round trip of the connection that
+// carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
+// namespace (the same host) none. Read from the daemon's debug log of each offer.
+func TestSCTPFloorFollowsSignalingPath(t *testing.T) {
+	netns.Require(t)
+	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	wrapper := filepath.Join(t.TempDir(), "rangecast-in-a")
+	require.NoError(t, os.WriteFile(wrapper,
+		[]byte("#!/bin/sh\nexec ip netns exec "+l.Namespace(wan.A)+" "+binPath+" \"$@\"\n"), 0o755))
+	d := testdaemon.Start(t, wrapper, []string{"RANGECAST_TOKEN=test-token-123"},
+		"--listen", l.AddrA().String()+":0", "--log-level", "debug", dataDir)
+
+	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+)`)
+	ls := func(side wan.Side) []string {
+		t.Helper()
+		before := len(offers.FindAllStringSubmatch(d.Log.String(), -1))
+		out, err := l.CommandContext(t.Context(), side, binPath, "ls", d.Link).CombinedOutput()
+		require.NoError(t, err, "ls from %v: %s", side, out)
+		require.Contains(t, string(out), "mid.bin")
+		all := offers.FindAllStringSubmatch(d.Log.String(), -1)
+		require.Len(t, all, before+1, "one offer logged: %s", d.Log.String())
+		return all[before]
+	}
+	far := ls(wan.B)
+	require.Equal(t, "true", far[2], "the far peer's round trip was measured: %v", far)
+	rtt, err := time.ParseDuration(far[1])
+	require.NoError(t, err)
+	require.InDelta(t, 60, rtt.Seconds()*1000, 30, "the far peer's signaling RTT: %v", far)
+	require.Equal(t, "1048576", far[3], "the far peer's floor: %v", far)
+
+	near := ls(wan.A)
+	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
+	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
+}
