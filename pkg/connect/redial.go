@@ -165,7 +165,10 @@ func (r *Redialer) supervise(cur *Remote) {
 			r.finish(errClosedByUser)
 			return
 		}
-		if !r.opts.Reconnect {
+		// A refusal the daemon typed (the share link was revoked or has expired) ends the
+		// session for good: a reconnect would only be refused again, after a backoff shown
+		// as "reconnecting".
+		if !r.opts.Reconnect || final(err) {
 			r.finish(err)
 			return
 		}
@@ -273,12 +276,22 @@ func (r *Redialer) reconnect(cause error) (*Remote, error) {
 			return nil, errClosedByUser
 		}
 		err = WithCode(DialCodeOf(err), err)
-		if c := CodeOf(err); c == CodeUnauthorized || c == CodeBadLink || c == CodeLinkExpired || c == CodeLinkRevoked {
+		if final(err) {
 			return nil, err
 		}
 		cause = err
 		delay = min(delay*2, r.opts.BackoffMax)
 	}
+}
+
+// final reports whether err ends a Redialer instead of starting a reconnect: the daemon
+// refused the token or the link, or the share link was revoked or has expired.
+func final(err error) bool {
+	switch CodeOf(err) {
+	case CodeUnauthorized, CodeBadLink, CodeLinkExpired, CodeLinkRevoked:
+		return true
+	}
+	return false
 }
 
 // finish ends the Redialer: Current returns "closed" from now on.
