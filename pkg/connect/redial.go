@@ -58,7 +58,7 @@ var errClosedByUser = Errorf(CodeClosed, "the connection was closed")
 // Redialer keeps a Remote connected to one daemon: it watches the current connection and,
 // when it is lost, replaces it, backing off between attempts, until Close or an error that
 // reconnecting cannot fix (a refused token or a bad link: the daemon restarted with another
-// token, and only a new link helps). It also measures the bytes received and their rate.
+// token, and only a new link helps; a share link revoked or expired, even while connected). It also measures the bytes received and their rate.
 type Redialer struct {
 	link       string
 	opts       RedialOptions
