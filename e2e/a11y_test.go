@@ -77,6 +77,11 @@ func TestAccessibility(t *testing.T) {
 				hc, err := eval[headerCheck](ctx, headerFitsJS+`(false)`)
 				require.NoError(t, err)
 				assert.Empty(t, hc.Overflow, "%s: header elements cut or spilling", screen)
+				if screen == "viewer" {
+					vc, err := eval[headerCheck](ctx, headerFitsJS+`(false, ".viewer-head")`)
+					require.NoError(t, err)
+					assert.Empty(t, vc.Overflow, "%s: the viewer's title bar cut or spilling", screen)
+				}
 				shot(t, ctx, fmt.Sprintf("a11y-%s-%s.png", screen, size.name))
 			}
 

@@ -364,17 +364,17 @@ type headerCheck struct {
 	Height   int      `json:"height"`
 }
 
-// headerFitsJS lists the header's elements whose content is wider or taller than their box
-// (cut, or hidden behind an ellipsis) or that reach past the window's edge, then, with the
-// connection details open (if open is true), the same for them and what they say.
-const headerFitsJS = `(async (open) => {
+// headerFitsJS lists the header's elements (or root's) whose content is wider or taller than
+// their box (cut, or hidden behind an ellipsis) or that reach past the window's edge, then,
+// with the connection details open (if open is true), the same for them and what they say.
+const headerFitsJS = `(async (open, root = ".topbar") => {
   const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const toggle = document.querySelector("#conn-toggle");
   if (open && toggle && toggle.getAttribute("aria-expanded") !== "true") toggle.click();
   await frame();
   const overflow = [];
   const vw = document.documentElement.clientWidth;
-  for (const e of [document.querySelector(".topbar"), ...document.querySelectorAll(".topbar *")]) {
+  for (const e of [document.querySelector(root), ...document.querySelectorAll(root + " *")]) {
     if (!e.getClientRects().length || e.closest("svg") || e.closest(".visually-hidden")) continue;
     const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
     const name = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "") + " " + JSON.stringify(e.textContent.trim().slice(0, 24));
