@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
@@ -73,6 +74,14 @@ func TestAccessibility(t *testing.T) {
 			check := func(screen string) {
 				t.Helper()
 				axeCheck(t, ctx, src, screen)
+				hc, err := eval[headerCheck](ctx, headerFitsJS+`(false)`)
+				require.NoError(t, err)
+				assert.Empty(t, hc.Overflow, "%s: header elements cut or spilling", screen)
+				if screen == "viewer" {
+					vc, err := eval[headerCheck](ctx, headerFitsJS+`(false, ".viewer-head")`)
+					require.NoError(t, err)
+					assert.Empty(t, vc.Overflow, "%s: the viewer's title bar cut or spilling", screen)
+				}
 				shot(t, ctx, fmt.Sprintf("a11y-%s-%s.png", screen, size.name))
 			}
 

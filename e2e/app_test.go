@@ -325,12 +325,22 @@ func TestAppAccessibility(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "viewer-close → /inside.txt entry open-button", focus, "focus while the viewer is open → after closing it")
 
+	src := axeSource(t)
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"mobile", 390, 844}, {"desktop", 1280, 800}} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h)))
+		headerFits(t, ctx, src, "app-header-"+size.name)
+	}
+
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+
 	m, err := eval[mobileCheck](ctx, `(async () => {
 	  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
 	  const de = document.documentElement, wrap = document.querySelector(".table-wrap");
 	  const small = []; let targets = 0;
-	  for (const e of document.querySelectorAll(".topbar a[href], #browser a[href], #browser button, #browser input")) {
+	  for (const e of document.querySelectorAll(".topbar a[href], .topbar button, #browser a[href], #browser button, #browser input")) {
 	    if (!e.offsetParent) continue; // not displayed
 	    const t = e.tagName === "INPUT" ? e.closest("label") || e : e;
 	    const r = t.getBoundingClientRect();
@@ -345,4 +355,71 @@ func TestAppAccessibility(t *testing.T) {
 	assert.LessOrEqual(t, m.ScrollW, m.ClientW, "the page scrolls sideways")
 	assert.LessOrEqual(t, m.WrapOverflow, 0, "the file table scrolls sideways")
 	assert.Empty(t, m.Small, "targets smaller than 44 px")
+}
+
+type headerCheck struct {
+	Overflow []string `json:"overflow"`
+	Expanded string   `json:"expanded"`
+	Details  []string `json:"details"`
+	Height   int      `json:"height"`
+}
+
+// headerFitsJS lists the header's elements (or root's) whose content is wider or taller than
+// their box (cut, or hidden behind an ellipsis) or that reach past the window's edge, then,
+// with the connection details open (if open is true), the same for them and what they say.
+const headerFitsJS = `(async (open, root = ".topbar") => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const toggle = document.querySelector("#conn-toggle");
+  if (open && toggle && toggle.getAttribute("aria-expanded") !== "true") toggle.click();
+  await frame();
+  const overflow = [];
+  const vw = document.documentElement.clientWidth;
+  for (const e of [document.querySelector(root), ...document.querySelectorAll(root + " *")]) {
+    if (!e.getClientRects().length || e.closest("svg") || e.closest(".visually-hidden")) continue;
+    const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+    const name = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "") + " " + JSON.stringify(e.textContent.trim().slice(0, 24));
+    if (cs.display !== "inline" && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1) && cs.overflow !== "visible") overflow.push(name + " cut: " + e.scrollWidth + "×" + e.scrollHeight + " in " + e.clientWidth + "×" + e.clientHeight);
+    else if (cs.display !== "inline" && e.scrollWidth > e.clientWidth + 1) overflow.push(name + " spills: " + e.scrollWidth + " px in " + e.clientWidth);
+    if (r.left < -0.5 || r.right > vw + 0.5) overflow.push(name + " outside the window: " + Math.round(r.left) + ".." + Math.round(r.right) + " in " + vw);
+  }
+  const d = document.querySelector("#conn-details");
+  return {
+    overflow, expanded: toggle ? toggle.getAttribute("aria-expanded") : "(no toggle)",
+    details: d && !d.hidden ? [...d.querySelectorAll("dt")].map(t => t.textContent + ": " + t.nextElementSibling.textContent) : [],
+    height: Math.round(document.querySelector(".topbar").getBoundingClientRect().height),
+  };
+})`
+
+// headerFits checks that the header shows the connection's state without cutting or
+// spilling anything at this width, that its toggle opens the connection details (round
+// trip, throughput, bytes, UDP address) which fit as well, runs axe-core with them open,
+// saves screenshots closed and open, and closes them again with Escape.
+func headerFits(t *testing.T, ctx context.Context, axeSrc, name string) {
+	t.Helper()
+	closed, err := eval[headerCheck](ctx, headerFitsJS+`(false)`)
+	require.NoError(t, err)
+	shot(t, ctx, name+".png")
+	t.Logf("%s: header %d px high, closed; overflow: %v", name, closed.Height, closed.Overflow)
+	assert.Empty(t, closed.Overflow, "%s: header elements cut or spilling", name)
+	assert.Equal(t, "false", closed.Expanded, "%s: the connection toggle", name)
+
+	open, err := eval[headerCheck](ctx, headerFitsJS+`(true)`)
+	require.NoError(t, err)
+	shot(t, ctx, name+"-details.png")
+	t.Logf("%s: details %q; overflow: %v", name, open.Details, open.Overflow)
+	assert.Empty(t, open.Overflow, "%s: header elements cut or spilling with the details open", name)
+	assert.Equal(t, "true", open.Expanded, "%s: aria-expanded once opened", name)
+	require.Len(t, open.Details, 4, "%s: the connection details", name)
+	assert.Regexp(t, `^Round trip: \d`, open.Details[0])
+	assert.Regexp(t, `^Throughput: \d`, open.Details[1])
+	assert.Regexp(t, `^Received: \d`, open.Details[2])
+	assert.Regexp(t, `^Daemon's UDP address: 127\.0\.0\.1:\d+$`, open.Details[3])
+	axeCheck(t, ctx, axeSrc, name+"-details")
+
+	_, err = eval[bool](ctx, `(document.querySelector("#conn-toggle").focus(), document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true})), true)`)
+	require.NoError(t, err)
+	after, err := eval[headerCheck](ctx, headerFitsJS+`(false)`)
+	require.NoError(t, err)
+	assert.Equal(t, "false", after.Expanded, "%s: Escape closes the details", name)
+	assert.Empty(t, after.Details, "%s: Escape closes the details", name)
 }

@@ -177,9 +177,19 @@ func TestShareFolderLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, hexSum(data256[:3<<20]), sum)
 
-	// Revoked while the page is open: its own screen, no retry, and it stays there.
+	// Revoked while the page is open: its own screen at once (never "reconnecting" first: a
+	// MutationObserver records every page state and status text on the way), no retry, and it
+	// stays there.
+	_, err = eval[bool](ctx, recordStatesJS)
+	require.NoError(t, err)
 	d.revoke(t, id)
 	waitFor(t, ctx, `document.body.dataset.state === "error"`, "the error screen after revoke")
+	seen, err := eval[[]string](ctx, `window.seenStates`)
+	require.NoError(t, err)
+	t.Logf("page states and status texts from the revoke to its screen: %q", seen)
+	for _, s := range seen {
+		assert.NotRegexp(t, `(?i)reconnect|disconnected`, s, "the page showed a reconnect before the revoked screen")
+	}
 	v = readView(t, ctx)
 	assert.Equal(t, "link_revoked", v.Code)
 	assert.Equal(t, "This share link was revoked", v.Title)
@@ -193,6 +203,22 @@ func TestShareFolderLink(t *testing.T) {
 	openApp(t, ctx2, links[0], "error")
 	assert.Equal(t, "link_revoked", readView(t, ctx2).Code)
 }
+
+// recordStatesJS makes the page record in window.seenStates every page state (body
+// data-state) and every text of the connection state and the offline card it shows, as
+// they change.
+const recordStatesJS = `(() => {
+  const seen = window.seenStates = [];
+  const note = () => {
+    const s = document.body.dataset.state;
+    const texts = [s, "conn: " + document.querySelector("#conn [data-field=state]").textContent];
+    if (s === "disconnected" || s === "reconnecting") texts.push("offline: " + document.querySelector("#offline [data-field=status]").textContent);
+    for (const x of texts) if (seen[seen.length - 1] !== x && !seen.includes(x)) seen.push(x);
+  };
+  note();
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-state"]});
+  return true;
+})()`
 
 // A link of one file opens straight into the viewer: a video into the player, anything else
 // into a download card whose button saves the file (sha256 checked).

@@ -1564,6 +1564,23 @@
     conn.querySelector("[data-field=udp]").textContent = state.udp || "–";
   }
 
+  // The header shows the state; the toggle opens its figures under it. Escape, a click
+  // elsewhere or the toggle again close them.
+  const connToggle = $("#conn-toggle"), connDetails = $("#conn-details");
+  function setConnDetails(open, refocus) {
+    connToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    connDetails.hidden = !open;
+    if (open) updateConn();
+    else if (refocus) connToggle.focus();
+  }
+  connToggle.addEventListener("click", () => setConnDetails(connDetails.hidden));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !connDetails.hidden) setConnDetails(false, connDetails.contains(document.activeElement));
+  });
+  document.addEventListener("pointerdown", (e) => {
+    if (!connDetails.hidden && !$("#conn").contains(e.target)) setConnDetails(false);
+  });
+
   let tickTimer = 0, pingTimer = 0;
   function startTimers() {
     stopTimers();

@@ -58,7 +58,7 @@ var errClosedByUser = Errorf(CodeClosed, "the connection was closed")
 // Redialer keeps a Remote connected to one daemon: it watches the current connection and,
 // when it is lost, replaces it, backing off between attempts, until Close or an error that
 // reconnecting cannot fix (a refused token or a bad link: the daemon restarted with another
-// token, and only a new link helps). It also measures the bytes received and their rate.
+// token, and only a new link helps; a share link revoked or expired, even while connected). It also measures the bytes received and their rate.
 type Redialer struct {
 	link       string
 	opts       RedialOptions
@@ -165,7 +165,10 @@ func (r *Redialer) supervise(cur *Remote) {
 			r.finish(errClosedByUser)
 			return
 		}
-		if !r.opts.Reconnect {
+		// A refusal the daemon typed (the share link was revoked or has expired) ends the
+		// session for good: a reconnect would only be refused again, after a backoff shown
+		// as "reconnecting".
+		if !r.opts.Reconnect || final(err) {
 			r.finish(err)
 			return
 		}
@@ -273,12 +276,22 @@ func (r *Redialer) reconnect(cause error) (*Remote, error) {
 			return nil, errClosedByUser
 		}
 		err = WithCode(DialCodeOf(err), err)
-		if c := CodeOf(err); c == CodeUnauthorized || c == CodeBadLink || c == CodeLinkExpired || c == CodeLinkRevoked {
+		if final(err) {
 			return nil, err
 		}
 		cause = err
 		delay = min(delay*2, r.opts.BackoffMax)
 	}
+}
+
+// final reports whether err ends a Redialer instead of starting a reconnect: the daemon
+// refused the token or the link, or the share link was revoked or has expired.
+func final(err error) bool {
+	switch CodeOf(err) {
+	case CodeUnauthorized, CodeBadLink, CodeLinkExpired, CodeLinkRevoked:
+		return true
+	}
+	return false
 }
 
 // finish ends the Redialer: Current returns "closed" from now on.

@@ -257,3 +257,39 @@ func TestAuthShareVector(t *testing.T) {
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+// A Redialer whose share link is revoked, or expires, while it is connected ends at once
+// with that code: it never goes through "reconnecting" (the page would show a reconnect for
+// one backoff before its revoked screen).
+func TestShareRefusalEndsRedialer(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		expiry time.Duration
+		code   Code
+	}{
+		{"revoked", 0, CodeLinkRevoked},
+		{"expired", 2 * time.Second, CodeLinkExpired},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := shareTree(t)
+			auth := newAuthority(t)
+			d, _ := startShareDaemon(t, dir, auth, true)
+			l, err := auth.Create("pub", "", c.expiry)
+			require.NoError(t, err)
+			ev := newEvents()
+			r, err := Redial(t.Context(), shareLink(d.http.URL, l), redialOpts(ev, true))
+			require.NoError(t, err)
+			defer r.Close()
+			if c.expiry == 0 {
+				_, err = auth.Revoke(l.ID)
+				require.NoError(t, err)
+			}
+			ev.waitFor(t, StateFailed)
+			assert.Equal(t, []State{StateFailed}, ev.states(), "the events until the end")
+			assert.Equal(t, c.code, CodeOf(ev.last().Err), "%v", ev.last().Err)
+			_, err = r.Current()
+			assert.Error(t, err)
+			waitPeers(t, d.h, 0)
+		})
+	}
+}
