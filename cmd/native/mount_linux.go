@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
 	"os"
 	"sync"
@@ -24,6 +25,17 @@ import (
 // cacheTTL is how long the kernel and this process trust what they learnt of a remote file
 // or directory: short, so that a file changed on the daemon shows within a second or two.
 const cacheTTL = time.Second
+
+// mountTrace: RANGECAST_MOUNT_TRACE=1 prints every read the kernel hands the mount (its
+// offset, size and how long it waited for its bytes) and every request it sends the daemon
+// (offset, size, time to its last byte) to stderr, timed to the microsecond: what a seek
+// costs, read by read (docs/BENCHMARKS.md, Mount group).
+var mountTrace = os.Getenv("RANGECAST_MOUNT_TRACE") == "1"
+
+// tracef prints one line of the mount's trace.
+func tracef(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000000")+" mount: "+format+"\n", args...)
+}
 
 func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("mount", flag.ContinueOnError)
@@ -79,14 +91,15 @@ Flags:
 			DirectMount:  true, // as root, mount(2) directly; fusermount3 otherwise
 			MaxReadAhead: 1 << 20,
 			Debug:        *debug,
+			Logger:       log.New(stderr, "", log.Ltime|log.Lmicroseconds),
 			Options:      []string{"ro"},
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %w (is /dev/fuse there? as a user, fusermount3 from the fuse3 package is needed)", mnt, err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	log.Info("mounted the remote files read-only; Ctrl-C unmounts", "mountpoint", mnt)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger.Info("mounted the remote files read-only; Ctrl-C unmounts", "mountpoint", mnt)
 	fmt.Fprintln(stdout, mnt)
 
 	served := make(chan struct{})
@@ -103,7 +116,7 @@ Flags:
 	if err := srv.Unmount(); err != nil {
 		// Busy (a shell inside, a file open): detach it, so that it goes when the last
 		// user lets go, rather than leaving a dead mount behind.
-		log.Warn("unmount: busy, detaching", "err", err)
+		logger.Warn("unmount: busy, detaching", "err", err)
 		if derr := syscall.Unmount(mnt, syscall.MNT_DETACH); derr != nil {
 			return errors.Join(cause, fmt.Errorf("unmount %s: %w (run fusermount3 -u %s)", mnt, err, mnt))
 		}
@@ -112,7 +125,7 @@ Flags:
 	case <-served:
 	case <-time.After(5 * time.Second):
 	}
-	log.Info("unmounted", "mountpoint", mnt)
+	logger.Info("unmounted", "mountpoint", mnt)
 	return cause
 }
 
@@ -329,13 +342,15 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 // mountFile is an open remote file, read with an adaptive read-ahead modelled on the
 // kernel's own: a read that jumps (a seek) fetches just its bytes; each read that continues
 // a stream of reads (starting where the previous one ended, or inside what was fetched
-// ahead for it) widens the stream's window, as far as it has read since the jump, up to
-// maxAhead; the window is refilled once half of it has been read, in requests of a quarter
-// of it (from minAhead to aheadChunk), so that a read waits for its own part of the
-// window only. A player seeking in a film thus fetches a few hundred KiB per seek, not
-// megabytes, while `cat` or `cp` keeps maxAhead in flight. A few streams are followed at
-// once (maxStreams), for files read at two places in turn (a movie whose audio and video
-// are far apart).
+// ahead for it) widens the stream's window to a quarter of what it has read since the jump
+// (aheadGrowth), from minAhead up to maxAhead; the window is refilled once half of it has
+// been read, in requests of up to aheadChunk. A request's bytes arrive in order and a read
+// takes its own as soon as they are there (span.await), so one request for a window costs
+// the read at its start no more than a request of its own. A player seeking in a film thus
+// fetches little more than what it reads after each seek (what the window fetched beyond
+// its last read is wasted, and on a busy session it delays the bytes that are read), while
+// `cat` or `cp` keeps maxAhead in flight. A few streams are followed at once (maxStreams),
+// for files read at two places in turn (a movie whose audio and video are far apart).
 //
 // The read-ahead uses ReadAt requests into buffers of its own, not the File's sequential
 // stream: a stream's unread data holds the session's credit, and with many files open the
@@ -360,22 +375,63 @@ type readStream struct {
 	spans  []*span
 }
 
-// span is one ReadAt request of the read-ahead.
+// span is one ReadAt request of the read-ahead. Its bytes arrive in order, and a read
+// waits only for those it needs (filled), not for the whole request.
 type span struct {
 	off  int64
 	buf  []byte
 	done chan struct{}
 	n    int // bytes read, once done
 	err  error
+
+	mu     sync.Mutex
+	filled int           // buf[:filled] has arrived and is not written again
+	more   chan struct{} // closed when filled grows, then replaced
+}
+
+func newSpan(from, to int64) *span {
+	return &span{off: from, buf: make([]byte, to-from), done: make(chan struct{}), more: make(chan struct{})}
+}
+
+// progress records that buf[:n] has arrived and wakes the reads waiting for it.
+func (sp *span) progress(n int) {
+	sp.mu.Lock()
+	sp.filled = n
+	close(sp.more)
+	sp.more = make(chan struct{})
+	sp.mu.Unlock()
+}
+
+// await waits until buf[:k] has arrived or the request has ended, and returns how much of
+// buf has arrived; ok is false if ctx ended first.
+func (sp *span) await(ctx context.Context, k int) (filled int, ok bool) {
+	for {
+		sp.mu.Lock()
+		filled, more := sp.filled, sp.more
+		sp.mu.Unlock()
+		if filled >= k {
+			return filled, true
+		}
+		select {
+		case <-more:
+		case <-sp.done:
+			sp.mu.Lock()
+			defer sp.mu.Unlock()
+			return sp.filled, true
+		case <-ctx.Done():
+			return 0, false
+		}
+	}
 }
 
 func (sp *span) end() int64 { return sp.off + int64(len(sp.buf)) }
 
 const (
-	minAhead   = 128 << 10 // the window of the first read after a jump that continues it
-	maxAhead   = 4 << 20   // the widest window
-	aheadChunk = 1 << 20   // the largest request of the read-ahead
-	maxStreams = 4
+	minAhead    = 128 << 10 // the window of the first read after a jump that continues it
+	maxAhead    = 4 << 20   // the widest window
+	aheadGrowth = 4         // the window is what the stream read since its jump / aheadGrowth
+	aheadChunk  = 1 << 20   // the largest request of the read-ahead
+	maxStreams  = 4
 )
 
 var (
@@ -395,23 +451,34 @@ func (h *mountFile) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	}
 	dest = dest[:min(int64(len(dest)), size-off)]
 	end := off + int64(len(dest))
+	var t0 time.Time
+	if mountTrace {
+		t0 = time.Now()
+	}
 	s, spans := h.plan(off, end)
 	n := 0
+	if mountTrace {
+		defer func() { tracef("read %d+%d waited %v", off, n, time.Since(t0)) }()
+	}
 	for _, sp := range spans {
-		select {
-		case <-sp.done:
-		case <-ctx.Done():
+		from := max(off, sp.off) - sp.off
+		need := min(end, sp.end()) - sp.off
+		got, ok := sp.await(ctx, int(need))
+		if !ok {
 			return nil, syscall.EINTR
 		}
-		if sp.err != nil {
-			h.reset(s)
-			return nil, errno(sp.err)
+		if int64(got) < need {
+			// The request ended before this read's bytes: an error, or the file ended
+			// before its size said.
+			if sp.err != nil {
+				h.reset(s)
+				return nil, errno(sp.err)
+			}
 		}
-		from := max(off, sp.off) - sp.off
-		if from >= int64(sp.n) || off+int64(n) != sp.off+from {
-			break // short: the file ended before its size said
+		if from >= int64(got) || off+int64(n) != sp.off+from {
+			break
 		}
-		n += copy(dest[n:], sp.buf[from:sp.n])
+		n += copy(dest[n:], sp.buf[from:min(int64(got), need)])
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
@@ -440,7 +507,7 @@ func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
 		s = &readStream{start: off, next: off, lo: off, hi: off}
 		h.streams = append([]*readStream{s}, h.streams...)
 	} else {
-		ahead = min(max(end-s.start, minAhead), maxAhead)
+		ahead = min(max((end-s.start)/aheadGrowth, minAhead), maxAhead)
 		// What the reader has gone past is in the kernel's page cache: forget it.
 		i := 0
 		for i < len(s.spans) && s.spans[i].end() <= off {
@@ -455,14 +522,15 @@ func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
 	}
 	s.next = max(s.next, end)
 	size := h.f.Size()
-	if s.hi < end {
-		// Not fetched yet: a request of its own, so that the read waits for its own bytes
-		// only, not for a window's.
-		h.fetch(s, s.hi, end)
-	}
-	if want := min(end+ahead, size); want > s.hi && (want-s.hi >= ahead/2 || want == size) {
-		for s.hi < want {
-			h.fetch(s, s.hi, min(want, s.hi+min(max(ahead/4, minAhead), aheadChunk)))
+	want := min(end+ahead, size)
+	refill := want > s.hi && (want-s.hi >= ahead/2 || want == size)
+	if s.hi < end || refill {
+		to := end
+		if refill {
+			to = max(to, want)
+		}
+		for s.hi < to {
+			h.fetch(s, s.hi, min(to, s.hi+aheadChunk))
 		}
 	}
 	var out []*span
@@ -476,12 +544,19 @@ func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
 
 // fetch starts reading [from, to) as the next span of s.
 func (h *mountFile) fetch(s *readStream, from, to int64) {
-	sp := &span{off: from, buf: make([]byte, to-from), done: make(chan struct{})}
+	sp := newSpan(from, to)
 	s.spans = append(s.spans, sp)
 	s.hi = to
 	go func() {
 		defer close(sp.done)
-		n, err := h.f.ReadAtContext(h.ctx, sp.buf, sp.off)
+		var t0 time.Time
+		if mountTrace {
+			t0 = time.Now()
+		}
+		n, err := h.f.ReadAtProgress(h.ctx, sp.buf, sp.off, sp.progress)
+		if mountTrace {
+			tracef("fetch %d+%d took %v", sp.off, len(sp.buf), time.Since(t0))
+		}
 		if err == io.EOF {
 			err = nil
 		}
