@@ -3,17 +3,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/rangecast/rangecast/pkg/rangefs"
 )
 
 // readaheadFile serves a file of size random bytes over an in-memory session (the real
@@ -29,36 +24,11 @@ func readaheadFile(t *testing.T, size int) (h *mountFile, data []byte, fetched *
 // stalls that request.
 func readaheadFileHook(t *testing.T, size int, sent func(total int64)) (h *mountFile, data []byte, fetched *atomic.Int64) {
 	t.Helper()
-	dir := t.TempDir()
-	data = make([]byte, size)
-	_, _ = rand.NewChaCha8([32]byte{7}).Read(data)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "f.bin"), data, 0o644))
-	srv, err := rangefs.NewServer(dir, rangefs.ServerOptions{})
-	require.NoError(t, err)
-	a, b := rangefs.Pipe(16, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	fetched = new(atomic.Int64)
-	go func() {
-		served <- srv.ServeSession(ctx, b, rangefs.SessionOptions{OnRead: func(n int64) {
-			total := fetched.Add(n)
-			if sent != nil {
-				sent(total)
-			}
-		}})
-	}()
-	c, err := rangefs.Dial(t.Context(), a, rangefs.ClientOptions{})
-	require.NoError(t, err)
+	c, _, data, fetched := pipeSession(t, size, sent)
 	f, err := c.Open(t.Context(), "f.bin")
 	require.NoError(t, err)
 	h = newMountFile(f)
-	t.Cleanup(func() {
-		_ = h.Release(context.Background())
-		_ = c.Close()
-		cancel()
-		<-served
-		_ = srv.Close()
-	})
+	t.Cleanup(func() { _ = h.Release(context.Background()) })
 	return h, data, fetched
 }
 
