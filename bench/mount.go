@@ -22,7 +22,9 @@ import (
 // one frame: through the mount, from the local file (the baseline: the page cache, no
 // network) and through `rangecast http`, one fresh ffmpeg per seek, the three interleaved;
 // each run is the median over seekPoints points spread over the film. Then a sequential
-// read of big.bin through the mount against `rangecast get` of it.
+// read of big.bin through the mount against `rangecast get` of it. With
+// $RANGECAST_BENCH_MOUNT_BEFORE, an older build's mount and gateway are measured too, in the
+// same rotation.
 //
 // It needs ffmpeg and /dev/fuse; without them it says so and measures nothing.
 func benchMount(ctx context.Context, cfg *config) ([]Result, error) {
@@ -51,75 +53,114 @@ func benchMount(ctx context.Context, cfg *config) ([]Result, error) {
 		return nil, err
 	}
 	defer d.stop()
-	mnt := filepath.Join(cfg.tmp, "mnt")
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
-		return nil, err
+	// The rangecast under test, and an older build to compare with when
+	// $RANGECAST_BENCH_MOUNT_BEFORE names one: both mount the same daemon and serve it over
+	// their own gateway, and every seek and read goes to each in turn.
+	type variant struct {
+		name, bin, mnt string
+		gw             *child
+		seek, httpSeek []float64
+		over, seq      []float64
 	}
-	mp, err := startChild(ctx, cfg.bin, "mount", d.link, mnt)
-	if err != nil {
-		return nil, fmt.Errorf("rangecast mount: %w", err)
+	vs := []*variant{{name: "", bin: cfg.bin}}
+	if b := os.Getenv(envMountBefore); b != "" {
+		vs = append(vs, &variant{name: " [before]", bin: b})
 	}
-	defer func() {
-		mp.stop(syscall.SIGINT)
-		_ = syscall.Unmount(mnt, syscall.MNT_DETACH) // never leave a mount behind
-	}()
-	gw, err := startChild(ctx, cfg.bin, "http", d.link)
-	if err != nil {
-		return nil, fmt.Errorf("rangecast http: %w", err)
+	for i, v := range vs {
+		v.mnt = filepath.Join(cfg.tmp, fmt.Sprintf("mnt%d", i))
+		if err := os.MkdirAll(v.mnt, 0o755); err != nil {
+			return nil, err
+		}
+		mp, err := startChild(ctx, v.bin, "mount", d.link, v.mnt)
+		if err != nil {
+			return nil, fmt.Errorf("rangecast mount: %w", err)
+		}
+		defer func() {
+			mp.stop(syscall.SIGINT)
+			_ = syscall.Unmount(v.mnt, syscall.MNT_DETACH) // never leave a mount behind
+		}()
+		if v.gw, err = startChild(ctx, v.bin, "http", d.link); err != nil {
+			return nil, fmt.Errorf("rangecast http: %w", err)
+		}
+		defer v.gw.stop(syscall.SIGINT)
 	}
-	defer gw.stop(syscall.SIGINT)
 
 	const seekPoints = 5
-	var local, viaMount, viaHTTP, over, seqMount, seqGet []float64
+	var local, seqGet []float64
 	for i := range cfg.runs {
-		var l, m, h, o []float64
+		var l []float64
+		m := make([][]float64, len(vs))
+		h := make([][]float64, len(vs))
+		o := make([][]float64, len(vs))
 		for k := range seekPoints {
 			// Points spread over the film, different in each run, never at its very end.
 			ss := dur * (float64(k) + 0.2 + 0.6*float64(i)/float64(max(cfg.runs, 1))) / seekPoints
-			srcs := []string{filepath.Join(cfg.dataDir, "film.mp4"), filepath.Join(mnt, "film.mp4"), gw.line + "film.mp4"}
-			var ms [3]float64
+			srcs := []string{filepath.Join(cfg.dataDir, "film.mp4")}
+			for _, v := range vs {
+				srcs = append(srcs, filepath.Join(v.mnt, "film.mp4"), v.gw.line+"film.mp4")
+			}
+			ms := make([]float64, len(srcs))
 			for j := range srcs {
-				w := (j + k + i) % 3 // rotate the order: load hits each source alike
+				w := (j + k + i) % len(srcs) // rotate the order: load hits each source alike
 				t, err := ffmpegSeek(ctx, srcs[w], ss)
 				if err != nil {
 					return nil, err
 				}
 				ms[w] = t
 			}
-			l, m, h, o = append(l, ms[0]), append(m, ms[1]), append(h, ms[2]), append(o, ms[1]-ms[0])
+			l = append(l, ms[0])
+			for vi := range vs {
+				m[vi] = append(m[vi], ms[1+2*vi])
+				h[vi] = append(h[vi], ms[2+2*vi])
+				o[vi] = append(o[vi], ms[1+2*vi]-ms[0])
+			}
 		}
 		lm, _, _ := summary(l)
-		mm, _, _ := summary(m)
-		hm, _, _ := summary(h)
-		om, _, _ := summary(o)
-		local, viaMount, viaHTTP, over = append(local, lm), append(viaMount, mm), append(viaHTTP, hm), append(over, om)
-		logf("run %d: ffmpeg seek, medians of %d points: local %.0f ms, mount %.0f ms (+%.0f), http gateway %.0f ms", i+1, seekPoints, lm, mm, om, hm)
+		local = append(local, lm)
+		for vi, v := range vs {
+			mm, _, _ := summary(m[vi])
+			hm, _, _ := summary(h[vi])
+			om, _, _ := summary(o[vi])
+			v.seek, v.httpSeek, v.over = append(v.seek, mm), append(v.httpSeek, hm), append(v.over, om)
+			logf("run %d%s: ffmpeg seek, medians of %d points: local %.0f ms, mount %.0f ms (+%.0f), http gateway %.0f ms", i+1, v.name, seekPoints, lm, mm, om, hm)
+		}
 
-		order := []bool{i%2 == 0, i%2 != 0}
-		for _, viaM := range order {
-			if viaM {
-				mbps, err := readThroughput(filepath.Join(mnt, "big.bin"))
-				if err != nil {
-					return nil, err
-				}
-				seqMount = append(seqMount, mbps)
-			} else {
+		// The sequential reads, in an order that turns with each run.
+		n := len(vs) + 1
+		for j := range n {
+			w := (j + i) % n
+			if w == len(vs) {
 				mbps, err := getThroughput(ctx, cfg, d.link)
 				if err != nil {
 					return nil, err
 				}
 				seqGet = append(seqGet, mbps)
+				continue
 			}
+			mbps, err := readThroughput(filepath.Join(vs[w].mnt, "big.bin"))
+			if err != nil {
+				return nil, err
+			}
+			vs[w].seq = append(vs[w].seq, mbps)
 		}
-		logf("run %d: sequential big.bin: mount %.1f MB/s, rangecast get %.1f MB/s", i+1, seqMount[i], seqGet[i])
+		for _, v := range vs {
+			logf("run %d%s: sequential big.bin: mount %.1f MB/s, rangecast get %.1f MB/s", i+1, v.name, v.seq[i], seqGet[i])
+		}
 	}
-	return []Result{
-		newResult("mount: ffmpeg seek, extra over local", "ms", over, "", nil, "≤ 50"),
-		newResult("mount: ffmpeg seek", "ms", viaMount, "the local file", local, ""),
-		newResult("http gateway: ffmpeg seek", "ms", viaHTTP, "the local file", local, ""),
-		newResult("mount: sequential read", "MB/s", seqMount, "rangecast get", seqGet, "≥ 0.8×"),
-	}, nil
+	var out []Result
+	for _, v := range vs {
+		out = append(out,
+			newResult("mount: ffmpeg seek, extra over local"+v.name, "ms", v.over, "", nil, "≤ 50"),
+			newResult("mount: ffmpeg seek"+v.name, "ms", v.seek, "the local file", local, ""),
+			newResult("http gateway: ffmpeg seek"+v.name, "ms", v.httpSeek, "the local file", local, ""),
+			newResult("mount: sequential read"+v.name, "MB/s", v.seq, "rangecast get", seqGet, "≥ 0.8×"))
+	}
+	return out, nil
 }
+
+// envMountBefore names another rangecast binary (an older build) for the mount group to
+// measure beside the one under test, in the same runs: its rows end in "[before]".
+const envMountBefore = "RANGECAST_BENCH_MOUNT_BEFORE"
 
 // makeFilm encodes 20 s of noisy 640×360 video at 20 Mb/s with sound, then writes it loops
 // more times over into out (no re-encoding), and returns out's duration in seconds.

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
 	"os"
 	"sync"
@@ -79,14 +80,15 @@ Flags:
 			DirectMount:  true, // as root, mount(2) directly; fusermount3 otherwise
 			MaxReadAhead: 1 << 20,
 			Debug:        *debug,
+			Logger:       log.New(stderr, "", log.Ltime|log.Lmicroseconds),
 			Options:      []string{"ro"},
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %w (is /dev/fuse there? as a user, fusermount3 from the fuse3 package is needed)", mnt, err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	log.Info("mounted the remote files read-only; Ctrl-C unmounts", "mountpoint", mnt)
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger.Info("mounted the remote files read-only; Ctrl-C unmounts", "mountpoint", mnt)
 	fmt.Fprintln(stdout, mnt)
 
 	served := make(chan struct{})
@@ -103,7 +105,7 @@ Flags:
 	if err := srv.Unmount(); err != nil {
 		// Busy (a shell inside, a file open): detach it, so that it goes when the last
 		// user lets go, rather than leaving a dead mount behind.
-		log.Warn("unmount: busy, detaching", "err", err)
+		logger.Warn("unmount: busy, detaching", "err", err)
 		if derr := syscall.Unmount(mnt, syscall.MNT_DETACH); derr != nil {
 			return errors.Join(cause, fmt.Errorf("unmount %s: %w (run fusermount3 -u %s)", mnt, err, mnt))
 		}
@@ -112,7 +114,7 @@ Flags:
 	case <-served:
 	case <-time.After(5 * time.Second):
 	}
-	log.Info("unmounted", "mountpoint", mnt)
+	logger.Info("unmounted", "mountpoint", mnt)
 	return cause
 }
 
@@ -326,57 +328,11 @@ func (n *mountNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 	return newMountFile(f), keep, 0
 }
 
-// mountFile is an open remote file, read with an adaptive read-ahead modelled on the
-// kernel's own: a read that jumps (a seek) fetches just its bytes; each read that continues
-// a stream of reads (starting where the previous one ended, or inside what was fetched
-// ahead for it) widens the stream's window, as far as it has read since the jump, up to
-// maxAhead; the window is refilled once half of it has been read, in requests of a quarter
-// of it (from minAhead to aheadChunk), so that a read waits for its own part of the
-// window only. A player seeking in a film thus fetches a few hundred KiB per seek, not
-// megabytes, while `cat` or `cp` keeps maxAhead in flight. A few streams are followed at
-// once (maxStreams), for files read at two places in turn (a movie whose audio and video
-// are far apart).
-//
-// The read-ahead uses ReadAt requests into buffers of its own, not the File's sequential
-// stream: a stream's unread data holds the session's credit, and with many files open the
-// kernel can wait on a read that needs credit while another file's stream holds it all (a
-// deadlock seen with 16 concurrent readers). A ReadAt request keeps credit only while its
-// bytes are being copied.
+// mountFile is an open remote file, read through a readAhead.
 type mountFile struct {
-	f      *rangefs.File
-	ctx    context.Context // ends at Release: stops the read-ahead
-	cancel context.CancelFunc
-
-	mu      sync.Mutex
-	streams []*readStream // most recently used first, at most maxStreams
+	*readAhead
+	f *rangefs.File
 }
-
-// readStream is one sequential reader of a file: the bytes [lo, hi) are fetched or being
-// fetched, in spans sorted by offset and adjacent.
-type readStream struct {
-	start  int64 // where the stream began (its last jump)
-	next   int64 // where its furthest read so far ended
-	lo, hi int64
-	spans  []*span
-}
-
-// span is one ReadAt request of the read-ahead.
-type span struct {
-	off  int64
-	buf  []byte
-	done chan struct{}
-	n    int // bytes read, once done
-	err  error
-}
-
-func (sp *span) end() int64 { return sp.off + int64(len(sp.buf)) }
-
-const (
-	minAhead   = 128 << 10 // the window of the first read after a jump that continues it
-	maxAhead   = 4 << 20   // the widest window
-	aheadChunk = 1 << 20   // the largest request of the read-ahead
-	maxStreams = 4
-)
 
 var (
 	_ gofs.FileReader   = (*mountFile)(nil)
@@ -384,124 +340,21 @@ var (
 )
 
 func newMountFile(f *rangefs.File) *mountFile {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &mountFile{f: f, ctx: ctx, cancel: cancel}
+	return &mountFile{readAhead: newReadAhead(f), f: f}
 }
 
 func (h *mountFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	size := h.f.Size()
-	if off >= size || len(dest) == 0 {
-		return fuse.ReadResultData(nil), 0
-	}
-	dest = dest[:min(int64(len(dest)), size-off)]
-	end := off + int64(len(dest))
-	s, spans := h.plan(off, end)
-	n := 0
-	for _, sp := range spans {
-		select {
-		case <-sp.done:
-		case <-ctx.Done():
+	n, err := h.readAt(ctx, dest, off)
+	if err != nil {
+		if ctx.Err() != nil {
 			return nil, syscall.EINTR
 		}
-		if sp.err != nil {
-			h.reset(s)
-			return nil, errno(sp.err)
-		}
-		from := max(off, sp.off) - sp.off
-		if from >= int64(sp.n) || off+int64(n) != sp.off+from {
-			break // short: the file ended before its size said
-		}
-		n += copy(dest[n:], sp.buf[from:sp.n])
+		return nil, errno(err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
-// plan finds or starts the stream that the read [off, end) belongs to, fetches what it
-// lacks and what its window asks for, and returns the spans that hold [off, end).
-func (h *mountFile) plan(off, end int64) (*readStream, []*span) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var s *readStream
-	for i, c := range h.streams {
-		if c.lo <= off && off <= max(c.hi, c.next) {
-			s = c
-			copy(h.streams[1:i+1], h.streams[:i])
-			h.streams[0] = s
-			break
-		}
-	}
-	ahead := int64(0)
-	if s == nil {
-		// A jump: a stream of its own, which fetches only what is asked for until it is
-		// read on. The least recently used stream makes room.
-		if len(h.streams) == maxStreams {
-			h.streams = h.streams[:maxStreams-1]
-		}
-		s = &readStream{start: off, next: off, lo: off, hi: off}
-		h.streams = append([]*readStream{s}, h.streams...)
-	} else {
-		ahead = min(max(end-s.start, minAhead), maxAhead)
-		// What the reader has gone past is in the kernel's page cache: forget it.
-		i := 0
-		for i < len(s.spans) && s.spans[i].end() <= off {
-			i++
-		}
-		s.spans = s.spans[i:]
-		s.lo = off
-		if len(s.spans) > 0 {
-			s.lo = s.spans[0].off
-		}
-		s.hi = max(s.hi, s.lo)
-	}
-	s.next = max(s.next, end)
-	size := h.f.Size()
-	if s.hi < end {
-		// Not fetched yet: a request of its own, so that the read waits for its own bytes
-		// only, not for a window's.
-		h.fetch(s, s.hi, end)
-	}
-	if want := min(end+ahead, size); want > s.hi && (want-s.hi >= ahead/2 || want == size) {
-		for s.hi < want {
-			h.fetch(s, s.hi, min(want, s.hi+min(max(ahead/4, minAhead), aheadChunk)))
-		}
-	}
-	var out []*span
-	for _, sp := range s.spans {
-		if sp.off < end && sp.end() > off {
-			out = append(out, sp)
-		}
-	}
-	return s, out
-}
-
-// fetch starts reading [from, to) as the next span of s.
-func (h *mountFile) fetch(s *readStream, from, to int64) {
-	sp := &span{off: from, buf: make([]byte, to-from), done: make(chan struct{})}
-	s.spans = append(s.spans, sp)
-	s.hi = to
-	go func() {
-		defer close(sp.done)
-		n, err := h.f.ReadAtContext(h.ctx, sp.buf, sp.off)
-		if err == io.EOF {
-			err = nil
-		}
-		sp.n, sp.err = n, err
-	}()
-}
-
-// reset forgets stream s after a failed request, so that the next read asks again.
-func (h *mountFile) reset(s *readStream) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, c := range h.streams {
-		if c == s {
-			h.streams = append(h.streams[:i], h.streams[i+1:]...)
-			return
-		}
-	}
-}
-
 func (h *mountFile) Release(ctx context.Context) syscall.Errno {
-	h.cancel()
+	h.close()
 	return errno(h.f.Close())
 }

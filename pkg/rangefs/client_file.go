@@ -78,6 +78,16 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // ReadAtContext is ReadAt with a context: when ctx ends the request is canceled on the server
 // and the bytes read so far are returned with ctx's error.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return f.ReadAtProgress(ctx, p, off, nil)
+}
+
+// ReadAtProgress is ReadAtContext that calls progress, if not nil, with the number of bytes
+// of p filled so far each time more of them arrive (the bytes come in order), before it
+// returns: a caller can hand on the start of p while the rest is still on its way, so that
+// one request for a large range costs a reader that needs only its first bytes no more than
+// a request for those bytes alone. progress runs on the calling goroutine; p[:n] is not
+// written again after progress(n).
+func (f *File) ReadAtProgress(ctx context.Context, p []byte, off int64, progress func(n int)) (int, error) {
 	if f.isClosed() {
 		return 0, errFileClosed
 	}
@@ -114,6 +124,9 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 		}
 		n += copy(p[n:], d.Bytes)
 		s.consume(it, int64(len(d.Bytes)))
+		if progress != nil {
+			progress(n)
+		}
 	}
 	if n == len(p) {
 		// END follows the last byte; the read loop frees the stream when it arrives.

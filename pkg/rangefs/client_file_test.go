@@ -632,3 +632,28 @@ func TestReadAtBeyondMaxStreams(t *testing.T) {
 		}
 	}
 }
+
+// ReadAtProgress reports the bytes as they arrive: more each time, up to what it returns,
+// and p[:n] already holds the file's bytes when progress(n) is called.
+func TestReadAtProgress(t *testing.T) {
+	dir := t.TempDir()
+	src := writeRandom(t, dir, "f.bin", 2<<20)
+	ts := startSession(t, dir, ServerOptions{}, ClientOptions{})
+	f, err := ts.c.Open(t.Context(), "f.bin")
+	require.NoError(t, err)
+	defer f.Close()
+	const off = 12345
+	p := make([]byte, 1<<20)
+	var calls []int
+	n, err := f.ReadAtProgress(t.Context(), p, off, func(k int) {
+		calls = append(calls, k)
+		assert.Equal(t, sum(src[off:off+k]), sum(p[:k]), "p[:%d] at progress(%d)", k, k)
+	})
+	checkReadAt(t, src, p, off, n, err)
+	require.NotEmpty(t, calls)
+	assert.Greater(t, len(calls), 1, "progress calls for 1 MiB in frames")
+	assert.Equal(t, n, calls[len(calls)-1], "the last progress call")
+	for i := 1; i < len(calls); i++ {
+		assert.Greater(t, calls[i], calls[i-1], "progress call %d", i)
+	}
+}
