@@ -68,12 +68,14 @@ func signalingRTT(r *http.Request) (time.Duration, bool) {
 }
 
 // floorRate is the rate that the SCTP window floor is sized to carry over a peer's round
-// trip: the pacer (pkg/peer) decides the rate under it.
-const floorRate = 25e6 // bytes/s
+// trip, about the most one peer gets natively on these machines: the pacer (pkg/peer)
+// decides the rate under it. (25 MB/s × RTT was measured too: at 10 ms and 1 % loss it
+// halved throughput, 8.9 against 16.1 MB/s.)
+const floorRate = 100e6 // bytes/s
 
-// minFloor: a floor smaller than this is none; pion's own window recovers within a few
-// round trips on such a short path.
-const minFloor = 64 << 10
+// minFloor: a floor smaller than this (a round trip under 1.3 ms) is none; pion's own
+// window recovers within a few round trips on such a short path.
+const minFloor = 128 << 10
 
 // sctpFloor is the floor under SCTP's congestion window for a peer at round trip rtt (ok
 // false: not measured), at most max (--sctp-min-cwnd). The floor holds SCTP's loss-based
@@ -83,8 +85,8 @@ const minFloor = 64 << 10
 // is 128 KiB, a few dozen datagrams — loses a burst, and SCTP, held at the floor, resends
 // the window at once into the same full buffer, until a retransmission timeout (into
 // Chromium on loopback: 4× slower, docs/BENCHMARKS.md). So the floor is sized from the round
-// trip of the peer's signaling connection: none on loopback or a LAN, the full max from
-// about 40 ms, and the full max for a peer not measured (relayed: most likely far).
+// trip of the peer's signaling connection: none on loopback or a LAN under 1.3 ms, the full
+// max from about 10 ms, and the full max for a peer not measured (relayed: most likely far).
 func sctpFloor(max uint, rtt time.Duration, ok bool) uint32 {
 	f := float64(max)
 	if ok {

@@ -25,9 +25,10 @@ func TestSCTPFloor(t *testing.T) {
 		want uint32
 	}{
 		{max, 60 * time.Microsecond, true, 0}, // loopback
-		{max, 2 * time.Millisecond, true, 0},  // a LAN: 50 KB, under minFloor
-		{max, 10 * time.Millisecond, true, 250_000},
-		{max, 40 * time.Millisecond, true, 1_000_000},
+		{max, time.Millisecond, true, 0}, // a LAN: 100 KB, under minFloor
+		{max, 2 * time.Millisecond, true, 200_000},
+		{max, 10 * time.Millisecond, true, 1_000_000},
+		{max, 20 * time.Millisecond, true, max},
 		{max, 200 * time.Millisecond, true, max},
 		{max, 0, false, max}, // relayed: not measured
 		{0, 200 * time.Millisecond, true, 0},
