@@ -79,6 +79,11 @@ func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, s
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// The daemons' share key and control socket go to the bench's own directory, not the
+	// user's (a daemon the user runs keeps its control socket).
+	if err := os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmp, "config")); err != nil {
+		return err
+	}
 	if soakDur <= 0 {
 		return fmt.Errorf("-soak-duration must be positive")
 	}
