@@ -26,12 +26,7 @@ func TestGetSurvivesLinkFlap(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
 
-	// testdaemon runs `BIN serve ARGS`: a wrapper puts the daemon in namespace A.
-	wrapper := filepath.Join(t.TempDir(), "rangecast-in-a")
-	require.NoError(t, os.WriteFile(wrapper,
-		[]byte("#!/bin/sh\nexec ip netns exec "+l.Namespace(wan.A)+" "+binPath+" \"$@\"\n"), 0o755))
-	d := testdaemon.Start(t, wrapper, []string{"RANGECAST_TOKEN=test-token-123"},
-		"--listen", l.AddrA().String()+":0", "--log-level", "debug", dataDir)
+	d := startDaemonInA(t, l)
 
 	out := filepath.Join(t.TempDir(), "mid.bin")
 	cmd := l.CommandContext(t.Context(), wan.B, binPath, "get", "-o", out, d.Link, "mid.bin")
@@ -56,4 +51,16 @@ func TestGetSurvivesLinkFlap(t *testing.T) {
 	require.Equal(t, midSum, fileSum(t, out))
 	st := l.Stats()
 	require.NotZero(t, st.AtoB.DroppedDown+st.BtoA.DroppedDown, "the flap dropped nothing: it did not happen mid-transfer")
+}
+
+// startDaemonInA runs `rangecast serve dataDir` in namespace A of the emulated link, on
+// its address there, with debug logs.
+func startDaemonInA(t *testing.T, l *wan.Link) *testdaemon.Daemon {
+	t.Helper()
+	// testdaemon runs `BIN serve ARGS`: a wrapper puts the daemon in namespace A.
+	wrapper := filepath.Join(t.TempDir(), "rangecast-in-a")
+	require.NoError(t, os.WriteFile(wrapper,
+		[]byte("#!/bin/sh\nexec ip netns exec "+l.Namespace(wan.A)+" "+binPath+" \"$@\"\n"), 0o755))
+	return testdaemon.Start(t, wrapper, []string{"RANGECAST_TOKEN=test-token-123"},
+		"--listen", l.AddrA().String()+":0", "--log-level", "debug", dataDir)
 }

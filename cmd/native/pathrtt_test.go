@@ -3,8 +3,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
-	"github.com/rangecast/rangecast/internal/testdaemon"
 	"github.com/rangecast/rangecast/internal/wan"
 )
 
@@ -25,7 +22,7 @@ func TestSCTPFloor(t *testing.T) {
 		want uint32
 	}{
 		{max, 60 * time.Microsecond, true, 0}, // loopback
-		{max, time.Millisecond, true, 0}, // a LAN: 100 KB, under minFloor
+		{max, time.Millisecond, true, 0},      // a LAN: 100 KB, under minFloor
 		{max, 2 * time.Millisecond, true, 200_000},
 		{max, 10 * time.Millisecond, true, 1_000_000},
 		{max, 20 * time.Millisecond, true, max},
@@ -46,11 +43,7 @@ func TestSCTPFloorFollowsSignalingPath(t *testing.T) {
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
-	wrapper := filepath.Join(t.TempDir(), "rangecast-in-a")
-	require.NoError(t, os.WriteFile(wrapper,
-		[]byte("#!/bin/sh\nexec ip netns exec "+l.Namespace(wan.A)+" "+binPath+" \"$@\"\n"), 0o755))
-	d := testdaemon.Start(t, wrapper, []string{"RANGECAST_TOKEN=test-token-123"},
-		"--listen", l.AddrA().String()+":0", "--log-level", "debug", dataDir)
+	d := startDaemonInA(t, l)
 
 	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+)`)
 	ls := func(side wan.Side) []string {
