@@ -337,7 +337,7 @@ type browser struct {
 
 // startBrowser launches Chromium with the flags e2e/e2e_test.go uses (DESIGN.md's Facts),
 // installs initJS in every new document and forwards the page's console to the log.
-func startBrowser(ctx context.Context, tmp, initJS string) (*browser, error) {
+func startBrowser(ctx context.Context, tmp, initJS string, extra ...chromedp.ExecAllocatorOption) (*browser, error) {
 	profile, err := os.MkdirTemp(tmp, "chromium-")
 	if err != nil {
 		return nil, err
@@ -358,6 +358,7 @@ func startBrowser(ctx context.Context, tmp, initJS string) (*browser, error) {
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.WithoutCancel(ctx), opts...)
 	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(func(string, ...any) {}))
 	b := &browser{ctx: bctx, cancel: func() { cancelB(); cancelA() }}

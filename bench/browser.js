@@ -442,6 +442,25 @@
     return r;
   }
 
+  // wasmReadN reads the first want bytes of path through the app's session and stops.
+  async function wasmReadN(path, want) {
+    const s = globalThis.app && globalThis.app.remote;
+    if (!s) throw new Error("the app has no session");
+    const t0 = performance.now();
+    const f = await s.open(path);
+    const rd = f.stream().getReader();
+    let n = 0;
+    while (n < want) {
+      const { done, value } = await rd.read();
+      if (done) break;
+      n += value.length;
+    }
+    const r = finish(t0, Math.min(n, want), null);
+    await rd.cancel();
+    await f.close();
+    return r;
+  }
+
   async function plainSession() {
     if (!globalThis.__benchSession || globalThis.__benchSession.err) {
       globalThis.__benchSession = await connectPlain(location.href);
@@ -513,7 +532,7 @@
     return true;
   }
 
-  globalThis.bench = { connectPlain, wasmRead, plainRead, fetchRead, wasmSeek, plainSeek, closeSessions };
+  globalThis.bench = { connectPlain, wasmRead, wasmReadN, plainRead, fetchRead, wasmSeek, plainSeek, closeSessions };
 
   // ------------------------------------------------------------------ navigation probe
 

@@ -26,7 +26,9 @@ import (
 //     `rangecast get`, is this program as a helper process in B (wanhelper.go);
 //   - bare pion: two helper processes, one per namespace, pion's defaults;
 //   - TCP: Go's http.FileServer in this process on a listener made in A with the congestion
-//     control set on it, and a plain HTTP/1.1 Range GET from a connection made in B.
+//     control set on it, and a plain HTTP/1.1 Range GET from a connection made in B;
+//   - chromium: the web app in Chromium in B, reading with File.stream() from the default
+//     daemon (wanbrowser.go), timed in the page from the open to the last byte.
 //
 // Each run of a method moves max(2 MiB, its expected rate × 5 s) bytes of big.bin; the
 // expected rate is the median of the method's earlier runs in the row, or a guess for the
@@ -34,6 +36,10 @@ import (
 func benchWAN(ctx context.Context, cfg *config) ([]Result, error) {
 	rows, err := wanRows(cfg)
 	if err != nil {
+		return nil, err
+	}
+	// The daemons serve the web app too, for the chromium method: web/dist must be fresh.
+	if cfg, err = browserDaemonBinary(ctx, cfg); err != nil {
 		return nil, err
 	}
 	variants, err := wanVariants()
@@ -118,6 +124,9 @@ type wanVariant struct {
 
 const envWANVariants = "RANGECAST_BENCH_WAN_VARIANTS"
 
+// methodChromium is the web app in Chromium in B against the default daemon (wanbrowser.go).
+const methodChromium = "chromium"
+
 func wanVariants() ([]wanVariant, error) {
 	vs := []wanVariant{{}}
 	for _, v := range strings.Split(os.Getenv(envWANVariants), ";") {
@@ -191,6 +200,13 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	for _, v := range variants {
 		methods = append(methods, v.method())
 	}
+	methods = append(methods, methodChromium)
+	var br *wanBrowser
+	defer func() {
+		if br != nil {
+			br.close()
+		}
+	}()
 	got := map[string][]wanTransfer{}
 	for run := range cfg.runs {
 		// Rotate the order, so that no method always follows the same one.
@@ -207,6 +223,13 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				dt, err = wanPion(ctx, cfg, l, n)
 			case strings.HasPrefix(m, "tcp "):
 				dt, err = tcps[strings.TrimPrefix(m, "tcp ")].get(ctx, l, "big.bin", n)
+			case m == methodChromium:
+				if br == nil {
+					if br, err = startWANBrowser(ctx, cfg, l, daemons[0]); err != nil {
+						break
+					}
+				}
+				dt, err = br.read(n)
 			default:
 				i := slices.IndexFunc(variants, func(v wanVariant) bool { return v.method() == m })
 				dt, err = wanGet(ctx, cfg, l, daemons[i], n)
@@ -274,12 +297,18 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	}
 	tPion, tCubic, tBBR := wanTargets(row.path)
 	var results []Result
+	type rowMethod struct{ m, name string }
+	var rms []rowMethod
 	for _, v := range variants {
-		m := v.method()
 		name := "wan " + row.label
 		if v.name != "" {
 			name += " [" + v.name + "]"
 		}
+		rms = append(rms, rowMethod{v.method(), name})
+	}
+	rms = append(rms, rowMethod{methodChromium, "wan " + row.label + " chromium"})
+	for i, rm := range rms {
+		m, name := rm.m, rm.name
 		rs := []Result{
 			newResult(name, "MB/s", mbps(m), "bare pion, defaults", mbps("pion"), tPion),
 			newResult(name+" vs TCP cubic", "MB/s", mbps(m), "TCP CUBIC, Go net/http", mbps("tcp cubic"), tCubic),
@@ -292,7 +321,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				newResult(name+" queue drops", "%", field(m, func(t wanTransfer) float64 { return t.qdrops }),
 					"TCP CUBIC", field("tcp cubic", func(t wanTransfer) float64 { return t.qdrops }), "≤ 2"))
 		}
-		if row.path.RateBps > 0 && v.name == "" {
+		if row.path.RateBps > 0 && i == 0 { // the default daemon
 			rs = append(rs,
 				newResult(name+" 2 downloads, Jain index", "index", jains, "", nil, "≥ 0.9"),
 				newResult(name+" 2 downloads, queue drops", "%", shareDrops, "", nil, "≤ 2"),
