@@ -478,6 +478,9 @@ func (b *browser) navResult() (float64, error) {
 		WasmBytes float64  `json:"wasmTransferBytes"`
 		Compiled  *float64 `json:"wasmCompiledMs"`
 		Predial   *float64 `json:"predialMs"`
+		HTML      float64  `json:"htmlMs"`
+		WasmStart float64  `json:"wasmFetchStartMs"`
+		DOMLoaded float64  `json:"domLoadedMs"`
 	}](b.ctx, time.Minute, `globalThis.__benchNav ?? Promise.reject(new Error("the navigation probe did not run"))`)
 	if err != nil {
 		return 0, fmt.Errorf("navigation probe: %w", err)
@@ -490,10 +493,10 @@ func (b *browser) navResult() (float64, error) {
 		if r.Compiled != nil && r.Predial != nil {
 			early = fmt.Sprintf(", compiled at %.0f ms; peer connected (boot.js) at %.0f ms", *r.Compiled, *r.Predial)
 		}
-		logf("  navigation: wasm fetched at %.0f ms (%.0f bytes over the network)%s, API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
-			r.WasmEnd, r.WasmBytes, early, *r.ReadyMs, r.SessionMs, r.Ms)
+		logf("  navigation: HTML received at %.0f ms, boot.js ran (wasm fetch started) at %.0f ms, DOMContentLoaded at %.0f ms; wasm fetched at %.0f ms (%.0f bytes over the network)%s, API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
+			r.HTML, r.WasmStart, r.DOMLoaded, r.WasmEnd, r.WasmBytes, early, *r.ReadyMs, r.SessionMs, r.Ms)
 	} else {
-		logf("  navigation: session connected at %.0f ms, first byte at %.0f ms", r.SessionMs, r.Ms)
+		logf("  navigation: HTML received at %.0f ms, session connected at %.0f ms, first byte at %.0f ms", r.HTML, r.SessionMs, r.Ms)
 	}
 	return r.Ms, nil
 }

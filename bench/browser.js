@@ -561,7 +561,9 @@
           const { value } = await rd.read();
           const ms = performance.now();
           const w = performance.getEntriesByType("resource").find((e) => /\/rangecast(\.[0-9a-f]+)?\.wasm$/.test(e.name));
-          if (w) Object.assign(marks, { wasmFetchEndMs: w.responseEnd, wasmTransferBytes: w.transferSize });
+          if (w) Object.assign(marks, { wasmFetchStartMs: w.startTime, wasmFetchEndMs: w.responseEnd, wasmTransferBytes: w.transferSize });
+          const nav = performance.getEntriesByType("navigation")[0];
+          if (nav) Object.assign(marks, { htmlMs: nav.responseEnd, domLoadedMs: nav.domContentLoadedEventStart });
           // web/boot.js's marks: the wasm compiled, its early connection up.
           for (const [k, name] of [["wasmCompiledMs", "rangecast:wasm-compiled"], ["predialMs", "rangecast:predial-connected"]]) {
             const m = performance.getEntriesByName(name)[0];
@@ -590,6 +592,8 @@
     await s.read(f, 0, 1, (b) => { n += b.length; }, true);
     const ms = performance.now();
     s.closeFile(f);
+    const nav = performance.getEntriesByType("navigation")[0];
+    if (nav) marks.htmlMs = nav.responseEnd;
     return { ms, n, ...marks };
   }
 
