@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +170,78 @@ func TestDownloadsPanelLeavesRowsReachable(t *testing.T) {
 	require.NoError(t, err)
 	shot(t, ctx, "downloads-panel-clearance.png")
 	assert.Equal(t, "button", hit, "a click on the last row's Download button lands on something else")
+}
+
+// dlEntryJS reads the page's Downloads panel entry of the one download under way.
+const dlEntryJS = `(() => {
+  const li = document.querySelector("#downloads-list li.dl");
+  const d = [...app.downloads.values()][0];
+  return li && d ? {state: li.dataset.state, waiting: li.dataset.waiting === "1", meta: li.querySelector(".dl-meta").textContent,
+    received: d.received, resumes: d.resumes || 0} : {state: "none"};
+})()`
+
+type dlEntry struct {
+	State    string `json:"state"`
+	Waiting  bool   `json:"waiting"`
+	Meta     string `json:"meta"`
+	Received int64  `json:"received"`
+	Resumes  int    `json:"resumes"`
+}
+
+// A download through the service worker survives a daemon restart: when the session drops
+// part way, the page keeps the browser's response open, waits for its connection to come
+// back (the daemon again on the same port and token), reopens the file, checks its ETag and
+// goes on from the byte it had reached. Chromium's download manager sees a download that
+// paused; the file it writes is whole.
+func TestDownloadSurvivesDaemonRestart(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	env := []string{"RANGECAST_TOKEN=restart-token-e2e"}
+	td := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:0", dir)
+	ctx := browser(t)
+	dl, wait := allowDownloads(t, ctx)
+	openApp(t, ctx, td.Link, "browsing")
+	waitWorker(t, ctx)
+	waitFor(t, ctx, `!!document.querySelector('#files tr[data-path="/big.bin"] a.dl-button')`, "the row")
+	_, err := eval[bool](ctx, `(document.querySelector('#files tr[data-path="/big.bin"] a.dl-button').click(), true)`)
+	require.NoError(t, err)
+
+	// Some MiB in, the daemon goes away.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		e, err := eval[dlEntry](ctx, dlEntryJS)
+		require.NoError(t, err)
+		if e.Received >= 8<<20 {
+			require.Less(t, e.Received, int64(size), "the download ended before the daemon could be killed")
+			t.Logf("killing the daemon at %d bytes", e.Received)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the download did not start: %+v", e)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, td.Cmd.Process.Kill())
+	td.Exited <- <-td.Exited // gone: the port is free again
+	waitFor(t, ctx, `["disconnected", "reconnecting"].includes(document.body.dataset.state)`, "the disconnected state")
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && (li.dataset.waiting === "1" || li.dataset.state !== "running"); })()`, "the download to wait or fail")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("with the daemon down, the Downloads panel shows %+v", e)
+	shot(t, ctx, "download-waiting-for-daemon.png")
+	assert.Equal(t, "running", e.State, "the download in the page")
+	assert.True(t, e.Waiting, "the Downloads panel does not show the download waiting")
+	assert.Regexp(t, `^Paused at \d+% · reconnecting…$`, e.Meta)
+	time.Sleep(3 * time.Second) // the daemon stays away a while
+
+	port := td.Base[strings.LastIndex(td.Base, ":")+1:]
+	td2 := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:"+port, dir)
+	require.Equal(t, td.Base, td2.Base)
+	waitFor(t, ctx, `document.body.dataset.state === "browsing"`, "the reconnect")
+	wait(120 * time.Second)
+	e, err = eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("after the restart, the Downloads panel shows %+v", e)
+	assert.Equal(t, "done", e.State)
+	assert.Equal(t, 1, e.Resumes, "the page's resumptions of the download")
+	assert.Equal(t, want, fileSum(t, filepath.Join(dl, "big.bin")), "the downloaded file")
 }
