@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,16 +189,12 @@ type dlEntry struct {
 	Resumes  int    `json:"resumes"`
 }
 
-// A download through the service worker survives a daemon restart: when the session drops
-// part way, the page keeps the browser's response open, waits for its connection to come
-// back (the daemon again on the same port and token), reopens the file, checks its ETag and
-// goes on from the byte it had reached. Chromium's download manager sees a download that
-// paused; the file it writes is whole.
-func TestDownloadSurvivesDaemonRestart(t *testing.T) {
-	netns.Require(t)
-	dir := t.TempDir()
-	const size = 128 << 20
-	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
+// startRestartedDownload starts a download of dir/big.bin (size bytes) through the service
+// worker, kills the daemon some MiB in, checks that the page's Downloads panel shows it
+// paused, runs whileDown, and starts the daemon again on the same port and token. It returns
+// the browser tab, the download directory and the wait for the browser's download.
+func startRestartedDownload(t *testing.T, dir string, size int64, whileDown func()) (context.Context, string, func(time.Duration)) {
+	t.Helper()
 	env := []string{"RANGECAST_TOKEN=restart-token-e2e"}
 	td := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:0", dir)
 	ctx := browser(t)
@@ -213,7 +210,7 @@ func TestDownloadSurvivesDaemonRestart(t *testing.T) {
 		e, err := eval[dlEntry](ctx, dlEntryJS)
 		require.NoError(t, err)
 		if e.Received >= 8<<20 {
-			require.Less(t, e.Received, int64(size), "the download ended before the daemon could be killed")
+			require.Less(t, e.Received, size, "the download ended before the daemon could be killed")
 			t.Logf("killing the daemon at %d bytes", e.Received)
 			break
 		}
@@ -231,17 +228,61 @@ func TestDownloadSurvivesDaemonRestart(t *testing.T) {
 	assert.Equal(t, "running", e.State, "the download in the page")
 	assert.True(t, e.Waiting, "the Downloads panel does not show the download waiting")
 	assert.Regexp(t, `^Paused at \d+% · reconnecting…$`, e.Meta)
+	whileDown()
 	time.Sleep(3 * time.Second) // the daemon stays away a while
 
 	port := td.Base[strings.LastIndex(td.Base, ":")+1:]
 	td2 := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:"+port, dir)
 	require.Equal(t, td.Base, td2.Base)
 	waitFor(t, ctx, `document.body.dataset.state === "browsing"`, "the reconnect")
+	return ctx, dl, wait
+}
+
+// A download through the service worker survives a daemon restart: when the session drops
+// part way, the page keeps the browser's response open, waits for its connection to come
+// back (the daemon again on the same port and token), reopens the file, checks its ETag and
+// goes on from the byte it had reached. Chromium's download manager sees a download that
+// paused; the file it writes is whole.
+func TestDownloadSurvivesDaemonRestart(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, wait := startRestartedDownload(t, dir, size, func() {})
 	wait(120 * time.Second)
-	e, err = eval[dlEntry](ctx, dlEntryJS)
+	e, err := eval[dlEntry](ctx, dlEntryJS)
 	require.NoError(t, err)
 	t.Logf("after the restart, the Downloads panel shows %+v", e)
 	assert.Equal(t, "done", e.State)
 	assert.Equal(t, 1, e.Resumes, "the page's resumptions of the download")
 	assert.Equal(t, want, fileSum(t, filepath.Join(dl, "big.bin")), "the downloaded file")
+}
+
+// A download cut by a daemon restart does not go on over a file that changed meanwhile (its
+// ETag differs): it fails, and the page says why, rather than mixing two versions.
+func TestDownloadRestartRefusesChangedFile(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, _ := startRestartedDownload(t, dir, size, func() {
+		// Another version of the same size, put in place as editors do (a new inode).
+		p := filepath.Join(dir, "big.bin")
+		f, err := os.Create(p + ".new")
+		require.NoError(t, err)
+		_, err = io.Copy(f, io.LimitReader(rand.NewChaCha8([32]byte{6}), size))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		require.NoError(t, os.Rename(p+".new", p))
+	})
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && li.dataset.state !== "running"; })()`, "the download to end")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("after the restart, the Downloads panel shows %+v", e)
+	shot(t, ctx, "download-changed-during-restart.png")
+	assert.Equal(t, "failed", e.State)
+	assert.Equal(t, "Failed: the file changed while downloading", e.Meta)
+	time.Sleep(time.Second)
+	_, err = os.Stat(filepath.Join(dl, "big.bin"))
+	assert.True(t, os.IsNotExist(err), "the browser kept a file: %v", err)
 }
