@@ -189,11 +189,12 @@ type dlEntry struct {
 	Resumes  int    `json:"resumes"`
 }
 
-// startRestartedDownload starts a download of dir/big.bin (size bytes) through the service
-// worker, kills the daemon some MiB in, checks that the page's Downloads panel shows it
-// paused, runs whileDown, and starts the daemon again on the same port and token. It returns
-// the browser tab, the download directory and the wait for the browser's download.
-func startRestartedDownload(t *testing.T, dir string, size int64, whileDown func()) (context.Context, string, func(time.Duration)) {
+// startCutDownload starts a download of dir/big.bin (size bytes) through the service
+// worker, kills the daemon some MiB in and checks that the page's Downloads panel shows it
+// paused. It returns the browser tab, the download directory, the wait for the browser's
+// download, and a function that starts the daemon again on the same port and token and waits
+// for the page to reconnect.
+func startCutDownload(t *testing.T, dir string, size int64, setup ...string) (context.Context, string, func(time.Duration), func()) {
 	t.Helper()
 	env := []string{"RANGECAST_TOKEN=restart-token-e2e"}
 	td := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:0", dir)
@@ -201,6 +202,10 @@ func startRestartedDownload(t *testing.T, dir string, size int64, whileDown func
 	dl, wait := allowDownloads(t, ctx)
 	openApp(t, ctx, td.Link, "browsing")
 	waitWorker(t, ctx)
+	for _, js := range setup {
+		_, err := eval[any](ctx, js)
+		require.NoError(t, err)
+	}
 	waitFor(t, ctx, `!!document.querySelector('#files tr[data-path="/big.bin"] a.dl-button')`, "the row")
 	_, err := eval[bool](ctx, `(document.querySelector('#files tr[data-path="/big.bin"] a.dl-button').click(), true)`)
 	require.NoError(t, err)
@@ -224,18 +229,18 @@ func startRestartedDownload(t *testing.T, dir string, size int64, whileDown func
 	e, err := eval[dlEntry](ctx, dlEntryJS)
 	require.NoError(t, err)
 	t.Logf("with the daemon down, the Downloads panel shows %+v", e)
-	shot(t, ctx, "download-waiting-for-daemon.png")
+	shot(t, ctx, "download-waiting-"+t.Name()+".png")
 	assert.Equal(t, "running", e.State, "the download in the page")
 	assert.True(t, e.Waiting, "the Downloads panel does not show the download waiting")
 	assert.Regexp(t, `^Paused at \d+% · reconnecting…$`, e.Meta)
-	whileDown()
-	time.Sleep(3 * time.Second) // the daemon stays away a while
-
-	port := td.Base[strings.LastIndex(td.Base, ":")+1:]
-	td2 := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:"+port, dir)
-	require.Equal(t, td.Base, td2.Base)
-	waitFor(t, ctx, `document.body.dataset.state === "browsing"`, "the reconnect")
-	return ctx, dl, wait
+	return ctx, dl, wait, func() {
+		t.Helper()
+		time.Sleep(3 * time.Second) // the daemon stays away a while
+		port := td.Base[strings.LastIndex(td.Base, ":")+1:]
+		td2 := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:"+port, dir)
+		require.Equal(t, td.Base, td2.Base)
+		waitFor(t, ctx, `document.body.dataset.state === "browsing"`, "the reconnect")
+	}
 }
 
 // A download through the service worker survives a daemon restart: when the session drops
@@ -248,7 +253,8 @@ func TestDownloadSurvivesDaemonRestart(t *testing.T) {
 	dir := t.TempDir()
 	const size = 128 << 20
 	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
-	ctx, dl, wait := startRestartedDownload(t, dir, size, func() {})
+	ctx, dl, wait, restart := startCutDownload(t, dir, size)
+	restart()
 	wait(120 * time.Second)
 	e, err := eval[dlEntry](ctx, dlEntryJS)
 	require.NoError(t, err)
@@ -265,16 +271,16 @@ func TestDownloadRestartRefusesChangedFile(t *testing.T) {
 	dir := t.TempDir()
 	const size = 128 << 20
 	writeRandom(t, filepath.Join(dir, "big.bin"), size)
-	ctx, dl, _ := startRestartedDownload(t, dir, size, func() {
-		// Another version of the same size, put in place as editors do (a new inode).
-		p := filepath.Join(dir, "big.bin")
-		f, err := os.Create(p + ".new")
-		require.NoError(t, err)
-		_, err = io.Copy(f, io.LimitReader(rand.NewChaCha8([32]byte{6}), size))
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-		require.NoError(t, os.Rename(p+".new", p))
-	})
+	ctx, dl, _, restart := startCutDownload(t, dir, size)
+	// Another version of the same size, put in place as editors do (a new inode).
+	p := filepath.Join(dir, "big.bin")
+	f, err := os.Create(p + ".new")
+	require.NoError(t, err)
+	_, err = io.Copy(f, io.LimitReader(rand.NewChaCha8([32]byte{6}), size))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Rename(p+".new", p))
+	restart()
 	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && li.dataset.state !== "running"; })()`, "the download to end")
 	e, err := eval[dlEntry](ctx, dlEntryJS)
 	require.NoError(t, err)
@@ -282,6 +288,26 @@ func TestDownloadRestartRefusesChangedFile(t *testing.T) {
 	shot(t, ctx, "download-changed-during-restart.png")
 	assert.Equal(t, "failed", e.State)
 	assert.Equal(t, "Failed: the file changed while downloading", e.Meta)
+	time.Sleep(time.Second)
+	_, err = os.Stat(filepath.Join(dl, "big.bin"))
+	assert.True(t, os.IsNotExist(err), "the browser kept a file: %v", err)
+}
+
+// A download whose connection does not come back within the page's bound fails, and the
+// page says why; the browser keeps no partial file as if it were whole. The bound is 60 s;
+// the test shortens it to 8 s through the page's test hook.
+func TestDownloadGivesUpWhenDaemonStaysAway(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, _, _ := startCutDownload(t, dir, size, "app.resumeWaitMs = 8000")
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && li.dataset.state !== "running"; })()`, "the download to give up")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("with the daemon still away, the Downloads panel shows %+v", e)
+	assert.Equal(t, "failed", e.State)
+	assert.Equal(t, "Failed: the connection did not come back within 8 s", e.Meta)
 	time.Sleep(time.Second)
 	_, err = os.Stat(filepath.Join(dl, "big.bin"))
 	assert.True(t, os.IsNotExist(err), "the browser kept a file: %v", err)

@@ -1100,7 +1100,7 @@
         return "Canceled";
       case "failed": {
         const code = d.error && d.error.code;
-        const why = d.error && d.error.waited ? `connection lost for more than ${RESUME_WAIT_MS / 1000} s`
+        const why = d.error && d.error.waited ? `the connection did not come back within ${d.error.waited / 1000} s`
           : code === "closed" || code === "unreachable" ? "connection lost"
           : code === "changed" ? "the file changed while downloading"
             : code === "not_found" ? "the file is gone" : (d.error && d.error.message) || "failed";
@@ -1248,9 +1248,9 @@
     if (--activeStreams === 0) { clearInterval(keepaliveTimer); keepaliveTimer = 0; }
   }
 
-  // How long a worker download waits for a lost connection to come back before it fails.
-  const RESUME_WAIT_MS = 60000;
-  app.resumeWaitMs = RESUME_WAIT_MS;
+  // How long a worker download waits for a lost connection to come back before it fails
+  // (tests shorten it).
+  app.resumeWaitMs = 60000;
   const LOST = new Set(["closed", "unreachable", "going_away", "setup_timeout", "canceled"]);
   // sessionLost tells a read that failed because the connection went (worth waiting for it to
   // come back) from one the file itself refused (gone, changed, forbidden).
@@ -1274,10 +1274,11 @@
     // ETag is the one the response was sent with, and goes on reading from pos: the browser's
     // download manager sees a download that paused. Nothing is buffered meanwhile: the
     // worker's pull waits (the page tells it so every few seconds, so that it does not time
-    // out). It throws when the connection does not come back within RESUME_WAIT_MS, when the
+    // out). It throws when the connection does not come back within app.resumeWaitMs, when the
     // file changed, or when the download ends meanwhile.
     const resumeStream = async (lost) => {
-      const until = performance.now() + RESUME_WAIT_MS;
+      const waitMs = app.resumeWaitMs;
+      const until = performance.now() + waitMs;
       dl.waiting = true;
       dl.samples = [];
       renderDownloads();
@@ -1287,7 +1288,7 @@
           await new Promise((r) => setTimeout(r, 500));
           if (ended) throw lost;
           if (dl.state !== "running") throw { code: "canceled", message: "canceled: the download was canceled in the page" };
-          if (performance.now() > until) throw { code: "unreachable", waited: true, message: `the connection did not come back within ${RESUME_WAIT_MS / 1000} s` };
+          if (performance.now() > until) throw { code: "unreachable", waited: waitMs, message: `the connection did not come back within ${waitMs / 1000} s` };
           const s = state.remote;
           if (!s || s.state !== "connected") continue;
           let f;
