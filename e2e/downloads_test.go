@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +171,144 @@ func TestDownloadsPanelLeavesRowsReachable(t *testing.T) {
 	require.NoError(t, err)
 	shot(t, ctx, "downloads-panel-clearance.png")
 	assert.Equal(t, "button", hit, "a click on the last row's Download button lands on something else")
+}
+
+// dlEntryJS reads the page's Downloads panel entry of the one download under way.
+const dlEntryJS = `(() => {
+  const li = document.querySelector("#downloads-list li.dl");
+  const d = [...app.downloads.values()][0];
+  return li && d ? {state: li.dataset.state, waiting: li.dataset.waiting === "1", meta: li.querySelector(".dl-meta").textContent,
+    received: d.received, resumes: d.resumes || 0} : {state: "none"};
+})()`
+
+type dlEntry struct {
+	State    string `json:"state"`
+	Waiting  bool   `json:"waiting"`
+	Meta     string `json:"meta"`
+	Received int64  `json:"received"`
+	Resumes  int    `json:"resumes"`
+}
+
+// startCutDownload starts a download of dir/big.bin (size bytes) through the service
+// worker, kills the daemon some MiB in and checks that the page's Downloads panel shows it
+// paused. It returns the browser tab, the download directory, the wait for the browser's
+// download, and a function that starts the daemon again on the same port and token and waits
+// for the page to reconnect.
+func startCutDownload(t *testing.T, dir string, size int64, setup ...string) (context.Context, string, func(time.Duration), func()) {
+	t.Helper()
+	env := []string{"RANGECAST_TOKEN=restart-token-e2e"}
+	td := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:0", dir)
+	ctx := browser(t)
+	dl, wait := allowDownloads(t, ctx)
+	openApp(t, ctx, td.Link, "browsing")
+	waitWorker(t, ctx)
+	for _, js := range setup {
+		_, err := eval[any](ctx, js)
+		require.NoError(t, err)
+	}
+	waitFor(t, ctx, `!!document.querySelector('#files tr[data-path="/big.bin"] a.dl-button')`, "the row")
+	_, err := eval[bool](ctx, `(document.querySelector('#files tr[data-path="/big.bin"] a.dl-button').click(), true)`)
+	require.NoError(t, err)
+
+	// Some MiB in, the daemon goes away.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		e, err := eval[dlEntry](ctx, dlEntryJS)
+		require.NoError(t, err)
+		if e.Received >= 8<<20 {
+			require.Less(t, e.Received, size, "the download ended before the daemon could be killed")
+			t.Logf("killing the daemon at %d bytes", e.Received)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the download did not start: %+v", e)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, td.Cmd.Process.Kill())
+	td.Exited <- <-td.Exited // gone: the port is free again
+	waitFor(t, ctx, `["disconnected", "reconnecting"].includes(document.body.dataset.state)`, "the disconnected state")
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && (li.dataset.waiting === "1" || li.dataset.state !== "running"); })()`, "the download to wait or fail")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("with the daemon down, the Downloads panel shows %+v", e)
+	shot(t, ctx, "download-waiting-"+t.Name()+".png")
+	assert.Equal(t, "running", e.State, "the download in the page")
+	assert.True(t, e.Waiting, "the Downloads panel does not show the download waiting")
+	assert.Regexp(t, `^Paused at \d+% · reconnecting…$`, e.Meta)
+	return ctx, dl, wait, func() {
+		t.Helper()
+		time.Sleep(3 * time.Second) // the daemon stays away a while
+		port := td.Base[strings.LastIndex(td.Base, ":")+1:]
+		td2 := testdaemon.Start(t, binPath, env, "--listen", "127.0.0.1:"+port, dir)
+		require.Equal(t, td.Base, td2.Base)
+		waitFor(t, ctx, `document.body.dataset.state === "browsing"`, "the reconnect")
+	}
+}
+
+// A download through the service worker survives a daemon restart: when the session drops
+// part way, the page keeps the browser's response open, waits for its connection to come
+// back (the daemon again on the same port and token), reopens the file, checks its ETag and
+// goes on from the byte it had reached. Chromium's download manager sees a download that
+// paused; the file it writes is whole.
+func TestDownloadSurvivesDaemonRestart(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, wait, restart := startCutDownload(t, dir, size)
+	restart()
+	wait(120 * time.Second)
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("after the restart, the Downloads panel shows %+v", e)
+	assert.Equal(t, "done", e.State)
+	assert.Equal(t, 1, e.Resumes, "the page's resumptions of the download")
+	assert.Equal(t, want, fileSum(t, filepath.Join(dl, "big.bin")), "the downloaded file")
+}
+
+// A download cut by a daemon restart does not go on over a file that changed meanwhile (its
+// ETag differs): it fails, and the page says why, rather than mixing two versions.
+func TestDownloadRestartRefusesChangedFile(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, _, restart := startCutDownload(t, dir, size)
+	// Another version of the same size, put in place as editors do (a new inode).
+	p := filepath.Join(dir, "big.bin")
+	f, err := os.Create(p + ".new")
+	require.NoError(t, err)
+	_, err = io.Copy(f, io.LimitReader(rand.NewChaCha8([32]byte{6}), size))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Rename(p+".new", p))
+	restart()
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && li.dataset.state !== "running"; })()`, "the download to end")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("after the restart, the Downloads panel shows %+v", e)
+	shot(t, ctx, "download-changed-during-restart.png")
+	assert.Equal(t, "failed", e.State)
+	assert.Equal(t, "Failed: the file changed while downloading", e.Meta)
+	time.Sleep(time.Second)
+	_, err = os.Stat(filepath.Join(dl, "big.bin"))
+	assert.True(t, os.IsNotExist(err), "the browser kept a file: %v", err)
+}
+
+// A download whose connection does not come back within the page's bound fails, and the
+// page says why; the browser keeps no partial file as if it were whole. The bound is 60 s;
+// the test shortens it to 8 s through the page's test hook.
+func TestDownloadGivesUpWhenDaemonStaysAway(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	const size = 128 << 20
+	writeRandom(t, filepath.Join(dir, "big.bin"), size)
+	ctx, dl, _, _ := startCutDownload(t, dir, size, "app.resumeWaitMs = 8000")
+	waitFor(t, ctx, `(() => { const li = document.querySelector("#downloads-list li.dl"); return li && li.dataset.state !== "running"; })()`, "the download to give up")
+	e, err := eval[dlEntry](ctx, dlEntryJS)
+	require.NoError(t, err)
+	t.Logf("with the daemon still away, the Downloads panel shows %+v", e)
+	assert.Equal(t, "failed", e.State)
+	assert.Equal(t, "Failed: the connection did not come back within 8 s", e.Meta)
+	time.Sleep(time.Second)
+	_, err = os.Stat(filepath.Join(dl, "big.bin"))
+	assert.True(t, os.IsNotExist(err), "the browser kept a file: %v", err)
 }

@@ -1080,6 +1080,11 @@
   function downloadMeta(d) {
     switch (d.state) {
       case "running": {
+        if (d.waiting) {
+          // The connection went: the download goes on once it is back (resumeStream).
+          const pct = d.size > 0 ? ` at ${Math.floor((d.received / d.size) * 100)}%` : "";
+          return `Paused${pct} · reconnecting…`;
+        }
         const sp = speedOf(d);
         if (!(d.size > 0)) return `${formatBytes(d.received)} · ${formatRate(sp)}`; // a zip: its length is not known ahead
         const eta = sp > 0 ? formatDuration((d.size - d.received) / sp) : "";
@@ -1095,7 +1100,8 @@
         return "Canceled";
       case "failed": {
         const code = d.error && d.error.code;
-        const why = code === "closed" || code === "unreachable" ? "connection lost"
+        const why = d.error && d.error.waited ? `the connection did not come back within ${d.error.waited / 1000} s`
+          : code === "closed" || code === "unreachable" ? "connection lost"
           : code === "changed" ? "the file changed while downloading"
             : code === "not_found" ? "the file is gone" : (d.error && d.error.message) || "failed";
         return `Failed: ${why}`;
@@ -1146,6 +1152,7 @@
         }
         actions.replaceChildren(...btns);
       }
+      li.dataset.waiting = d.waiting ? "1" : "";
       const pct = d.size > 0 ? Math.min(100, (d.received / d.size) * 100) : d.state === "done" ? 100 : 0;
       $(".progress > div", li).style.width = `${pct.toFixed(1)}%`;
       $(".progress", li).setAttribute("aria-valuenow", String(Math.round(pct)));
@@ -1241,6 +1248,17 @@
     if (--activeStreams === 0) { clearInterval(keepaliveTimer); keepaliveTimer = 0; }
   }
 
+  // How long a worker download waits for a lost connection to come back before it fails
+  // (tests shorten it).
+  app.resumeWaitMs = 60000;
+  const LOST = new Set(["closed", "unreachable", "going_away", "setup_timeout", "canceled"]);
+  // sessionLost tells a read that failed because the connection went (worth waiting for it to
+  // come back) from one the file itself refused (gone, changed, forbidden).
+  function sessionLost(e) {
+    const s = state.remote;
+    return LOST.has(e && e.code) || !s || s.state !== "connected";
+  }
+
   function toBuffer(v) {
     return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v.buffer : v.slice().buffer;
   }
@@ -1249,7 +1267,55 @@
     let file = null, reader = null, pos = -1, ended = false;
     let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
     let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
+    let etag = ""; // the ETag the worker's response carries: a resumed read must find the same
     streamStarted();
+    // resumeStream waits, after the session was lost mid-download, for the page's connection
+    // to come back (the Remote redials by itself), reopens the file on it, checks that its
+    // ETag is the one the response was sent with, and goes on reading from pos: the browser's
+    // download manager sees a download that paused. Nothing is buffered meanwhile: the
+    // worker's pull waits (the page tells it so every few seconds, so that it does not time
+    // out). It throws when the connection does not come back within app.resumeWaitMs, when the
+    // file changed, or when the download ends meanwhile.
+    const resumeStream = async (lost) => {
+      const waitMs = app.resumeWaitMs;
+      const until = performance.now() + waitMs;
+      dl.waiting = true;
+      dl.samples = [];
+      renderDownloads();
+      const beat = setInterval(() => { if (!ended) port.postMessage({ waiting: true }); }, 5000);
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 500));
+          if (ended) throw lost;
+          if (dl.state !== "running") throw { code: "canceled", message: "canceled: the download was canceled in the page" };
+          if (performance.now() > until) throw { code: "unreachable", waited: waitMs, message: `the connection did not come back within ${waitMs / 1000} s` };
+          const s = state.remote;
+          if (!s || s.state !== "connected") continue;
+          let f;
+          try {
+            f = await s.open(dlPath, { signal: AbortSignal.timeout(10000) });
+          } catch (e) {
+            if (sessionLost(e) || e.name === "AbortError" || e.name === "TimeoutError") continue;
+            throw e;
+          }
+          if (ended) { f.close().catch(() => {}); throw lost; }
+          if (f.etag !== etag) {
+            f.close().catch(() => {});
+            throw { code: "changed", message: `${dlPath} changed while it was downloading` };
+          }
+          reader?.cancel().catch(() => {});
+          file?.close().catch(() => {});
+          file = f;
+          reader = file.stream(pos).getReader();
+          dl.resumes = (dl.resumes || 0) + 1;
+          return;
+        }
+      } finally {
+        clearInterval(beat);
+        dl.waiting = false;
+        renderDownloads();
+      }
+    };
     const finish = (how) => {
       if (ended) return;
       ended = true;
@@ -1281,6 +1347,7 @@
           if (ended) { file.close().catch(() => {}); return; }
           download = !!msg.download;
           dlPath = msg.path;
+          etag = file.etag;
           port.postMessage({ ok: true, size: file.size, type: file.type, etag: file.etag, mtime: file.mtime });
           return;
         }
@@ -1345,7 +1412,19 @@
               reader = file.stream(msg.offset).getReader();
               pos = msg.offset;
             }
-            const { done, value } = await reader.read();
+            let r;
+            for (;;) {
+              try {
+                r = await reader.read();
+                break;
+              } catch (e) {
+                // A download outlives its session: it waits for the page's connection to come
+                // back, then goes on from pos over the new one (resumeStream).
+                if (ended || !download || !sessionLost(e)) throw e;
+                await resumeStream(e);
+              }
+            }
+            const { done, value } = r;
             if (ended) return;
             if (done) { port.postMessage({ done: true }); return; }
             const v = value.length > msg.length ? value.subarray(0, msg.length) : value;

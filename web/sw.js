@@ -15,6 +15,9 @@
 //   → {op: "zip", path}              ← {ok: true, name} | {ok: false, code, message}: the folder
 //                                      path as a ZIP the page writes; pulls read it in order
 //   → {op: "pull", offset, length}   ← {chunk: ArrayBuffer (transferred)} | {done: true} | {error}
+//                                      ({waiting: true} before the answer, every few seconds,
+//                                      while a download waits for the page's lost connection
+//                                      to come back: the pull's timeout starts again)
 //   → {op: "cancel"}                 (no answer; the page releases the file)
 //   → {op: "close"}                  (no answer; the read ended normally)
 "use strict";
@@ -108,6 +111,9 @@ class Link {
     this.port = ch.port1;
     this.waiting = null;
     this.port.onmessage = (m) => {
+      // The page lost its connection mid-download and waits for it to come back: the answer
+      // is on its way, later than usual.
+      if (m.data && m.data.waiting) { this.waiting?.extend(); return; }
       const w = this.waiting;
       this.waiting = null;
       if (w) w.resolve(m.data);
@@ -117,8 +123,13 @@ class Link {
   ask(msg, timeoutMs) {
     return new Promise((resolve, reject) => {
       let timer = 0;
-      if (timeoutMs) timer = setTimeout(() => { this.waiting = null; reject(new Error("timeout")); }, timeoutMs);
-      this.waiting = { resolve: (v) => { clearTimeout(timer); resolve(v); } };
+      const arm = () => {
+        if (!timeoutMs) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => { this.waiting = null; reject(new Error("timeout")); }, timeoutMs);
+      };
+      arm();
+      this.waiting = { resolve: (v) => { clearTimeout(timer); resolve(v); }, extend: arm };
       this.port.postMessage(msg);
     });
   }
