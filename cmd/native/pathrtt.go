@@ -77,23 +77,31 @@ const floorRate = 100e6 // bytes/s
 // window recovers within a few round trips on such a short path.
 const minFloor = 128 << 10
 
-// sctpFloor is the floor under SCTP's congestion window for a peer at round trip rtt (ok
-// false: not measured), at most max (--sctp-min-cwnd). The floor holds SCTP's loss-based
-// window open for the pacer on a long lossy path, where NewReno would collapse it (50 ms,
-// 1 % loss: 0.32 MB/s without, 10 MB/s with it). On a short path it only does harm: a
-// receiver whose UDP socket buffer overflows while its process is descheduled — Chromium's
-// is 128 KiB, a few dozen datagrams — loses a burst, and SCTP, held at the floor, resends
-// the window at once into the same full buffer, until a retransmission timeout (into
-// Chromium on loopback: 4× slower, docs/BENCHMARKS.md). So the floor is sized from the round
-// trip of the peer's signaling connection: none on loopback or a LAN under 1.3 ms, the full
-// max from about 10 ms, and the full max for a peer not measured (relayed: most likely far).
-func sctpFloor(max uint, rtt time.Duration, ok bool) uint32 {
-	f := float64(max)
-	if ok {
+// peerSender is how the daemon sends to a peer at round trip rtt (measured false: not
+// measured), from the daemon's tuning s: the floor under SCTP's congestion window and whether
+// the pacer runs.
+//
+// The floor holds SCTP's loss-based window open for the pacer on a long lossy path, where
+// NewReno would collapse it (50 ms, 1 % loss: 0.32 MB/s without, 10 MB/s with it). On a short
+// path it only does harm: a receiver whose UDP socket buffer overflows while its process is
+// descheduled — Chromium's is 128 KiB, a few dozen datagrams — loses a burst, and SCTP, held
+// at the floor, resends the window at once into the same full buffer, until a retransmission
+// timeout (into Chromium on loopback: 4× slower, docs/BENCHMARKS.md). So the floor is sized
+// from the round trip of the peer's signaling connection, floorRate × RTT at most
+// s.minCwnd: the full 1 MiB from about 10 ms, and for a peer not measured (relayed: most
+// likely far).
+//
+// A short path (a floor under minFloor: loopback, a LAN under 1.3 ms) gets none, and no
+// pacer either: the pacer needs the floor to decide (pkg/peer NativeOptions.Pacing), and
+// without it a channel's messages may be as large as the client allows instead of 32 KiB,
+// which costs a browser a quarter less CPU per GB (docs/BENCHMARKS.md).
+func peerSender(s senderTuning, rtt time.Duration, measured bool) (minCwnd uint32, pacing bool) {
+	if measured && floorRate*rtt.Seconds() < minFloor {
+		return 0, false
+	}
+	f := float64(s.minCwnd)
+	if measured {
 		f = min(f, floorRate*rtt.Seconds())
 	}
-	if f < minFloor {
-		return 0
-	}
-	return uint32(f)
+	return uint32(f), s.pacing
 }

@@ -13,39 +13,44 @@ import (
 	"github.com/rangecast/rangecast/internal/wan"
 )
 
-func TestSCTPFloor(t *testing.T) {
+func TestPeerSender(t *testing.T) {
 	const max = 1 << 20
+	on := senderTuning{minCwnd: max, pacing: true}
 	for _, c := range []struct {
-		max  uint
-		rtt  time.Duration
-		ok   bool
-		want uint32
+		s        senderTuning
+		rtt      time.Duration
+		measured bool
+		floor    uint32
+		pacing   bool
 	}{
-		{max, 60 * time.Microsecond, true, 0}, // loopback
-		{max, time.Millisecond, true, 0},      // a LAN: 100 KB, under minFloor
-		{max, 2 * time.Millisecond, true, 200_000},
-		{max, 10 * time.Millisecond, true, 1_000_000},
-		{max, 20 * time.Millisecond, true, max},
-		{max, 200 * time.Millisecond, true, max},
-		{max, 0, false, max}, // relayed: not measured
-		{0, 200 * time.Millisecond, true, 0},
-		{0, 0, false, 0},
+		{on, 60 * time.Microsecond, true, 0, false}, // loopback
+		{on, time.Millisecond, true, 0, false},      // a LAN: 100 KB, under minFloor
+		{on, 2 * time.Millisecond, true, 200_000, true},
+		{on, 10 * time.Millisecond, true, 1_000_000, true},
+		{on, 20 * time.Millisecond, true, max, true},
+		{on, 200 * time.Millisecond, true, max, true},
+		{on, 0, false, max, true}, // relayed: not measured
+		{senderTuning{pacing: true}, 200 * time.Millisecond, true, 0, true},
+		{senderTuning{minCwnd: max}, 200 * time.Millisecond, true, max, false},
+		{senderTuning{}, 0, false, 0, false},
 	} {
-		require.Equal(t, c.want, sctpFloor(c.max, c.rtt, c.ok), "max %d, rtt %v, measured %v", c.max, c.rtt, c.ok)
+		floor, pacing := peerSender(c.s, c.rtt, c.measured)
+		require.Equal(t, c.floor, floor, "%+v, rtt %v, measured %v: floor", c.s, c.rtt, c.measured)
+		require.Equal(t, c.pacing, pacing, "%+v, rtt %v, measured %v: pacing", c.s, c.rtt, c.measured)
 	}
 }
 
 // The daemon sizes each peer's SCTP window floor from the round trip of the connection that
-// carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
-// namespace (the same host) none. Read from the daemon's debug log of each offer.
-func TestSCTPFloorFollowsSignalingPath(t *testing.T) {
+// carried its offer: across a 60 ms emulated link the full floor and the pacer, from the
+// daemon's own namespace (the same host) neither. Read from the daemon's debug log of each offer.
+func TestSenderFollowsSignalingPath(t *testing.T) {
 	netns.Require(t)
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
 	d := startDaemonInA(t, l)
 
-	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+)`)
+	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) pacing=(\S+)`)
 	ls := func(side wan.Side) []string {
 		t.Helper()
 		before := len(offers.FindAllStringSubmatch(d.Log.String(), -1))
@@ -62,8 +67,10 @@ func TestSCTPFloorFollowsSignalingPath(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, 60, rtt.Seconds()*1000, 30, "the far peer's signaling RTT: %v", far)
 	require.Equal(t, "1048576", far[3], "the far peer's floor: %v", far)
+	require.Equal(t, "true", far[4], "the far peer is paced: %v", far)
 
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
 	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
+	require.Equal(t, "false", near[4], "the near peer is not paced: %v", near)
 }
