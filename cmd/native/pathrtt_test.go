@@ -23,8 +23,8 @@ func TestPeerSender(t *testing.T) {
 		floor    uint32
 		pacing   bool
 	}{
-		{on, 60 * time.Microsecond, true, 0, false}, // loopback
-		{on, time.Millisecond, true, 0, false},      // a LAN: 100 KB, under minFloor
+		{on, 60 * time.Microsecond, true, 0, true}, // loopback
+		{on, time.Millisecond, true, 0, true},      // a LAN: 100 KB, under minFloor
 		{on, 2 * time.Millisecond, true, 200_000, true},
 		{on, 10 * time.Millisecond, true, 1_000_000, true},
 		{on, 20 * time.Millisecond, true, max, true},
@@ -41,8 +41,8 @@ func TestPeerSender(t *testing.T) {
 }
 
 // The daemon sizes each peer's SCTP window floor from the round trip of the connection that
-// carried its offer: across a 60 ms emulated link the full floor and the pacer, from the
-// daemon's own namespace (the same host) neither. Read from the daemon's debug log of each offer.
+// carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
+// namespace (the same host) none; both paced. Read from the daemon's debug log of each offer.
 func TestSenderFollowsSignalingPath(t *testing.T) {
 	netns.Require(t)
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
@@ -72,5 +72,5 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
 	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
-	require.Equal(t, "false", near[4], "the near peer is not paced: %v", near)
+	require.Equal(t, "true", near[4], "the near peer is paced: %v", near)
 }

@@ -99,10 +99,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.grace, "grace", 5*time.Second, "on SIGINT/SIGTERM, how long transfers in progress may run after peers are told (GOAWAY)")
 	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
 	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
-	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: most of the floor under SCTP's congestion window in bytes, kept even after a timeout; each peer's is sized from its signaling round trip (100 MB/s × RTT, none under 128 KiB: a short path, which is not paced either; this much for a relayed peer); 0: none. Unsafe on narrow paths without --pacing")
+	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: most of the floor under SCTP's congestion window in bytes, kept even after a timeout; each peer's is sized from its signaling round trip (100 MB/s × RTT, none under 128 KiB, this much for a relayed peer); 0: none. Unsafe on narrow paths without --pacing")
 	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: cap on SCTP's retransmission timeout (0: pion's 60 s, and its 1 s minimum); keep it above RTT + 200 ms")
 	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
-	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending to a peer beyond a short path (a signaling round trip from 1.3 ms) from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
+	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
 		fs.PrintDefaults()
