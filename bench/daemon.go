@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,11 +19,10 @@ import (
 	"github.com/rangecast/rangecast/pkg/signaling"
 )
 
-// daemon is a `rangecast serve` child process.
+// daemon is a `rangecast serve` child process; the line it printed is its link.
 type daemon struct {
-	cmd  *exec.Cmd
+	*child
 	link string
-	done chan error
 }
 
 // startDaemon runs `rangecast serve` on 127.0.0.1:0 and waits for the link it prints.
@@ -49,6 +49,26 @@ func startDaemonEnv(ctx context.Context, cfg *config, env []string, extra ...str
 // startDaemonCmd starts cmd, a `rangecast serve` (perhaps wrapped, as in ip netns exec, which
 // execs it), and waits for the link it prints.
 func startDaemonCmd(ctx context.Context, cmd *exec.Cmd) (*daemon, error) {
+	c, err := startChild(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return &daemon{child: c, link: c.line}, nil
+}
+
+// stop sends SIGTERM, then SIGKILL after a few seconds, and reaps the process.
+func (d *daemon) stop() { d.child.stop(syscall.SIGTERM) }
+
+// child is a rangecast process that prints one line (a link, a mountpoint, a URL) when it is
+// ready.
+type child struct {
+	cmd  *exec.Cmd
+	line string
+	done chan error // receives cmd.Wait's result once; put it back if you take it early
+}
+
+// startChild starts cmd and waits for the first line it prints.
+func startChild(ctx context.Context, cmd *exec.Cmd) (*child, error) {
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -57,42 +77,39 @@ func startDaemonCmd(ctx context.Context, cmd *exec.Cmd) (*daemon, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	d := &daemon{cmd: cmd, done: make(chan error, 1)}
+	c := &child{cmd: cmd, done: make(chan error, 1)}
 	lines := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-		d.done <- cmd.Wait()
+		r := bufio.NewReader(out)
+		l, _ := r.ReadString('\n')
+		lines <- strings.TrimSpace(l)
+		_, _ = io.Copy(io.Discard, r)
+		c.done <- cmd.Wait()
 	}()
 	select {
-	case l, ok := <-lines:
-		if !ok {
-			d.stop()
-			return nil, fmt.Errorf("daemon exited without printing a link")
+	case c.line = <-lines:
+		if c.line == "" {
+			c.stop(syscall.SIGTERM)
+			return nil, errors.New("exited without printing its line")
 		}
-		d.link = strings.TrimSpace(l)
-	case <-time.After(10 * time.Second):
-		d.stop()
-		return nil, fmt.Errorf("daemon printed no link in 10 s")
+		return c, nil
+	case <-time.After(20 * time.Second):
+		c.stop(syscall.SIGTERM)
+		return nil, errors.New("printed nothing in 20 s")
 	case <-ctx.Done():
-		d.stop()
+		c.stop(syscall.SIGTERM)
 		return nil, ctx.Err()
 	}
-	return d, nil
 }
 
-// stop sends SIGTERM, then SIGKILL after a few seconds, and reaps the process.
-func (d *daemon) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+// stop sends sig, then SIGKILL after a few seconds, and reaps the process.
+func (c *child) stop(sig syscall.Signal) {
+	_ = c.cmd.Process.Signal(sig)
 	select {
-	case <-d.done:
+	case <-c.done:
 	case <-time.After(8 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
+		_ = c.cmd.Process.Kill()
+		<-c.done
 	}
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +69,7 @@ func benchMount(ctx context.Context, cfg *config) ([]Result, error) {
 		if err := os.MkdirAll(v.mnt, 0o755); err != nil {
 			return nil, err
 		}
-		mp, err := startChild(ctx, v.bin, "mount", d.link, v.mnt)
+		mp, err := startChild(ctx, exec.Command(v.bin, "mount", d.link, v.mnt))
 		if err != nil {
 			return nil, fmt.Errorf("rangecast mount: %w", err)
 		}
@@ -79,7 +77,7 @@ func benchMount(ctx context.Context, cfg *config) ([]Result, error) {
 			mp.stop(syscall.SIGINT)
 			_ = syscall.Unmount(v.mnt, syscall.MNT_DETACH) // never leave a mount behind
 		}()
-		if v.gw, err = startChild(ctx, v.bin, "http", d.link); err != nil {
+		if v.gw, err = startChild(ctx, exec.Command(v.bin, "http", d.link)); err != nil {
 			return nil, fmt.Errorf("rangecast http: %w", err)
 		}
 		defer v.gw.stop(syscall.SIGINT)
@@ -234,57 +232,4 @@ func getThroughput(ctx context.Context, cfg *config, link string) (float64, erro
 		return 0, fmt.Errorf("rangecast get: %w: %s", err, out)
 	}
 	return float64(cfg.bigSize) / 1e6 / time.Since(t0).Seconds(), nil
-}
-
-// child is a rangecast process that prints one line (a mountpoint, a URL) when it is ready.
-type child struct {
-	cmd  *exec.Cmd
-	line string
-	done chan error
-}
-
-func startChild(ctx context.Context, bin string, args ...string) (*child, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, done: make(chan error, 1)}
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(out)
-		l, _ := r.ReadString('\n')
-		lines <- strings.TrimSpace(l)
-		_, _ = io.Copy(io.Discard, r)
-		c.done <- cmd.Wait()
-	}()
-	select {
-	case c.line = <-lines:
-		if c.line == "" {
-			c.stop(syscall.SIGTERM)
-			return nil, errors.New("exited without printing its line")
-		}
-		return c, nil
-	case <-time.After(20 * time.Second):
-		c.stop(syscall.SIGTERM)
-		return nil, errors.New("printed nothing in 20 s")
-	case <-ctx.Done():
-		c.stop(syscall.SIGTERM)
-		return nil, ctx.Err()
-	}
-}
-
-// stop sends sig, then SIGKILL after a few seconds, and reaps the process.
-func (c *child) stop(sig syscall.Signal) {
-	_ = c.cmd.Process.Signal(sig)
-	select {
-	case <-c.done:
-	case <-time.After(8 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
 }
