@@ -1,3 +1,5 @@
+//go:build experiments
+
 package e2e
 
 import (
@@ -46,13 +48,10 @@ func (r *recorder) list() []string {
 // that the service worker was serving and that a daemon restart cut: which requests reach
 // the service worker (the page lists each download the worker asks it for, with the offset
 // it starts at) and which reach the origin's HTTP server past it (a recording proxy).
-// It is an experiment, run on demand (RANGECAST_E2E_EXPERIMENTS=1): it logs what it sees and
+// It is an experiment, built only on demand (go test -tags experiments): it logs what it sees and
 // checks that it still holds (README.md, "In the browser").
 func TestDownloadResumeExperiment(t *testing.T) {
 	netns.Require(t)
-	if os.Getenv("RANGECAST_E2E_EXPERIMENTS") == "" {
-		t.Skip("an experiment: set RANGECAST_E2E_EXPERIMENTS=1 to run it")
-	}
 	dir := t.TempDir()
 	const size = 256 << 20
 	want := writeRandom(t, filepath.Join(dir, "big.bin"), size)
@@ -211,9 +210,6 @@ func TestDownloadResumeExperiment(t *testing.T) {
 // what Chromium's resumption asks for when no service worker made the response.
 func TestDownloadResumeControlExperiment(t *testing.T) {
 	netns.Require(t)
-	if os.Getenv("RANGECAST_E2E_EXPERIMENTS") == "" {
-		t.Skip("an experiment: set RANGECAST_E2E_EXPERIMENTS=1 to run it")
-	}
 	const size = 64 << 20
 	data := data256[:size]
 	rec := &recorder{}
