@@ -22,16 +22,7 @@ import (
 func predialer(signalLink string, calls *atomic.Int32) func(context.Context, peer.Config) (*peer.Conn, *peer.Channel, error) {
 	return func(ctx context.Context, cfg peer.Config) (*peer.Conn, *peer.Channel, error) {
 		calls.Add(1)
-		conn, err := signaling.Dial(ctx, signalLink, signaling.DialOptions{Peer: cfg})
-		if err != nil {
-			return nil, nil, err
-		}
-		ch, err := conn.CreateChannel(ctx, ChannelLabel)
-		if err != nil {
-			_ = conn.Close()
-			return nil, nil, err
-		}
-		return conn, ch, nil
+		return signalChannel(ctx, signalLink, signaling.DialOptions{Peer: cfg})
 	}
 }
 

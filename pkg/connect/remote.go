@@ -110,7 +110,12 @@ func dialChannel(ctx context.Context, link string, opts Options) (*peer.Conn, *p
 			return nil, nil, signaling.ErrSetupTimeout
 		}
 	}
-	conn, err := signaling.Dial(ctx, link, opts.Signal)
+	return signalChannel(ctx, link, opts.Signal)
+}
+
+// signalChannel signals link's daemon and opens the session's channel on the new connection.
+func signalChannel(ctx context.Context, link string, so signaling.DialOptions) (*peer.Conn, *peer.Channel, error) {
+	conn, err := signaling.Dial(ctx, link, so)
 	if err != nil {
 		return nil, nil, err
 	}
