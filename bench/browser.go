@@ -46,6 +46,13 @@ const (
 //go:embed browser.js
 var browserJS string
 
+// envNavOnly: RANGECAST_BENCH_NAV_ONLY=1 makes each run of the browser group only its two
+// navigations per client (empty cache, then warm), without the reads and seeks: start-up
+// work, iterated on with many runs in a few minutes.
+const envNavOnly = "RANGECAST_BENCH_NAV_ONLY"
+
+var navOnly = os.Getenv(envNavOnly) == "1"
+
 // benchBrowser measures the Go/wasm client in Chromium against a plain-JavaScript client of
 // the same protocol in the same browser, against the same daemon (docs/BENCHMARKS.md).
 func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
@@ -153,17 +160,24 @@ func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
 			switch which {
 			case "wasm":
 				err = b.clientRun(d, &wasm, big, offsets, size, appURL(), true)
-				if err == nil {
+				if err == nil && navOnly {
+					logf("run %d: wasm navigation → first byte %.0f ms, cold %.0f ms", i+1, last(wasm.nav), last(wasm.cold))
+				} else if err == nil {
 					logf("run %d: wasm %.1f MB/s, browser %.1f CPU-s/GB, daemon %.1f CPU-s/GB, seek p50 %.3f ms p99 %.3f ms, navigation → first byte %.0f ms",
 						i+1, last(wasm.mbps), last(wasm.cpu), last(wasm.dcpu), last(wasm.p50), last(wasm.p99), last(wasm.nav))
 				}
 			case "plain":
 				err = b.clientRun(d, &plain, big, offsets, size, plainURL(), false)
-				if err == nil {
+				if err == nil && navOnly {
+					logf("run %d: plain JS navigation → first byte %.0f ms, cold %.0f ms", i+1, last(plain.nav), last(plain.cold))
+				} else if err == nil {
 					logf("run %d: plain JS %.1f MB/s, browser %.1f CPU-s/GB, daemon %.1f CPU-s/GB, seek p50 %.3f ms p99 %.3f ms, navigation → first byte %.0f ms",
 						i+1, last(plain.mbps), last(plain.cpu), last(plain.dcpu), last(plain.p50), last(plain.p99), last(plain.nav))
 				}
 			case "fetch":
+				if navOnly {
+					continue
+				}
 				err = b.navigate(fetchBase + "/")
 				if err == nil {
 					var cpu float64
@@ -182,6 +196,12 @@ func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
 	}
 	_ = b.closeSessions()
 
+	if navOnly {
+		return []Result{
+			newResult(metricBrowserNav, "ms", wasm.nav, "plain JS page (warm cache)", plain.nav, "≤ 120"),
+			newResult(metricBrowserColdNav, "ms", wasm.cold, "plain JS page (empty cache)", plain.cold, "≤ 400"),
+		}, nil
+	}
 	mib := fmt.Sprintf(" (%d MiB)", size>>20)
 	return []Result{
 		newResult(metricBrowserThroughput, "MB/s", wasm.mbps, "plain JS client, same daemon"+mib, plain.mbps, "≥ 1.0× plain JS"),
@@ -224,8 +244,18 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 	// The same URL with one more query parameter: a new document, not a same-document
 	// navigation to a new fragment.
 	q, frag, _ := strings.Cut(link, "#")
-	if nav, err = open(q + "&warm=1#" + frag); err != nil {
+	warm := func() (err error) { nav, err = open(q + "&warm=1#" + frag); return err }
+	if wasm {
+		err = b.traced(warm)
+	} else {
+		err = warm()
+	}
+	if err != nil {
 		return err
+	}
+	if navOnly {
+		m.nav, m.cold = append(m.nav, nav), append(m.cold, cold)
+		return nil
 	}
 	d0, err := d.cpuSeconds()
 	if err != nil {
@@ -481,6 +511,7 @@ func (b *browser) navResult() (float64, error) {
 		HTML      float64  `json:"htmlMs"`
 		WasmStart float64  `json:"wasmFetchStartMs"`
 		DOMLoaded float64  `json:"domLoadedMs"`
+		Resources []string `json:"resources"`
 	}](b.ctx, time.Minute, `globalThis.__benchNav ?? Promise.reject(new Error("the navigation probe did not run"))`)
 	if err != nil {
 		return 0, fmt.Errorf("navigation probe: %w", err)
@@ -495,6 +526,7 @@ func (b *browser) navResult() (float64, error) {
 		}
 		logf("  navigation: HTML received at %.0f ms, boot.js ran (wasm fetch started) at %.0f ms, DOMContentLoaded at %.0f ms; wasm fetched at %.0f ms (%.0f bytes over the network)%s, API ready at %.0f ms, session connected at %.0f ms, first byte at %.0f ms",
 			r.HTML, r.WasmStart, r.DOMLoaded, r.WasmEnd, r.WasmBytes, early, *r.ReadyMs, r.SessionMs, r.Ms)
+		logf("    requests (ms): %s", strings.Join(r.Resources, ", "))
 	} else {
 		logf("  navigation: HTML received at %.0f ms, session connected at %.0f ms, first byte at %.0f ms", r.HTML, r.SessionMs, r.Ms)
 	}

@@ -564,6 +564,9 @@
           if (w) Object.assign(marks, { wasmFetchStartMs: w.startTime, wasmFetchEndMs: w.responseEnd, wasmTransferBytes: w.transferSize });
           const nav = performance.getEntriesByType("navigation")[0];
           if (nav) Object.assign(marks, { htmlMs: nav.responseEnd, domLoadedMs: nav.domContentLoadedEventStart });
+          // Every request the page started before its first byte: name, start and end (ms).
+          marks.resources = performance.getEntriesByType("resource").filter((e) => e.startTime < ms).map((e) =>
+            `${new URL(e.name).pathname.replace(/\.[0-9a-f]{16}\./, ".").replace(/^.*\//, "")} ${Math.round(e.startTime)}–${Math.round(e.responseEnd)}`);
           // web/boot.js's marks: the wasm compiled, its early connection up.
           for (const [k, name] of [["wasmCompiledMs", "rangecast:wasm-compiled"], ["predialMs", "rangecast:predial-connected"]]) {
             const m = performance.getEntriesByName(name)[0];
