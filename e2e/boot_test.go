@@ -13,10 +13,14 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
+	"github.com/rangecast/rangecast/internal/testdaemon"
 )
 
 // netLog records the tab's requests, as the Network domain reports them.
@@ -141,6 +145,12 @@ func TestWarmLoadUsesCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCodeCache(t, filepath.Join(profile, "Default", "Code Cache", "wasm"))
+	// The first load's extras (web/app.js loads them once the folder is shown) are part of
+	// it, not of the second load.
+	if _, err := eval[bool](ctx, `app.extras().then(() => true)`); err != nil {
+		t.Fatal(err)
+	}
+	nl.take()
 
 	// The second load, traced.
 	if _, err := chromedp.Call(ctx, tracing.Start, tracing.StartParams{
@@ -152,6 +162,9 @@ func TestWarmLoadUsesCaches(t *testing.T) {
 	// Another query, so that it is a new document, not a same-document navigation.
 	base, frag, _ := strings.Cut(d.link, "#")
 	openApp(t, ctx, base+"?warm=1#"+frag, "browsing")
+	if _, err := eval[bool](ctx, `app.extras().then(() => true)`); err != nil {
+		t.Fatal(err)
+	}
 	nl.mu.Lock()
 	ended := nl.traceEnd
 	nl.mu.Unlock()
@@ -214,4 +227,62 @@ func urls(rs []*netReq) []string {
 		out = append(out, r.method+" "+r.url)
 	}
 	return out
+}
+
+// extrasProbeJS runs in the page before its own scripts. The moment the app first shows a
+// folder (data-state "browsing"), it notes which of the extras (web/index.html's
+// rangecast-extra scripts) are in, and opens the Markdown file in the viewer at once: the
+// viewer needs preview.js, which must then be waited for, not missed.
+const extrasProbeJS = `(() => {
+  const probe = globalThis.__extras = { atBrowsing: null, error: "" };
+  const obs = new MutationObserver(() => {
+    if (probe.atBrowsing || !document.body || document.body.dataset.state !== "browsing") return;
+    probe.atBrowsing = ["RangecastPreview", "RangecastThumbs", "RangecastSearch", "RangecastZip"].filter((g) => g in globalThis);
+    obs.disconnect();
+    try { app.openViewer("/notes.md"); } catch (e) { probe.error = String(e); }
+  });
+  obs.observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+})()`
+
+// The scripts of the features the first listing does not need (previews, thumbnails,
+// search, QR code, zip) load after it, so that they do not compete with the wasm and the
+// connection while the page starts; a feature used before they are in waits for them.
+func TestStartupDefersExtras(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	must(os.WriteFile(filepath.Join(dir, "notes.md"), []byte("# Deferred\n\nSome **bold** text.\n"), 0o644))
+	td := testdaemon.Start(t, binPath, nil, "--listen", "127.0.0.1:0", dir)
+	ctx := browser(t)
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: extrasProbeJS})
+	require.NoError(t, err)
+	openApp(t, ctx, td.Link, "browsing")
+
+	// The viewer opened at the first listing shows the rendered preview.
+	heading, err := eval[string](ctx, `(async () => {
+	  for (let i = 0; i < 400; i++) {
+	    const h = document.querySelector("#viewer-body .viewer-text h1");
+	    if (h) return h.textContent;
+	    await new Promise((r) => setTimeout(r, 25));
+	  }
+	  return "none: " + document.querySelector("#viewer-body").textContent + " " + __extras.error;
+	})()`)
+	require.NoError(t, err)
+	assert.Equal(t, "Deferred", heading, "the viewer opened before the extras were in")
+
+	type extrasProbe struct {
+		AtBrowsing []string `json:"atBrowsing"` // the extras' globals when the first folder showed
+		Error      string   `json:"error"`
+		Later      []string `json:"later"` // the same once app.extras() resolved
+		QR         bool     `json:"qr"`
+	}
+	probe, err := eval[extrasProbe](ctx, `(async () => {
+	  await app.extras();
+	  return { ...__extras, later: ["RangecastPreview", "RangecastThumbs", "RangecastSearch", "RangecastZip"].filter((g) => g in globalThis),
+	    qr: !!document.querySelector("#qr-button") };
+	})()`)
+	require.NoError(t, err)
+	assert.Empty(t, probe.Error)
+	assert.Empty(t, probe.AtBrowsing, "extras already loaded when the first folder showed")
+	assert.Equal(t, []string{"RangecastPreview", "RangecastThumbs", "RangecastSearch", "RangecastZip"}, probe.Later, "extras once loaded")
+	assert.True(t, probe.QR, "qr.js added its button")
 }

@@ -367,6 +367,9 @@
       }
     }
     await navigate(state.dir, true);
+    // Once the page is idle: the listing's first reads (thumbnails aside) come first.
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => loadExtras(), { timeout: 1000 });
+    else loadExtras();
   }
 
   function onStateChange(e) {
@@ -797,7 +800,7 @@
       name.title = `${e.name}: ${sp[1]}; it cannot be opened or downloaded`;
     } else {
       const icon = kindIcon(e.kind);
-      if (e.kind === "image") RangecastThumbs.request(e, icon, () => state.remote);
+      if (e.kind === "image" && globalThis.RangecastThumbs) RangecastThumbs.request(e, icon, () => state.remote);
       name = el("button", { type: "button", className: "entry open-button" }, icon, el("span", { className: "label" }, e.name),
         e.inDir ? el("span", { className: "in-dir" }, e.inDir) : null);
       name.title = `Open ${e.name}`;
@@ -872,6 +875,7 @@
   });
 
   function startSearch(q) {
+    if (!globalThis.RangecastSearch) { whenExtra("RangecastSearch", "Search", () => startSearch(q)); return; }
     stopSearch(false);
     const s = state.remote;
     if (!q.trim() || !s) { leaveResults(); renderFiles(); return; }
@@ -1515,11 +1519,13 @@
 
   let viewerEntry = null, viewerOpener = null;
   function openViewer(entry, opener) {
+    let pk = previewKind(entry);
+    // Media opens at once; whether anything else is text or Markdown, preview.js says.
+    if (!pk && !globalThis.RangecastPreview) { whenExtra("RangecastPreview", "The viewer", () => openViewer(entry, opener)); return; }
     const box = $("#viewer");
     viewerEntry = entry;
     viewerOpener = opener || null;
     const url = streamURL(entry.path);
-    let pk = previewKind(entry);
     const tk = pk ? "" : RangecastPreview.kindOf(entry);
     let media = null;
     if (tk) {
@@ -1699,10 +1705,46 @@
     toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 8000 : 2500);
   }
 
+  // ---------------------------------------------------------------- the page's extras
+
+  // The scripts of the features that the first listing does not need (previews, thumbnails,
+  // search, the QR code, zip) load once it is shown, so that while the page starts they do
+  // not compete with the wasm and the connection for its one thread (docs/ARCHITECTURE.md,
+  // Browser start-up). index.html names them, in the order they run, in
+  // <meta name="rangecast-extra"> (the daemon gives them their content-hashed names there).
+  // A feature used before they are in waits for them (whenExtra); one that fails to load
+  // is left off, as a page without it always was.
+  let extras = null;
+  function loadExtras() {
+    if (extras) return extras;
+    const loads = [...document.querySelectorAll('meta[name="rangecast-extra"]')].map((m) => new Promise((resolve) => {
+      const sc = document.createElement("script");
+      sc.src = m.content;
+      if ("module" in m.dataset) sc.type = "module";
+      else sc.async = false; // in document order, as the deferred scripts before them
+      sc.onload = sc.onerror = resolve;
+      document.head.append(sc);
+    }));
+    extras = Promise.all(loads).then(() => { renderFiles(); });
+    return extras;
+  }
+  app.extras = loadExtras;
+
+  // whenExtra runs then once the extras are in, if the global that a feature needs is there.
+  function whenExtra(global, feature, then) {
+    loadExtras().then(() => {
+      if (globalThis[global]) then();
+      else notify(`${feature} is not available: a script of this page did not load. Reload the page.`, true);
+    });
+  }
+
   // ---------------------------------------------------------------- start
 
   async function boot() {
     registerWorker();
+    // A page that never gets to its first listing (an error, a long reconnect) still gets
+    // the extras, a little later.
+    setTimeout(loadExtras, 3000);
     setPageState("loading");
     showSplash("Loading rangecast…", "Starting the browser client.");
     updateConn();
