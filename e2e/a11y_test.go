@@ -95,6 +95,7 @@ func TestAccessibility(t *testing.T) {
 			require.NoError(t, err)
 			waitFor(t, ctx, `!document.querySelector("#viewer").hidden`, "the viewer")
 			check("viewer")
+			waitFor(t, ctx, `!!document.querySelector("#qr-button")`, "the QR button (qr.js comes after the first listing)")
 			_, err = eval[bool](ctx, `(document.querySelector("#viewer-close").click(), document.querySelector("#qr-button").click(), !document.querySelector("#qr").hidden)`)
 			require.NoError(t, err)
 			check("qr")

@@ -45,7 +45,7 @@ func TestQRCodeOfLink(t *testing.T) {
 	require.NoError(t, err)
 	_, err = eval[bool](ctx, `(app.navigate("/docs/deep"), true)`)
 	require.NoError(t, err)
-	waitFor(t, ctx, `app.dir === "/docs/deep"`, "the folder")
+	waitFor(t, ctx, `app.dir === "/docs/deep" && !!document.querySelector("#qr-button")`, "the folder and the QR button (qr.js comes after the first listing)")
 
 	_, err = eval[bool](ctx, `(document.querySelector("#qr-button").click(), !document.querySelector("#qr").hidden)`)
 	require.NoError(t, err)

@@ -244,6 +244,7 @@ func TestShareFileLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, closed, "Escape closed the only thing a file link shows")
 	shot(t, ctx, "share-file-player.png")
+	waitFor(t, ctx, `!!document.querySelector("#qr-viewer-button")`, "the QR button (qr.js comes once the viewer shows)")
 	qr, err := eval[string](ctx, `(document.querySelector("#qr-viewer-button").click(), document.querySelector("#qr").hidden ? "" : document.querySelector("#qr .qr-link").textContent)`)
 	require.NoError(t, err)
 	assert.Equal(t, links[0], qr, "the QR code of a file link")

@@ -363,13 +363,12 @@
         await Promise.race([app.serviceWorker, new Promise((r) => setTimeout(r, 5000))]);
         if (seq !== connectSeq) return;
         openViewer(state.single);
+        extrasWhenIdle();
         return;
       }
     }
     await navigate(state.dir, true);
-    // Once the page is idle: the listing's first reads (thumbnails aside) come first.
-    if (typeof requestIdleCallback === "function") requestIdleCallback(() => loadExtras(), { timeout: 1000 });
-    else loadExtras();
+    extrasWhenIdle();
   }
 
   function onStateChange(e) {
@@ -1729,6 +1728,13 @@
     return extras;
   }
   app.extras = loadExtras;
+
+  // extrasWhenIdle loads the extras once the page is idle: what the page has just started to
+  // show (the listing, the viewer of a file link) reads first.
+  function extrasWhenIdle() {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => loadExtras(), { timeout: 1000 });
+    else loadExtras();
+  }
 
   // whenExtra runs then once the extras are in, if the global that a feature needs is there.
   function whenExtra(global, feature, then) {
