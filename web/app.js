@@ -1266,8 +1266,10 @@
     return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v.buffer : v.slice().buffer;
   }
 
+  const MAX_BATCH = 1 << 20; // the most bytes one pull of the worker is answered with
+
   function servePort(port) {
-    let file = null, reader = null, pos = -1, ended = false;
+    let file = null, reader = null, pos = -1, ended = false, batch = 0;
     let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
     let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
     let etag = ""; // the ETag the worker's response carries: a resumed read must find the same
@@ -1414,27 +1416,38 @@
               reader?.cancel().catch(() => {});
               reader = file.stream(msg.offset).getReader();
               pos = msg.offset;
+              batch = 0;
             }
-            let r;
-            for (;;) {
-              try {
-                r = await reader.read();
-                break;
-              } catch (e) {
-                // A download outlives its session: it waits for the page's connection to come
-                // back, then goes on from pos over the new one (resumeStream).
-                if (ended || !download || !sessionLost(e)) throw e;
-                await resumeStream(e);
+            // One pull answers with as many chunks as make batch bytes: the first pull of a
+            // read (a seek of a <video>) with the first chunk at once, the next ones with
+            // more, up to MAX_BATCH, so that a long read is not held up by one worker ↔ page
+            // round trip per chunk (bench: browser download through the service worker).
+            const chunks = [];
+            let n = 0, done = false;
+            do {
+              let r;
+              for (;;) {
+                try {
+                  r = await reader.read();
+                  break;
+                } catch (e) {
+                  // A download outlives its session: it waits for the page's connection to
+                  // come back, then goes on from pos over the new one (resumeStream).
+                  if (ended || !download || !sessionLost(e)) throw e;
+                  await resumeStream(e);
+                }
               }
-            }
-            const { done, value } = r;
-            if (ended) return;
-            if (done) { port.postMessage({ done: true }); return; }
-            const v = value.length > msg.length ? value.subarray(0, msg.length) : value;
-            pos += v.length;
-            if (dl) dl.received = pos - dl.offset;
-            const buf = toBuffer(v);
-            port.postMessage({ chunk: buf, done: v.length >= msg.length }, [buf]);
+              if (ended) return;
+              if (r.done) { done = true; break; }
+              const v = r.value.length > msg.length - n ? r.value.subarray(0, msg.length - n) : r.value;
+              pos += v.length;
+              n += v.length;
+              if (dl) dl.received = pos - dl.offset;
+              chunks.push(toBuffer(v));
+            } while (n < batch && n < msg.length);
+            batch = Math.min(Math.max(2 * batch, 256 << 10), MAX_BATCH);
+            if (chunks.length === 0) { port.postMessage({ done: true }); return; }
+            port.postMessage({ chunks, done: done || n >= msg.length }, chunks);
           } catch (e) {
             if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
             if (dl) dl.error = e;

@@ -4,7 +4,7 @@
 //
 // A worker cannot hold an RTCPeerConnection, so the bytes come from a controlled app page: for
 // each request the worker opens a MessageChannel to a page and asks it to open the file; the
-// page answers with the file's size and type, then sends one chunk per "pull" (the
+// page answers with the file's size and type, then sends chunks on each "pull" (the
 // ReadableStream's pull, so the browser's consumption paces the reads), and stops on "cancel"
 // (the browser aborts the body on every seek, which cancels the stream).
 //
@@ -14,7 +14,9 @@
 //                                      with its progress in its Downloads panel)
 //   → {op: "zip", path}              ← {ok: true, name} | {ok: false, code, message}: the folder
 //                                      path as a ZIP the page writes; pulls read it in order
-//   → {op: "pull", offset, length}   ← {chunk: ArrayBuffer (transferred)} | {done: true} | {error}
+//   → {op: "pull", offset, length}   ← {chunks: [ArrayBuffer…] (transferred), done} | {done: true} | {error}
+//                                      (a file: the first pull of a read gets one chunk, later
+//                                      ones up to 1 MiB of them; a zip: {chunk: ArrayBuffer})
 //                                      ({waiting: true} before the answer, every few seconds,
 //                                      while a download waits for the page's lost connection
 //                                      to come back: the pull's timeout starts again)
@@ -226,9 +228,11 @@ async function serve(e, url) {
         ctrl.error(new Error(r.error));
         return;
       }
-      if (r.chunk && r.chunk.byteLength) {
-        pos += r.chunk.byteLength;
-        ctrl.enqueue(new Uint8Array(r.chunk));
+      for (const c of r.chunks || [r.chunk]) {
+        if (c && c.byteLength) {
+          pos += c.byteLength;
+          ctrl.enqueue(new Uint8Array(c));
+        }
       }
       if (r.done || pos > end) {
         link.tell({ op: "close" });
