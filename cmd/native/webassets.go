@@ -16,9 +16,24 @@ import (
 
 // asset is one file of the web app, read once at startup.
 type asset struct {
-	body, gz   []byte // gz is nil when compression does not pay
+	body       []byte
+	gz         *compressed // nil for types that are not compressed
 	ctype, tag string
 	immutable  bool // served under a content-hashed name: cached for a year, never revalidated
+}
+
+// compressed is an asset's gzip body, made in the background: at BestCompression the wasm
+// alone takes most of a second of CPU, which the daemon's start (its link printed, the tests
+// that wait for it) need not wait for. A request that wants it before it is ready waits.
+type compressed struct {
+	ready chan struct{}
+	body  []byte // nil when compression does not pay
+}
+
+// get waits for the compressed body; nil if it does not pay.
+func (c *compressed) get() []byte {
+	<-c.ready
+	return c.body
 }
 
 // webAssets serves the embedded web app. Under their plain names, files are served with
@@ -28,7 +43,7 @@ type asset struct {
 // refers to instead: those are "immutable", so a warm load asks the network for nothing but
 // the page, and Chromium's code cache, keyed on the cached response, serves the compiled wasm
 // (docs/ARCHITECTURE.md, Browser start-up). Text and wasm are served gzip-compressed to
-// clients that accept it, compressed once at startup.
+// clients that accept it, compressed once, in the background from startup.
 type webAssets struct {
 	files map[string]*asset
 	start time.Time
@@ -101,13 +116,17 @@ func newAsset(p string, body []byte) *asset {
 	sum := sha256.Sum256(body)
 	a.tag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 	if strings.HasPrefix(a.ctype, "text/") || ext == ".wasm" || ext == ".json" || ext == ".svg" {
-		var b bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		if b.Len() < len(body)*9/10 {
-			a.gz = b.Bytes()
-		}
+		a.gz = &compressed{ready: make(chan struct{})}
+		go func() {
+			defer close(a.gz.ready)
+			var b bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			if b.Len() < len(body)*9/10 {
+				a.gz.body = b.Bytes()
+			}
+		}()
 	}
 	return a
 }
@@ -137,8 +156,10 @@ func (w *webAssets) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Accept-Encoding")
 	body, tag := a.body, a.tag
 	if a.gz != nil && acceptsGzip(r) {
-		body, tag = a.gz, a.tag[:len(a.tag)-1]+`-gz"`
-		h.Set("Content-Encoding", "gzip")
+		if gz := a.gz.get(); gz != nil {
+			body, tag = gz, a.tag[:len(a.tag)-1]+`-gz"`
+			h.Set("Content-Encoding", "gzip")
+		}
 	}
 	h.Set("ETag", tag)
 	http.ServeContent(rw, r, "", w.start, bytes.NewReader(body))
