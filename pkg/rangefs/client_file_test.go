@@ -523,19 +523,35 @@ func TestReadAtContextCanceled(t *testing.T) {
 	})
 
 	t.Run("while waiting for data", func(t *testing.T) {
-		// One window for the whole session: a sequential Read takes all of it, so the ReadAt
-		// below can get no data until that is given back. Two streams per session: a stream
+		// One window for the whole session, held by another ReadAt whose reader stops after
+		// its first bytes: the DATA that follows fills the window and stays queued for it. A
+		// ReadAt's stream is not read-ahead, so nothing reclaims that credit
+		// (Client.reclaimLocked): the ReadAt below gets no data until the holder goes on. (A
+		// sequential Read's read-ahead held it before; the waiting ReadAt reclaimed it, and on
+		// a busy machine 192 KiB came before the cancel.) Two streams per session: a stream
 		// the server kept serving after the cancel would hold one of them for good.
 		const window = 64 << 10
 		ts := startSession(t, dir, ServerOptions{MaxStreams: 2}, ClientOptions{StreamWindow: window, SessionWindow: window})
-		seq, err := ts.c.Open(t.Context(), "f.bin")
+		holder, err := ts.c.Open(t.Context(), "f.bin")
 		require.NoError(t, err)
 		f, err := ts.c.Open(t.Context(), "f.bin")
 		require.NoError(t, err)
 		defer f.Close()
+		release, started, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			var once sync.Once
+			_, err := holder.ReadAtProgress(t.Context(), make([]byte, 256<<10), 0, func(int) {
+				once.Do(func() { close(started); <-release })
+			})
+			held <- err
+		}()
+		<-started
+		require.Eventually(t, func() bool {
+			ts.c.mu.Lock()
+			defer ts.c.mu.Unlock()
+			return ts.c.session.used-ts.c.session.pending >= ts.c.session.size
+		}, 10*time.Second, time.Millisecond, "the holder's queued DATA never filled the session window")
 		one := make([]byte, 1)
-		_, err = seq.Read(one) // the first DATA frame carries the whole window
-		require.NoError(t, err)
 
 		inner, cancel := context.WithCancel(t.Context())
 		defer cancel()
@@ -562,11 +578,13 @@ func TestReadAtContextCanceled(t *testing.T) {
 		assert.Zero(t, r.n)
 		assert.ErrorIs(t, r.err, context.Canceled)
 
-		// Closing the sequential reader gives its window back; the canceled stream holds none.
-		// The deadline turns a stream that never ends (holding a slot) into a failure.
+		// The holder reads on and gives its window back; the canceled stream holds none. The
+		// deadline turns a stream that never ends (holding a slot) into a failure.
 		ctx2, cancel2 := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel2()
-		require.NoError(t, seq.Close())
+		close(release)
+		require.NoError(t, <-held)
+		require.NoError(t, holder.Close())
 		for _, off := range []int64{0, 1<<20 + 3, 3 << 20} {
 			n, err := f.ReadAtContext(ctx2, p, off) // 16 windows' worth: credit must keep flowing
 			checkReadAt(t, src, p, off, n, err)
@@ -575,7 +593,7 @@ func TestReadAtContextCanceled(t *testing.T) {
 		assert.NoError(t, err)
 
 		// Both stream slots are free again: the server ended the canceled stream (and the
-		// sequential one). A sequential reader holds one slot while it reads; a STAT needs
+		// holder's). A sequential reader holds one slot while it reads; a STAT needs
 		// the other.
 		g, err := ts.c.Open(ctx2, "f.bin")
 		require.NoError(t, err)
