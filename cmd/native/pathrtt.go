@@ -77,9 +77,8 @@ const floorRate = 100e6 // bytes/s
 // window recovers within a few round trips on such a short path.
 const minFloor = 128 << 10
 
-// peerSender is how the daemon sends to a peer at round trip rtt (measured false: not
-// measured), from the daemon's tuning s: the floor under SCTP's congestion window and whether
-// the pacer runs (s.pacing: the pacer is on for every peer).
+// sctpFloor is the floor under SCTP's congestion window for a peer at round trip rtt
+// (measured false: not measured), at most max (--sctp-min-cwnd).
 //
 // The floor holds SCTP's loss-based window open for the pacer on a long lossy path, where
 // NewReno would collapse it (50 ms, 1 % loss: 0.32 MB/s without, 10 MB/s with it). On a short
@@ -87,20 +86,21 @@ const minFloor = 128 << 10
 // descheduled — Chromium's is 128 KiB, a few dozen datagrams — loses a burst, and SCTP, held
 // at the floor, resends the window at once into the same full buffer, until a retransmission
 // timeout (into Chromium on loopback: 4× slower, docs/BENCHMARKS.md). So the floor is sized
-// from the round trip of the peer's signaling connection, floorRate × RTT at most
-// s.minCwnd: none under minFloor (loopback, a LAN under 1.3 ms), the full 1 MiB from about
-// 10 ms, and the full 1 MiB for a peer not measured (relayed: most likely far).
+// from the round trip of the peer's signaling connection, floorRate × RTT at most max: none
+// under minFloor (loopback, a LAN under 1.3 ms), the full 1 MiB from about 10 ms, and the
+// full 1 MiB for a peer not measured (relayed: most likely far).
 //
-// Without a floor the pacer still runs: SCTP's window then decides the rate, but the pacer's
-// 32 KiB messages keep a seek's answer from waiting behind a big one (into Chromium on
-// loopback, seek p99 1.8–2.2 ms paced against 2.7–4.0 unpaced, docs/BENCHMARKS.md).
-func peerSender(s senderTuning, rtt time.Duration, measured bool) (minCwnd uint32, pacing bool) {
-	if measured && floorRate*rtt.Seconds() < minFloor {
-		return 0, s.pacing
-	}
-	f := float64(s.minCwnd)
+// The pacer runs for every peer (--pacing), with a floor or without: without one SCTP's window
+// decides the rate, but the pacer's 32 KiB messages keep a seek's answer from waiting behind a
+// big one (into Chromium on loopback, seek p99 1.8–2.2 ms paced against 2.7–4.0 unpaced,
+// docs/BENCHMARKS.md).
+func sctpFloor(max uint, rtt time.Duration, measured bool) uint32 {
+	f := float64(max)
 	if measured {
+		if floorRate*rtt.Seconds() < minFloor {
+			return 0
+		}
 		f = min(f, floorRate*rtt.Seconds())
 	}
-	return uint32(f), s.pacing
+	return uint32(f)
 }

@@ -13,30 +13,25 @@ import (
 	"github.com/rangecast/rangecast/internal/wan"
 )
 
-func TestPeerSender(t *testing.T) {
+func TestSCTPFloor(t *testing.T) {
 	const max = 1 << 20
-	on := senderTuning{minCwnd: max, pacing: true}
 	for _, c := range []struct {
-		s        senderTuning
+		max      uint
 		rtt      time.Duration
 		measured bool
 		floor    uint32
-		pacing   bool
 	}{
-		{on, 60 * time.Microsecond, true, 0, true}, // loopback
-		{on, time.Millisecond, true, 0, true},      // a LAN: 100 KB, under minFloor
-		{on, 2 * time.Millisecond, true, 200_000, true},
-		{on, 10 * time.Millisecond, true, 1_000_000, true},
-		{on, 20 * time.Millisecond, true, max, true},
-		{on, 200 * time.Millisecond, true, max, true},
-		{on, 0, false, max, true}, // relayed: not measured
-		{senderTuning{pacing: true}, 200 * time.Millisecond, true, 0, true},
-		{senderTuning{minCwnd: max}, 200 * time.Millisecond, true, max, false},
-		{senderTuning{}, 0, false, 0, false},
+		{max, 60 * time.Microsecond, true, 0}, // loopback
+		{max, time.Millisecond, true, 0},      // a LAN: 100 KB, under minFloor
+		{max, 2 * time.Millisecond, true, 200_000},
+		{max, 10 * time.Millisecond, true, 1_000_000},
+		{max, 20 * time.Millisecond, true, max},
+		{max, 200 * time.Millisecond, true, max},
+		{max, 0, false, max}, // relayed: not measured
+		{0, 200 * time.Millisecond, true, 0},
+		{0, 0, false, 0},
 	} {
-		floor, pacing := peerSender(c.s, c.rtt, c.measured)
-		require.Equal(t, c.floor, floor, "%+v, rtt %v, measured %v: floor", c.s, c.rtt, c.measured)
-		require.Equal(t, c.pacing, pacing, "%+v, rtt %v, measured %v: pacing", c.s, c.rtt, c.measured)
+		require.Equal(t, c.floor, sctpFloor(c.max, c.rtt, c.measured), "max %d, rtt %v, measured %v", c.max, c.rtt, c.measured)
 	}
 }
 

@@ -247,8 +247,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			}
 			learnMappedAddrs(mux, servers, log)
 			rtt, measured := signalingRTT(r)
-			floor, pacing := peerSender(cfg.sender, rtt, measured)
-			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "pacing", pacing)
+			floor := sctpFloor(cfg.sender.minCwnd, rtt, measured)
+			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "pacing", cfg.sender.pacing)
 			return peer.Config{
 				ICEServers:    servers,
 				HighWaterMark: cfg.sender.sendBuffer,
@@ -276,7 +276,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					SCTPFastRtxWnd:         uint32(cfg.sender.fastRtxWnd), //nolint:gosec // a tuning flag
 					SCTPMinCwnd:            floor,
 					SCTPRTOMax:             cfg.sender.rtoMax,
-					Pacing:                 pacing,
+					Pacing:                 cfg.sender.pacing,
 				},
 			}
 		},
