@@ -1321,6 +1321,18 @@
         renderDownloads();
       }
     };
+    // readOn reads the file's next chunk. A download outlives its session: it waits for the
+    // page's connection to come back, then goes on from pos over the new one (resumeStream).
+    const readOn = async () => {
+      for (;;) {
+        try {
+          return await reader.read();
+        } catch (e) {
+          if (ended || !download || !sessionLost(e)) throw e;
+          await resumeStream(e);
+        }
+      }
+    };
     const finish = (how) => {
       if (ended) return;
       ended = true;
@@ -1397,7 +1409,7 @@
               if (done) { port.postMessage({ done: true }); return; }
               dl.received += value.length;
               const buf = toBuffer(value);
-              port.postMessage({ chunk: buf }, [buf]);
+              port.postMessage({ chunks: [buf] }, [buf]);
             } catch (e) {
               if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
               dl.error = e;
@@ -1425,18 +1437,7 @@
             const chunks = [];
             let n = 0, done = false;
             do {
-              let r;
-              for (;;) {
-                try {
-                  r = await reader.read();
-                  break;
-                } catch (e) {
-                  // A download outlives its session: it waits for the page's connection to
-                  // come back, then goes on from pos over the new one (resumeStream).
-                  if (ended || !download || !sessionLost(e)) throw e;
-                  await resumeStream(e);
-                }
-              }
+              const r = await readOn();
               if (ended) return;
               if (r.done) { done = true; break; }
               const v = r.value.length > msg.length - n ? r.value.subarray(0, msg.length - n) : r.value;

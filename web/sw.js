@@ -16,7 +16,7 @@
 //                                      path as a ZIP the page writes; pulls read it in order
 //   → {op: "pull", offset, length}   ← {chunks: [ArrayBuffer…] (transferred), done} | {done: true} | {error}
 //                                      (a file: the first pull of a read gets one chunk, later
-//                                      ones up to 1 MiB of them; a zip: {chunk: ArrayBuffer})
+//                                      ones up to 1 MiB of them; a zip: one chunk a pull)
 //                                      ({waiting: true} before the answer, every few seconds,
 //                                      while a download waits for the page's lost connection
 //                                      to come back: the pull's timeout starts again)
@@ -228,12 +228,7 @@ async function serve(e, url) {
         ctrl.error(new Error(r.error));
         return;
       }
-      for (const c of r.chunks || [r.chunk]) {
-        if (c && c.byteLength) {
-          pos += c.byteLength;
-          ctrl.enqueue(new Uint8Array(c));
-        }
-      }
+      pos += enqueueChunks(ctrl, r);
       if (r.done || pos > end) {
         link.tell({ op: "close" });
         ctrl.close();
@@ -245,6 +240,18 @@ async function serve(e, url) {
     },
   }, { highWaterMark: 4 }); // up to 4 chunks (1 MiB) read ahead of the browser: keeps the channel busy
   return new Response(body, { status, headers });
+}
+
+// enqueueChunks puts the chunks of a page's answer to a pull into the response's stream and
+// returns how many bytes they held.
+function enqueueChunks(ctrl, r) {
+  let n = 0;
+  for (const c of r.chunks || []) {
+    if (c.byteLength === 0) continue;
+    ctrl.enqueue(new Uint8Array(c));
+    n += c.byteLength;
+  }
+  return n;
 }
 
 // serveZip answers zip/<dir>: a 200 with the ZIP as the page writes it, chunk by chunk on
@@ -276,10 +283,7 @@ async function serveZip(e, url) {
         ctrl.error(new Error(r.error));
         return;
       }
-      if (r.chunk && r.chunk.byteLength) {
-        pos += r.chunk.byteLength;
-        ctrl.enqueue(new Uint8Array(r.chunk));
-      }
+      pos += enqueueChunks(ctrl, r);
       if (r.done) {
         link.tell({ op: "close" });
         ctrl.close();
