@@ -195,19 +195,13 @@ func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
 						logf("run %d: wasm download through the service worker %.1f MB/s", i+1, mbps)
 					}
 				}
-				if err == nil && navOnly {
-					logf("run %d: wasm navigation → first byte %.0f ms, cold %.0f ms", i+1, last(wasm.nav), last(wasm.cold))
-				} else if err == nil {
-					logf("run %d: wasm %.1f MB/s, browser %.1f CPU-s/GB, daemon %.1f CPU-s/GB, seek p50 %.3f ms p99 %.3f ms, navigation → first byte %.0f ms",
-						i+1, last(wasm.mbps), last(wasm.cpu), last(wasm.dcpu), last(wasm.p50), last(wasm.p99), last(wasm.nav))
+				if err == nil {
+					wasm.log(i+1, "wasm")
 				}
 			case "plain":
 				err = b.clientRun(d, &plain, big, offsets, size, plainURL(), false)
-				if err == nil && navOnly {
-					logf("run %d: plain JS navigation → first byte %.0f ms, cold %.0f ms", i+1, last(plain.nav), last(plain.cold))
-				} else if err == nil {
-					logf("run %d: plain JS %.1f MB/s, browser %.1f CPU-s/GB, daemon %.1f CPU-s/GB, seek p50 %.3f ms p99 %.3f ms, navigation → first byte %.0f ms",
-						i+1, last(plain.mbps), last(plain.cpu), last(plain.dcpu), last(plain.p50), last(plain.p99), last(plain.nav))
+				if err == nil {
+					plain.log(i+1, "plain JS")
 				}
 			case "fetch":
 				if navOnly {
@@ -321,6 +315,16 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 
 // clientRuns collects one client's figures, one per run.
 type clientRuns struct{ mbps, cpu, dcpu, p50, p99, nav, cold []float64 }
+
+// log prints the figures of run, the last one collected.
+func (m *clientRuns) log(run int, client string) {
+	if navOnly {
+		logf("run %d: %s navigation → first byte %.0f ms, cold %.0f ms", run, client, last(m.nav), last(m.cold))
+		return
+	}
+	logf("run %d: %s %.1f MB/s, browser %.1f CPU-s/GB, daemon %.1f CPU-s/GB, seek p50 %.3f ms p99 %.3f ms, navigation → first byte %.0f ms",
+		run, client, last(m.mbps), last(m.cpu), last(m.dcpu), last(m.p50), last(m.p99), last(m.nav))
+}
 
 // readResult is what the page's readers return.
 type readResult struct {

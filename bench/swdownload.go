@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
@@ -14,32 +13,23 @@ import (
 
 const metricBrowserSWDownload = "browser download through the service worker"
 
-// downloads follows the browser's downloads (Browser.downloadProgress) for swDownload.
+// downloads follows the browser's downloads (Browser.downloadProgress) for swDownload: each
+// one that ends, completed or canceled, is sent on ended.
 type downloads struct {
-	mu    sync.Mutex
-	state map[string]cdpbrowser.DownloadProgressState // by GUID
-	done  chan string                                 // the GUID of each download that ended
+	ended chan cdpbrowser.DownloadProgressState
 }
 
 // watchDownloads starts following the browser's download events.
 func (b *browser) watchDownloads() (*downloads, error) {
-	d := &downloads{state: map[string]cdpbrowser.DownloadProgressState{}, done: make(chan string, 16)}
+	d := &downloads{ended: make(chan cdpbrowser.DownloadProgressState, 16)}
 	err := chromedp.ListenBrowser(b.ctx, func(ev any) {
 		p, ok := ev.(*cdpbrowser.EventDownloadProgress)
-		if !ok {
+		if !ok || (p.State != cdpbrowser.DownloadProgressStateCompleted && p.State != cdpbrowser.DownloadProgressStateCanceled) {
 			return
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.state[p.GUID] == p.State {
-			return
-		}
-		d.state[p.GUID] = p.State
-		if p.State == cdpbrowser.DownloadProgressStateCompleted || p.State == cdpbrowser.DownloadProgressStateCanceled {
-			select {
-			case d.done <- p.GUID:
-			default:
-			}
+		select {
+		case d.ended <- p.State:
+		default:
 		}
 	})
 	return d, err
@@ -63,8 +53,8 @@ func (b *browser) swDownload(dl *downloads, tmp, path string, size int64) (strin
 	if ok, err := evalIn[bool](b.ctx, 30*time.Second, `app.serviceWorker.then(() => !!navigator.serviceWorker.controller)`); err != nil || !ok {
 		return "", 0, fmt.Errorf("no service worker controls the app page (%v)", err)
 	}
-	for len(dl.done) > 0 {
-		<-dl.done
+	for len(dl.ended) > 0 {
+		<-dl.ended
 	}
 	t0 := time.Now()
 	if _, err := evalIn[bool](b.ctx, 10*time.Second, fmt.Sprintf(`app.download(%s).then(() => true)`, jsString(path))); err != nil {
@@ -72,16 +62,13 @@ func (b *browser) swDownload(dl *downloads, tmp, path string, size int64) (strin
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Minute)
 	defer cancel()
-	var guid string
+	var st cdpbrowser.DownloadProgressState
 	select {
-	case guid = <-dl.done:
+	case st = <-dl.ended:
 	case <-ctx.Done():
 		return "", 0, fmt.Errorf("the download of %s did not end in 10 min", path)
 	}
 	el := time.Since(t0)
-	dl.mu.Lock()
-	st := dl.state[guid]
-	dl.mu.Unlock()
 	if st != cdpbrowser.DownloadProgressStateCompleted {
 		return "", 0, fmt.Errorf("the download of %s ended %s", path, st)
 	}
