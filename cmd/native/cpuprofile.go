@@ -8,12 +8,13 @@ import (
 	"strings"
 )
 
-// envCPUProfile names the file a command writes a CPU profile to, from start to exit. It is
-// for measuring the daemon (bench/daemon.go passes it on) and is deliberately not a flag:
+// envCPUProfile names the file a command writes a CPU profile to, from start to exit: any
+// command, the daemon (bench/daemon.go passes it on), a mount, the gateway or get. It is for
+// measuring and is deliberately not a flag:
 // `RANGECAST_CPUPROFILE=/tmp/serve.prof rangecast serve DIR`, then
 // `go tool pprof -top /tmp/serve.prof`. A "%p" in the path is replaced by the process id, for
-// several daemons at once. The profile is written when the command returns, so stop the
-// daemon with SIGINT or SIGTERM, not SIGKILL.
+// several processes at once. The profile is written when the command returns, so stop a
+// long-running one with SIGINT or SIGTERM, not SIGKILL.
 const envCPUProfile = "RANGECAST_CPUPROFILE"
 
 // startProfile starts the CPU profile $RANGECAST_CPUPROFILE asks for, if any, and returns

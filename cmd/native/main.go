@@ -13,10 +13,17 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if setGCDefaults() {
+		go collectWhenIdle(ctx, idleCheckEvery, nil)
+	}
 	// The first signal cancels ctx, which every command's reads and sessions follow; a
 	// second one then gets the default action and ends the process at once.
 	context.AfterFunc(ctx, stop)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile, err := startProfile()
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stopProfile()
+	}
 	stop()
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "rangecast: interrupted:", err)

@@ -140,11 +140,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	stopProfile, err := startProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
 	defer startMemProfiler(log)()
 	return serve(ctx, cfg, stdout, log)
 }
