@@ -9,8 +9,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -114,8 +116,13 @@ func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, s
 		return false
 	}
 	var results []Result
-	add := func(rs []Result, err error) error {
+	var ran []string
+	add := func(group string, rs []Result, err error) error {
+		for i := range rs {
+			rs[i].Group = group
+		}
 		results = append(results, rs...)
+		ran = append(ran, group)
 		return err
 	}
 	steps := []struct {
@@ -138,7 +145,8 @@ func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, s
 			continue
 		}
 		logf("== %s", s.group)
-		if err := add(s.fn(ctx, cfg)); err != nil {
+		rs, err := s.fn(ctx, cfg)
+		if err := add(s.group, rs, err); err != nil {
 			return fmt.Errorf("%s: %w", s.group, err)
 		}
 	}
@@ -149,6 +157,18 @@ func run(ctx context.Context, runs int, quick bool, out, only, wanRows string, s
 		return nil // the soak alone: its samples are in soak.json, results.json stays as it was
 	}
 	printTable(os.Stdout, results)
+	if only != "" {
+		// A run of some groups: the other groups' rows stay as they were written.
+		var old []Result
+		if b, err := os.ReadFile(out); err == nil {
+			if err := json.Unmarshal(b, &old); err != nil {
+				return fmt.Errorf("%s: %w", out, err)
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		results = mergeResults(old, results, ran)
+	}
 	b, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		return err

@@ -10,6 +10,9 @@ import (
 
 // Result is one row of the table and one object of results.json.
 type Result struct {
+	// Group is the metric group (-only) that measured the row: a run of some groups replaces
+	// those groups' rows in results.json and keeps the others (mergeResults).
+	Group          string    `json:"group"`
 	Name           string    `json:"name"`
 	Unit           string    `json:"unit"`
 	Median         float64   `json:"median"`
@@ -114,4 +117,17 @@ func num(v float64) string {
 	default:
 		return fmt.Sprintf("%.3g", v)
 	}
+}
+
+// mergeResults returns the rows of a run of the groups ran, in front of the rows of old, the
+// results.json written before, that belong to another group: a partial run refreshes its own
+// rows only. Rows without a group come from before groups were recorded, and are dropped.
+func mergeResults(old, fresh []Result, ran []string) []Result {
+	out := slices.Clone(fresh)
+	for _, r := range old {
+		if r.Group != "" && !slices.Contains(ran, r.Group) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
