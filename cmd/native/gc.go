@@ -52,8 +52,10 @@ func collectWhenIdle(ctx context.Context, period time.Duration, collected func()
 		{Name: "/gc/heap/allocs:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}
-	var prev uint64
+	var prev, ours uint64 // ours: the cycle count after this loop's last collection
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -63,9 +65,16 @@ func collectWhenIdle(ctx context.Context, period time.Duration, collected func()
 		case <-t.C:
 		}
 		metrics.Read(s)
-		allocs := s[0].Value.Uint64()
-		if worthCollecting(prev, allocs, s[1].Value.Uint64(), s[2].Value.Uint64()) {
+		allocs, free := s[0].Value.Uint64(), s[3].Value.Uint64()
+		if s[4].Value.Uint64() == ours {
+			// No collection since ours returned every free page: what is free now is not
+			// worth another one (were the pages not returned, it would run every period).
+			free = 0
+		}
+		if worthCollecting(prev, allocs, s[1].Value.Uint64(), s[2].Value.Uint64(), free) {
 			debug.FreeOSMemory()
+			metrics.Read(s[4:])
+			ours = s[4].Value.Uint64()
 			if collected != nil {
 				collected()
 			}
@@ -76,9 +85,13 @@ func collectWhenIdle(ctx context.Context, period time.Duration, collected func()
 
 // worthCollecting decides one check of collectWhenIdle: allocs is the bytes allocated since
 // the process started, prev the same at the previous check (0 at the first), live the bytes
-// the last collection found live and objects the bytes of heap objects now. The process is
-// idle when it allocated less than idleAllocRate since the previous check, and holds garbage
-// worth collecting when its objects exceed the live bytes by idleGarbageMin.
-func worthCollecting(prev, allocs, live, objects uint64) bool {
-	return prev != 0 && allocs-prev < idleAllocRate && objects > live+idleGarbageMin
+// the last collection found live, objects the bytes of heap objects now and free the heap
+// bytes that are free but not yet returned to the operating system. The process is idle when
+// it allocated less than idleAllocRate since the previous check; it is then worth collecting
+// if it holds idleGarbageMin of garbage (objects beyond live), or as much free memory (what
+// the runtime keeps for a heap that may grow to gcPercent over live, after a collection that
+// came too early, before the end of the burst).
+func worthCollecting(prev, allocs, live, objects, free uint64) bool {
+	idle := prev != 0 && allocs-prev < idleAllocRate
+	return idle && (objects > live+idleGarbageMin || free > idleGarbageMin)
 }

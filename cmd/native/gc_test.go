@@ -61,16 +61,17 @@ func TestSetGCDefaults(t *testing.T) {
 func TestWorthCollecting(t *testing.T) {
 	const live = 8 << 20
 	for _, c := range []struct {
-		name                  string
-		prev, allocs, objects uint64
-		want                  bool
+		name                        string
+		prev, allocs, objects, free uint64
+		want                        bool
 	}{
-		{"first check", 0, 100 << 20, live + 64<<20, false},
-		{"busy", 100 << 20, 100<<20 + idleAllocRate, live + 64<<20, false},
-		{"idle with garbage", 100 << 20, 100<<20 + idleAllocRate - 1, live + idleGarbageMin + 1, true},
-		{"idle, little garbage", 100 << 20, 100 << 20, live + idleGarbageMin, false},
+		{"first check", 0, 100 << 20, live + 64<<20, 64 << 20, false},
+		{"busy", 100 << 20, 100<<20 + idleAllocRate, live + 64<<20, 64 << 20, false},
+		{"idle with garbage", 100 << 20, 100<<20 + idleAllocRate - 1, live + idleGarbageMin + 1, 0, true},
+		{"idle with free memory kept", 100 << 20, 100 << 20, live, idleGarbageMin + 1, true},
+		{"idle, little garbage or free memory", 100 << 20, 100 << 20, live + idleGarbageMin, idleGarbageMin, false},
 	} {
-		assert.Equal(t, c.want, worthCollecting(c.prev, c.allocs, live, c.objects), c.name)
+		assert.Equal(t, c.want, worthCollecting(c.prev, c.allocs, live, c.objects, c.free), c.name)
 	}
 }
 
