@@ -17,8 +17,8 @@ import (
 // its CPU. So:
 //   - busy, the collector runs at gcPercent, a quarter as often (the soft gcMemoryLimit keeps
 //     the heap from growing past it however many sessions are live);
-//   - idle, the garbage of the last burst is collected and returned at once (collectWhenIdle),
-//     so that an idle process holds what is live, as it would with the default.
+//   - idle, the garbage of the last burst, and the free memory kept for it, is collected and
+//     returned at once (collectWhenIdle), so that an idle process holds what is live.
 //
 // Measured in docs/BENCHMARKS.md, "Garbage collection". A user who sets GOGC or GOMEMLIMIT
 // gets Go's own behaviour for both, and no idle collection.
