@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -78,12 +77,6 @@ func TestWorthCollecting(t *testing.T) {
 // sink keeps the garbage TestCollectWhenIdle makes from being optimised away.
 var sink [][]byte
 
-func heapObjects() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // TestCollectWhenIdle makes 64 MiB of garbage with automatic collection off, then goes idle:
 // the idle collector must collect it, and stop with its context.
 func TestCollectWhenIdle(t *testing.T) {
@@ -95,7 +88,7 @@ func TestCollectWhenIdle(t *testing.T) {
 		sink = append(sink, make([]byte, 64<<10))
 	}
 	sink = nil
-	before := heapObjects()
+	before, _ := memoryMetrics()
 	require.Greater(t, before, uint64(64<<20), "the garbage is on the heap, uncollected")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +108,7 @@ func TestCollectWhenIdle(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no idle collection within 10 s")
 	}
-	after := heapObjects()
+	after, _ := memoryMetrics()
 	assert.Less(t, after, before-48<<20, "heap objects %d B before, %d B after", before, after)
 	cancel()
 	<-done
