@@ -124,7 +124,8 @@ type wanVariant struct {
 
 const envWANVariants = "RANGECAST_BENCH_WAN_VARIANTS"
 
-// methodChromium is the web app in Chromium in B against the default daemon (wanbrowser.go).
+// methodChromium is the web app in Chromium in B against the default daemon (wanbrowser.go);
+// each variant's daemon has a Chromium of its own, "chromium [NAME]".
 const methodChromium = "chromium"
 
 func wanVariants() ([]wanVariant, error) {
@@ -149,6 +150,14 @@ func (v wanVariant) method() string {
 	return "rangecast [" + v.name + "]"
 }
 
+// chromium is the method of the web app in Chromium against the variant's daemon.
+func (v wanVariant) chromium() string {
+	if v.name == "" {
+		return methodChromium
+	}
+	return methodChromium + " [" + v.name + "]"
+}
+
 // wanTransfer is what one run of one method measured.
 type wanTransfer struct {
 	mbps    float64
@@ -156,6 +165,7 @@ type wanTransfer struct {
 	qdrops  float64 // A→B queue drops / A→B packets, capped rows
 	loss    float64 // A→B random-loss drops / A→B packets
 	seconds float64
+	rcvbuf  uint64 // datagrams B's sockets dropped, their receive buffers full
 }
 
 func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVariant) (_ []Result, err error) {
@@ -200,11 +210,15 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	for _, v := range variants {
 		methods = append(methods, v.method())
 	}
-	methods = append(methods, methodChromium)
-	var br *wanBrowser
+	for _, v := range variants {
+		methods = append(methods, v.chromium())
+	}
+	browsers := make([]*wanBrowser, len(variants))
 	defer func() {
-		if br != nil {
-			br.close()
+		for _, br := range browsers {
+			if br != nil {
+				br.close()
+			}
 		}
 	}()
 	got := map[string][]wanTransfer{}
@@ -216,20 +230,24 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		for _, m := range order {
 			n := wanSize(cfg, row.path, m, got[m])
 			before := l.Stats().AtoB
+			rcvbufBefore, err := l.UDPReceiveBufferErrors(ctx, wan.B)
+			if err != nil {
+				return nil, err
+			}
 			var dt time.Duration
-			var err error
 			switch {
 			case m == "pion":
 				dt, err = wanPion(ctx, cfg, l, n)
 			case strings.HasPrefix(m, "tcp "):
 				dt, err = tcps[strings.TrimPrefix(m, "tcp ")].get(ctx, l, "big.bin", n)
-			case m == methodChromium:
-				if br == nil {
-					if br, err = startWANBrowser(ctx, cfg, l, daemons[0]); err != nil {
+			case strings.HasPrefix(m, methodChromium):
+				i := slices.IndexFunc(variants, func(v wanVariant) bool { return v.chromium() == m })
+				if browsers[i] == nil {
+					if browsers[i], err = startWANBrowser(ctx, cfg, l, daemons[i]); err != nil {
 						break
 					}
 				}
-				dt, err = br.read(n)
+				dt, err = browsers[i].read(n)
 			default:
 				i := slices.IndexFunc(variants, func(v wanVariant) bool { return v.method() == m })
 				dt, err = wanGet(ctx, cfg, l, daemons[i], n)
@@ -238,7 +256,11 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				return nil, fmt.Errorf("run %d, %s: %w", run+1, m, err)
 			}
 			after := l.Stats().AtoB
-			t := wanTransfer{mbps: float64(n) / 1e6 / dt.Seconds(), seconds: dt.Seconds()}
+			rcvbufAfter, err := l.UDPReceiveBufferErrors(ctx, wan.B)
+			if err != nil {
+				return nil, err
+			}
+			t := wanTransfer{mbps: float64(n) / 1e6 / dt.Seconds(), seconds: dt.Seconds(), rcvbuf: rcvbufAfter - rcvbufBefore}
 			if pk := float64(after.Packets - before.Packets); pk > 0 {
 				t.qdrops = float64(after.DroppedQueue-before.DroppedQueue) / pk
 				t.loss = float64(after.DroppedLoss-before.DroppedLoss) / pk
@@ -247,8 +269,8 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				t.util = float64(after.ForwardedBytes-before.ForwardedBytes) * 8 / (float64(row.path.RateBps) * dt.Seconds())
 			}
 			got[m] = append(got[m], t)
-			logf("wan %s run %d: %-22s %7.3f MB/s  %s in %.1f s  loss %.2f%%  queue drops %.2f%%  util %.0f%%",
-				row.label, run+1, m, t.mbps, sizeString(n), t.seconds, 100*t.loss, 100*t.qdrops, 100*t.util)
+			logf("wan %s run %d: %-22s %7.3f MB/s  %s in %.1f s  loss %.2f%%  queue drops %.2f%%  util %.0f%%  receiver's socket drops %d",
+				row.label, run+1, m, t.mbps, sizeString(n), t.seconds, 100*t.loss, 100*t.qdrops, 100*t.util, t.rcvbuf)
 		}
 	}
 
@@ -306,7 +328,13 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 		rms = append(rms, rowMethod{v.method(), name})
 	}
-	rms = append(rms, rowMethod{methodChromium, "wan " + row.label + " chromium"})
+	for _, v := range variants {
+		name := "wan " + row.label + " chromium"
+		if v.name != "" {
+			name += " [" + v.name + "]"
+		}
+		rms = append(rms, rowMethod{v.chromium(), name})
+	}
 	for i, rm := range rms {
 		m, name := rm.m, rm.name
 		rs := []Result{

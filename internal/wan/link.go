@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -193,6 +196,47 @@ func (l *Link) KernelDrops(ctx context.Context, s Side) (uint64, error) {
 		return 0, fmt.Errorf("wan: ip -j link show %s in %s: %q: %v", Device, l.ns[s], out, err)
 	}
 	return links[0].Stats64.TX.Dropped, nil
+}
+
+// UDPReceiveBufferErrors returns side s's namespace's count of UDP datagrams dropped because a
+// socket's receive buffer was full (RcvbufErrors in /proc/net/snmp, summed over IPv4 and
+// IPv6): the receiver's own losses, which the emulator does not see.
+func (l *Link) UDPReceiveBufferErrors(ctx context.Context, s Side) (uint64, error) {
+	var total uint64
+	for _, f := range []string{"/proc/net/snmp", "/proc/net/snmp6"} {
+		out, err := l.CommandContext(ctx, s, "cat", f).Output()
+		if err != nil {
+			return 0, fmt.Errorf("wan: %s in %s: %w", f, l.ns[s], err)
+		}
+		n, err := rcvbufErrors(string(out))
+		if err != nil {
+			return 0, fmt.Errorf("wan: %s in %s: %w", f, l.ns[s], err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// rcvbufErrors reads the UDP receive-buffer errors from /proc/net/snmp (a "Udp:" header line
+// followed by a "Udp:" values line) or /proc/net/snmp6 ("Udp6RcvbufErrors N").
+func rcvbufErrors(text string) (uint64, error) {
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "Udp6RcvbufErrors" {
+			return strconv.ParseUint(f[1], 10, 64)
+		}
+		if len(f) == 0 || f[0] != "Udp:" || i+1 >= len(lines) {
+			continue
+		}
+		k := slices.Index(f, "RcvbufErrors")
+		v := strings.Fields(lines[i+1])
+		if k < 0 || k >= len(v) || v[0] != "Udp:" {
+			continue
+		}
+		return strconv.ParseUint(v[k], 10, 64)
+	}
+	return 0, errors.New("no UDP RcvbufErrors counter")
 }
 
 // Command returns a command that runs name inside side's namespace (through ip netns exec,

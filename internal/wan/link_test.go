@@ -406,3 +406,49 @@ func TestHelperEcho(t *testing.T) {
 		c.WriteTo(b[:n], from)
 	}
 }
+
+// A socket in B whose receive buffer overflows shows in B's count, and only there.
+func TestUDPReceiveBufferErrors(t *testing.T) {
+	l := newLink(t, Config{})
+	before, err := l.UDPReceiveBufferErrors(t.Context(), B)
+	require.NoError(t, err)
+	beforeA, err := l.UDPReceiveBufferErrors(t.Context(), A)
+	require.NoError(t, err)
+	var rx, tx *net.UDPConn
+	require.NoError(t, l.Run(B, func() (err error) {
+		if rx, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.AddrB(), 0))); err != nil {
+			return err
+		}
+		if err = rx.SetReadBuffer(4096); err != nil { // the kernel's minimum: a few datagrams
+			return err
+		}
+		tx, err = net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+		return err
+	}))
+	t.Cleanup(func() { rx.Close(); tx.Close() })
+	const sent = 200
+	b := make([]byte, 1000)
+	for range sent {
+		_, err := tx.Write(b)
+		require.NoError(t, err)
+	}
+	after, err := l.UDPReceiveBufferErrors(t.Context(), B)
+	require.NoError(t, err)
+	afterA, err := l.UDPReceiveBufferErrors(t.Context(), A)
+	require.NoError(t, err)
+	t.Logf("B: %d datagrams dropped of %d sent to an unread socket", after-before, sent)
+	assert.Greater(t, after-before, uint64(sent/2))
+	assert.Equal(t, beforeA, afterA, "A counted B's drops")
+}
+
+func TestRcvbufErrors(t *testing.T) {
+	snmp := "Ip: Forwarding DefaultTTL\nIp: 1 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 19 4 91 14 77 0\nUdpLite: InDatagrams RcvbufErrors\nUdpLite: 0 0\n"
+	n, err := rcvbufErrors(snmp)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(77), n)
+	n, err = rcvbufErrors("Udp6InDatagrams                 	5\nUdp6RcvbufErrors                	12\nUdpLite6RcvbufErrors            	0\n")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(12), n)
+	_, err = rcvbufErrors("Ip: Forwarding\nIp: 1\n")
+	assert.Error(t, err)
+}
