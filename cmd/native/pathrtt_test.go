@@ -37,7 +37,8 @@ func TestSCTPFloor(t *testing.T) {
 
 // The daemon sizes each peer's SCTP window floor from the round trip of the connection that
 // carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
-// namespace (the same host) none; both paced. Read from the daemon's debug log of each offer.
+// namespace (the same host) none; both paced, and the far peer's datagrams spaced, the near
+// peer's not. Read from the daemon's debug log of each offer.
 func TestSenderFollowsSignalingPath(t *testing.T) {
 	netns.Require(t)
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
@@ -45,7 +46,7 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
 	d := startDaemonInA(t, l)
 
-	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) pacing=(\S+)`)
+	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) pacing=(\S+) pace_datagrams=(\S+)`)
 	ls := func(side wan.Side) []string {
 		t.Helper()
 		before := len(offers.FindAllStringSubmatch(d.Log.String(), -1))
@@ -63,9 +64,11 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	require.InDelta(t, 60, rtt.Seconds()*1000, 30, "the far peer's signaling RTT: %v", far)
 	require.Equal(t, "1048576", far[3], "the far peer's floor: %v", far)
 	require.Equal(t, "true", far[4], "the far peer is paced: %v", far)
+	require.Equal(t, "true", far[5], "the far peer's datagrams are spaced: %v", far)
 
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
 	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
 	require.Equal(t, "true", near[4], "the near peer is paced: %v", near)
+	require.Equal(t, "false", near[5], "the near peer's datagrams are spaced: %v", near)
 }

@@ -65,7 +65,7 @@ type serveConfig struct {
 // to ~10 MB/s at 50 ms, ~5 MB/s at 200 ms), each channel may keep 8 MiB unacknowledged, and
 // a retransmission timeout waits at most 800 ms instead of pion's 1 s minimum (safe up to
 // ~600 ms RTT).
-var defaultSender = senderTuning{minCwnd: 1 << 20, rtoMax: 800 * time.Millisecond, sendBuffer: 8 << 20, pacing: true}
+var defaultSender = senderTuning{minCwnd: 1 << 20, rtoMax: 800 * time.Millisecond, sendBuffer: 8 << 20, pacing: true, paceDatagrams: true}
 
 // senderTuning is how the daemon's SCTP sends; the flags exist to measure other settings
 // against the defaults.
@@ -76,6 +76,9 @@ type senderTuning struct {
 	rtoMax     time.Duration
 	sendBuffer int // each channel's high-water mark; it drains to half
 	pacing     bool
+	// paceDatagrams spaces every datagram at the pacer's rate, SCTP's retransmission
+	// bursts included (NativeOptions.PaceDatagrams)
+	paceDatagrams bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,6 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: cap on SCTP's retransmission timeout (0: pion's 60 s, and its 1 s minimum); keep it above RTT + 200 ms")
 	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
 	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
+	fs.BoolVar(&cfg.sender.paceDatagrams, "pacing-datagrams", defaultSender.paceDatagrams, "tuning: with --pacing, also space every UDP datagram sent to a peer whose path has an SCTP window floor (see --sctp-min-cwnd) at the paced rate, SCTP's retransmissions included (pkg/peer NativeOptions.PaceDatagrams)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -243,7 +247,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			learnMappedAddrs(mux, servers, log)
 			rtt, measured := signalingRTT(r)
 			floor := sctpFloor(cfg.sender.minCwnd, rtt, measured)
-			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "pacing", cfg.sender.pacing)
+			// The bursts that spacing the datagrams smooths are the floor's: after a timeout
+			// SCTP resends up to a whole floor at once. On a path too short for a floor,
+			// spacing only cost the browser on loopback (docs/BENCHMARKS.md).
+			paceDatagrams := cfg.sender.pacing && cfg.sender.paceDatagrams && floor > 0
+			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "pacing", cfg.sender.pacing, "pace_datagrams", paceDatagrams)
 			return peer.Config{
 				ICEServers:    servers,
 				HighWaterMark: cfg.sender.sendBuffer,
@@ -272,6 +280,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					SCTPMinCwnd:            floor,
 					SCTPRTOMax:             cfg.sender.rtoMax,
 					Pacing:                 cfg.sender.pacing,
+					PaceDatagrams:          paceDatagrams,
 				},
 			}
 		},

@@ -98,6 +98,13 @@ type NativeOptions struct {
 	// (SCTPMinCwnd). For a daemon over long lossy paths.
 	Pacing bool
 
+	// PaceDatagrams, with Pacing and a UDPMux, also spaces every datagram
+	// the Conn sends at the pacer's rate (with headroom), SCTP's
+	// retransmissions included: after a timeout SCTP resends its whole
+	// window at once, a burst that overflows a bottleneck's queue or a
+	// browser's 128 KiB socket buffer and is lost again.
+	PaceDatagrams bool
+
 	// MaxReceiveMessageSize is the largest message the peer may send, which
 	// the Conn advertises as a=max-message-size (0:
 	// DefaultMaxReceiveMessageSize); pion does not enforce it on receipt. It

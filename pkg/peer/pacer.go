@@ -70,6 +70,10 @@ type pacer struct {
 	fullBw     float64
 	fullRounds int
 	cycle      int
+
+	// datagrams paces every datagram of the Conn, retransmissions included
+	// (NativeOptions.PaceDatagrams, pacedMux).
+	datagrams datagramPacer
 }
 
 type pacerMode int
@@ -81,20 +85,23 @@ const (
 )
 
 const (
-	bwRounds      = 10                    // the bandwidth filter's window, in rounds
-	minRound      = 10 * time.Millisecond // the shortest round
-	initialRTT    = 100 * time.Millisecond
-	minRTTWindow  = 30 * time.Second
-	queueSlack    = 10 * time.Millisecond
-	initialWindow = 64 << 10  // bytes in flight before anything is measured
-	minWindow     = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
-	startupGain   = 2.885     // 2/ln 2
-	pacingBurst   = 2 * time.Millisecond
-	wireOverhead  = 1.1      // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
-	lossThresh    = 0.02     // retransmitted / sent in a round, with a queue: congestion (BBRv2's loss_thresh)
-	queueWindow   = 64 << 10 // the inflight cap's floor when a queue stands: a bottleneck is known
-	minLossSample = 64 << 10 // wire bytes a round must send for its loss rate to count
-	maxPoll       = 5 * time.Millisecond
+	bwRounds         = 10                    // the bandwidth filter's window, in rounds
+	minRound         = 10 * time.Millisecond // the shortest round
+	initialRTT       = 100 * time.Millisecond
+	minRTTWindow     = 30 * time.Second
+	queueSlack       = 10 * time.Millisecond
+	initialWindow    = 64 << 10  // bytes in flight before anything is measured
+	minWindow        = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
+	startupGain      = 2.885     // 2/ln 2
+	pacingBurst      = 2 * time.Millisecond
+	wireOverhead     = 1.1      // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
+	lossThresh       = 0.02     // retransmitted / sent in a round, with a queue: congestion (BBRv2's loss_thresh)
+	queueWindow      = 64 << 10 // the inflight cap's floor when a queue stands: a bottleneck is known
+	minLossSample    = 64 << 10 // wire bytes a round must send for its loss rate to count
+	maxPoll          = 5 * time.Millisecond
+	datagramHeadroom = 1.25 // the wire's rate over the pacing rate: it smooths bursts, the pacer sets the rate
+	datagramBurst    = 2 * time.Millisecond
+	datagramMinSleep = time.Millisecond
 )
 
 var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
@@ -218,6 +225,9 @@ func (p *pacer) update(now time.Time, buffered int) {
 		}
 	}
 	bw := p.btlBw()
+	if r, _ := p.limits(); bw > 0 {
+		p.datagrams.setRate(max(r, bw) * wireOverhead * datagramHeadroom)
+	}
 	if pacerTrace {
 		r, w := p.limits()
 		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s hi=%.2f sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK loss=%.1f%% round=%v\n",

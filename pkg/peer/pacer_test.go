@@ -5,8 +5,12 @@ package peer
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/pion/ice/v4"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,12 +23,48 @@ import (
 // and paces at a measured rate instead of stalling.
 func TestPacedChannel(t *testing.T) {
 	testutil.LeakCheck(t)
+	pc := pacedTransfer(t, nil)
+	pc.datagrams.mu.Lock()
+	defer pc.datagrams.mu.Unlock()
+	assert.Zero(t, pc.datagrams.sent, "datagrams were paced without PaceDatagrams")
+}
+
+// With PaceDatagrams and a UDPMux, the sender's datagrams go through the pacer's
+// datagramPacer once it has measured a rate, and the transfer is as intact.
+func TestPacedChannelDatagrams(t *testing.T) {
+	testutil.LeakCheck(t)
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
+	t.Cleanup(func() { _ = mux.Close() })
+	pc := pacedTransfer(t, func(cfg *Config) {
+		if cfg.Role == Offerer {
+			cfg.Native.UDPMux = mux
+			cfg.Native.PaceDatagrams = true
+		}
+	})
+	rate := math.Float64frombits(pc.datagrams.rate.Load())
+	pc.datagrams.mu.Lock()
+	sent := pc.datagrams.sent
+	pc.datagrams.mu.Unlock()
+	t.Logf("datagrams paced: %d, at %.1f MB/s at the end", sent, rate/1e6)
+	assert.Positive(t, rate, "the pacer never set the datagrams' rate")
+	// 16 MiB is ~14,000 datagrams: most of them after the first round's measurement.
+	assert.Greater(t, sent, uint64(1000), "the sender's datagrams did not go through the datagramPacer")
+}
+
+// pacedTransfer sends 16 MiB from a paced client to the server, checks every message and
+// returns the client's pacer.
+func pacedTransfer(t *testing.T, configure func(*Config)) *pacer {
 	const msgSize, messages = pacedMessageSize, 512 // 16 MiB
 	p := newPair(t, func(cfg *Config) {
 		cfg.Native.Pacing = true
 		cfg.Native.SCTPMinCwnd = 1 << 20
 		cfg.HighWaterMark = 8 << 20
 		cfg.LowWaterMark = 4 << 20
+		if configure != nil {
+			configure(cfg)
+		}
 	})
 	fromClient, atServer := p.channelPair(t, "bulk")
 	assert.LessOrEqual(t, fromClient.MaxMessageSize(), pacedMessageSize)
@@ -63,6 +103,43 @@ func TestPacedChannel(t *testing.T) {
 	t.Logf("16 MiB in %v (%.1f MB/s); pacer: mode %d, min RTT %v, pacing %.1f MB/s, window %d KiB",
 		dt, 16<<20/1e6/dt.Seconds(), mode, minRTT, rate/1e6, window>>10)
 	assert.Less(t, dt, 20*time.Second, "the pacer throttled a loopback transfer")
+	return pc
+}
+
+// The datagramPacer lets a burst of datagramBurst through, then spaces datagrams at its rate,
+// sleeping only once the debt is worth a sleep; idle time is not saved up; no rate, no wait.
+func TestDatagramPacerDelay(t *testing.T) {
+	var d datagramPacer
+	now := time.Unix(1000, 0)
+	assert.Zero(t, d.delay(1<<20, now), "an unset rate paced")
+
+	const rate, size = 1e6, 1200 // 1 MB/s
+	d.setRate(rate)
+	send := func(bytes int) (elapsed time.Duration, sleeps int) {
+		start := now
+		for sent := 0; sent < bytes; sent += size {
+			w := d.delay(size, now)
+			if w > 0 {
+				require.GreaterOrEqual(t, w, datagramMinSleep)
+				sleeps++
+				now = now.Add(w) // the sender sleeps as told
+			}
+		}
+		return now.Sub(start), sleeps
+	}
+	// 1.2 MB at 1 MB/s: 1.2 s, less the burst, less at most one sleep's debt at the end.
+	el, sleeps := send(1_200_000)
+	want := time.Duration(1_200_000 / rate * float64(time.Second))
+	assert.LessOrEqual(t, el, want)
+	assert.GreaterOrEqual(t, el, want-datagramBurst-datagramMinSleep-time.Duration(size/rate*float64(time.Second)))
+	// Each sleep is at least datagramMinSleep, so no more sleeps than 1.2 s of them.
+	assert.LessOrEqual(t, sleeps, int(want/datagramMinSleep))
+	assert.Greater(t, sleeps, 100)
+
+	// Idle for a second: the next 60 KB still take 60 ms, less one burst.
+	now = now.Add(time.Second)
+	el, _ = send(60_000)
+	assert.GreaterOrEqual(t, el, 60*time.Millisecond-datagramBurst-2*datagramMinSleep)
 }
 
 // simPath drives a pacer's update with a synthetic clock: a sender writing at rate bytes/s,

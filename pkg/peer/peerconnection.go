@@ -56,8 +56,30 @@ func (c *Conn) newPeerConnection() error {
 	if o.DisableMulticastDNS || o.LoopbackOnly {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	if o.Pacing {
+		// The closures read c.pc, which is set once pion has built it.
+		c.pace = &pacer{
+			buffered: func() int {
+				if s := c.pc.SCTP(); s != nil {
+					return s.BufferedAmount()
+				}
+				return 0
+			},
+			stats: func() (time.Duration, uint64) {
+				if s := c.pc.SCTP(); s != nil {
+					st := s.Stats()
+					return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
+				}
+				return 0, 0
+			},
+		}
+	}
 	if o.UDPMux != nil {
-		se.SetICEUDPMux(o.UDPMux)
+		if c.pace != nil && o.PaceDatagrams {
+			se.SetICEUDPMux(pacedMux{UDPMux: o.UDPMux, p: &c.pace.datagrams})
+		} else {
+			se.SetICEUDPMux(o.UDPMux)
+		}
 	} else if o.UDPBufferSize > 0 {
 		n, err := newBufferedNet(o.UDPBufferSize)
 		if err != nil {
@@ -87,24 +109,6 @@ func (c *Conn) newPeerConnection() error {
 		return err
 	}
 	c.pc = pc
-	if o.Pacing {
-		c.pace = &pacer{
-			buffered: func() int {
-				if s := pc.SCTP(); s != nil {
-					return s.BufferedAmount()
-				}
-				return 0
-			},
-			stats: func() (time.Duration, uint64) {
-				if s := pc.SCTP(); s != nil {
-					st := s.Stats()
-					return time.Duration(st.SmoothedRoundTripTime * float64(time.Second)), st.BytesSent
-				}
-				return 0, 0
-			},
-		}
-	}
-
 	// pion calls this on the ICE agent's goroutine, in order; nil means
 	// gathering is complete.
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {

@@ -27,6 +27,11 @@ type target struct {
 // pacer returns nil: the browser paces its own SCTP.
 func (c *Conn) pacer() *pacer { return nil }
 
+// datagramPacer is native only (pacedmux.go): a browser's datagrams are its own.
+type datagramPacer struct{}
+
+func (*datagramPacer) setRate(float64) {}
+
 func (c *Conn) newPeerConnection() (err error) {
 	ctor := js.Global().Get("RTCPeerConnection")
 	if ctor.Type() != js.TypeFunction {
