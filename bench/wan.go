@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,11 +117,16 @@ func wanRows(cfg *config) ([]wanRowSpec, error) {
 
 // wanVariant is one rangecast daemon of a row: the default one has no name; others come from
 // $RANGECAST_BENCH_WAN_VARIANTS, "NAME:FLAG FLAG…;NAME:…", extra `rangecast serve` flags
-// measured next to the default: an A/B test of the daemon's settings.
+// measured next to the default: an A/B test of the daemon's settings. A token VAR=VALUE (an
+// upper-case name) is set in that daemon's environment instead.
 type wanVariant struct {
 	name  string
 	flags []string
+	env   []string // NAME=VALUE tokens among the flags: the daemon's environment
 }
+
+// envName is how a variant's token names an environment variable rather than a flag.
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 const envWANVariants = "RANGECAST_BENCH_WAN_VARIANTS"
 
@@ -138,7 +144,15 @@ func wanVariants() ([]wanVariant, error) {
 		if !ok || strings.TrimSpace(name) == "" {
 			return nil, fmt.Errorf("$%s: %q is not NAME:FLAGS", envWANVariants, v)
 		}
-		vs = append(vs, wanVariant{name: strings.TrimSpace(name), flags: strings.Fields(flags)})
+		w := wanVariant{name: strings.TrimSpace(name)}
+		for _, f := range strings.Fields(flags) {
+			if k, _, ok := strings.Cut(f, "="); ok && envName.MatchString(k) {
+				w.env = append(w.env, f)
+			} else {
+				w.flags = append(w.flags, f)
+			}
+		}
+		vs = append(vs, w)
 	}
 	return vs, nil
 }
@@ -186,7 +200,11 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	}()
 	for i, v := range variants {
 		args := append([]string{"serve", "--listen", l.AddrA().String() + ":0", "--max-peers", "16", "--log-level", "warn"}, v.flags...)
-		d, err := startDaemonCmd(ctx, l.Command(wan.A, cfg.bin, append(args, cfg.dataDir)...))
+		cmd := l.Command(wan.A, cfg.bin, append(args, cfg.dataDir)...)
+		if len(v.env) > 0 {
+			cmd.Env = append(os.Environ(), v.env...)
+		}
+		d, err := startDaemonCmd(ctx, cmd)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.method(), err)
 		}

@@ -42,7 +42,11 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // lossThresh of what it sent while a queue stood bounds the bandwidth estimate at what
 // that round delivered — with a standing queue, delivery runs at the bottleneck's rate — and
 // every later round without both signals lifts the bound by an eighth, until it no longer
-// binds. Random loss on an idle path (no queue) never sets it.
+// binds. Random loss on an idle path (no queue) never sets it. Heavy loss does, queue or not
+// (heavyLoss, 5 % of a round's wire bytes resent: a browser dropping bursts at its socket, or
+// a bottleneck kept full by a TCP flow): the bound is then 0.7 × what the round delivered,
+// never below half the estimate. A round in startup that stalls (nothing acknowledged for 3
+// RTTs: a retransmission timeout) or loses heavily ends startup.
 type pacer struct {
 	buffered func() int // the association's unacknowledged and unsent bytes
 	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
@@ -59,6 +63,9 @@ type pacer struct {
 	roundWire      uint64
 	lastSendRate   float64 // bytes/s written in the previous round
 	roundWaited    bool    // a write waited for the pacer in this round
+	roundStalled   bool    // nothing was acknowledged for 3 RTTs in this round: a retransmission timeout
+	lastDelivered  int64
+	lastDeliveryAt time.Time
 	bw             [bwRounds]float64
 	bwIdx          int
 	bwHi           float64 // a bound on the estimate after loss at a queue, 0 if none
@@ -96,6 +103,7 @@ const (
 	pacingBurst      = 2 * time.Millisecond
 	wireOverhead     = 1.1      // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
 	lossThresh       = 0.02     // retransmitted / sent in a round, with a queue: congestion (BBRv2's loss_thresh)
+	heavyLoss        = 0.05     // retransmitted / sent in a round, queue or not: congestion (a lossy path's random loss is a fraction of it)
 	queueWindow      = 64 << 10 // the inflight cap's floor when a queue stands: a bottleneck is known
 	minLossSample    = 64 << 10 // wire bytes a round must send for its loss rate to count
 	maxPoll          = 5 * time.Millisecond
@@ -165,6 +173,11 @@ func (p *pacer) update(now time.Time, buffered int) {
 		p.minRTT, p.minRTTAt = srtt, now
 	}
 	delivered := p.written - int64(buffered)
+	if delivered > p.lastDelivered || buffered == 0 || p.lastDeliveryAt.IsZero() {
+		p.lastDelivered, p.lastDeliveryAt = delivered, now
+	} else if now.Sub(p.lastDeliveryAt) > 3*p.rtt() {
+		p.roundStalled = true
+	}
 	if p.roundStart.IsZero() {
 		p.roundStart, p.roundDelivered, p.roundWritten, p.roundWire = now, delivered, p.written, wire
 		return
@@ -192,21 +205,36 @@ func (p *pacer) update(now time.Time, buffered int) {
 			p.next = p.next.Add(time.Duration(extra / r * float64(time.Second)))
 		}
 	}
+	// The loss rate counts only what the wire carried beyond both the bytes written and the
+	// bytes delivered in this round. Written bytes can wait in SCTP's queue (behind its
+	// window, or the datagramPacer) and leave in a later round: when the rate falls, that
+	// queue drains onto the wire and looks like resends against the writes alone, though not
+	// against what was delivered; when the rate rises it is the other way round.
 	var lossRate float64
-	if sent := float64(wire - p.roundWire); sent >= minLossSample && extra > 0 {
-		lossRate = extra / sent
+	resent := float64(wire-p.roundWire) - float64(max(p.written-p.roundWritten, delivered-p.roundDelivered))*wireOverhead
+	if sent := float64(wire - p.roundWire); sent >= minLossSample && resent > 0 {
+		lossRate = resent / sent
 	}
 	p.roundWire = wire
 	if p.roundWaited || rate > p.btlBw() {
 		p.bw[p.bwIdx%bwRounds] = rate
 		p.bwIdx++
 	}
-	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited = now, delivered, p.written, false
+	stalled := p.roundStalled
+	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited, p.roundStalled = now, delivered, p.written, false, false
 
 	// A queue is building somewhere when the smoothed RTT stands well above the minimum: on
 	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
 	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
 	switch {
+	case lossRate > heavyLoss:
+		// Heavy loss, queue or not: a receiver that drops bursts (a browser's small socket
+		// buffer) shows no queue, nor does a drop-tail bottleneck shared with a flow that
+		// keeps it full. Back off to 0.7 × what got through, at most by half.
+		hi := max(0.7*rate, 0.5*p.maxBw())
+		if p.bwHi == 0 || hi < p.bwHi {
+			p.bwHi = hi
+		}
 	case p.queueing && lossRate > lossThresh && el <= 3*p.rtt():
 		// The queue overflowed: what this round delivered is about the bottleneck's rate. (A
 		// longer round was stretched by a stall in loss recovery: its retransmissions say
@@ -240,7 +268,8 @@ func (p *pacer) update(now time.Time, buffered int) {
 		} else if p.roundWaitedOrFull(buffered) {
 			p.fullRounds++
 		}
-		if p.fullRounds >= 3 || p.queueing {
+		// A retransmission timeout or heavy loss in startup: it overshot.
+		if p.fullRounds >= 3 || p.queueing || stalled || lossRate > heavyLoss {
 			p.mode = pacerDrain
 		}
 	case pacerDrain:

@@ -214,3 +214,56 @@ func TestPacerLossAtQueueBoundsEstimate(t *testing.T) {
 	s.run(3*time.Second, 4e6, 4e6, 0, true)
 	assert.Zero(t, s.p.bwHi, "the bound did not lift on a clean path")
 }
+
+// Heavy loss — a round that resent more than heavyLoss, far above what a lossy path's random
+// loss makes — bounds the estimate even without a queue: a receiver dropping bursts (a
+// browser's small socket buffer) shows no queue. The bound lifts once rounds are clean.
+func TestPacerHeavyLossBoundsEstimate(t *testing.T) {
+	s := newSimPath(50 * time.Millisecond)
+	s.run(50*time.Millisecond, 8e6, 0, 0, true)
+	s.run(2*time.Second, 8e6, 8e6, 0, true)
+	require.InDelta(t, 8e6, s.p.btlBw(), 1.6e6)
+	require.Zero(t, s.p.bwHi)
+
+	s.run(200*time.Millisecond, 8e6, 8e6, 0.15, true) // 15 % of the wire resent
+	assert.Positive(t, s.p.bwHi, "heavy loss without a queue did not bound the estimate")
+	assert.Less(t, s.p.btlBw(), 6e6, "the estimate after heavy loss")
+
+	s.run(3*time.Second, 8e6, 8e6, 0, true)
+	assert.Zero(t, s.p.bwHi, "the bound did not lift on a clean path")
+}
+
+// When the rate falls, bytes written earlier and queued in SCTP drain onto the wire: the wire
+// then carries more than this round's writes without any loss. Counted against what was
+// delivered too, that is not loss, and the estimate stays unbounded.
+func TestPacerDrainingQueueIsNotLoss(t *testing.T) {
+	s := newSimPath(50 * time.Millisecond)
+	s.run(50*time.Millisecond, 8e6, 0, 0, true)
+	s.run(2*time.Second, 8e6, 8e6, 0, true)
+	require.Zero(t, s.p.bwHi)
+	// 1.2 MB written at once wait in SCTP's queue; then 300 ms of writes at half the rate
+	// while the wire and the deliveries go on at the full rate: the queued bytes leave now.
+	s.p.written += 1_200_000
+	const step = 5 * time.Millisecond
+	for range 60 {
+		s.now = s.now.Add(step)
+		s.p.written += int64(4e6 * step.Seconds())
+		s.wire += uint64(8e6 * step.Seconds() * wireOverhead)
+		s.delivered = min(s.delivered+int64(8e6*step.Seconds()), s.p.written)
+		s.p.roundWaited = true
+		s.p.update(s.now, int(s.p.written-s.delivered))
+	}
+	assert.Zero(t, s.p.bwHi, "a draining queue counted as loss")
+}
+
+// A round stretched by a retransmission timeout in startup ends startup: the sender overshot.
+func TestPacerStallEndsStartup(t *testing.T) {
+	s := newSimPath(50 * time.Millisecond)
+	s.run(50*time.Millisecond, 2e6, 0, 0, true)
+	s.run(300*time.Millisecond, 2e6, 2e6, 0, true)
+	require.Equal(t, pacerStartup, s.p.mode)
+	s.run(time.Second, 2e6, 0, 0, true) // nothing delivered for a second
+	// The resends arrive: the backlog is acknowledged at once and the round ends.
+	s.run(200*time.Millisecond, 2e6, 20e6, 0, true)
+	assert.NotEqual(t, pacerStartup, s.p.mode, "still in startup after a stall")
+}
