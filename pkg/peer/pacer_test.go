@@ -158,6 +158,18 @@ func newSimPath(rtt time.Duration) *simPath {
 	return s
 }
 
+// newSteadySimPath is a simPath of 50 ms whose sender has written at rate, all delivered, for
+// 2 s: its estimate is the rate and unbounded.
+func newSteadySimPath(t *testing.T, rate float64) *simPath {
+	t.Helper()
+	s := newSimPath(50 * time.Millisecond)
+	s.run(50*time.Millisecond, rate, 0, 0, true) // the first RTT: nothing delivered yet
+	s.run(2*time.Second, rate, rate, 0, true)
+	require.InDelta(t, rate, s.p.btlBw(), 0.2*rate)
+	require.Zero(t, s.p.bwHi)
+	return s
+}
+
 // run advances d in 5 ms steps: writes at rate (none if 0), deliveries at deliver, resends
 // lost of what it writes on top (as wire bytes); waited marks the writes as held back.
 func (s *simPath) run(d time.Duration, rate, deliver, lost float64, waited bool) {
@@ -193,10 +205,7 @@ func TestPacerKeepsEstimateThroughStall(t *testing.T) {
 // rate delivered; random loss without a queue does not, and the bound lifts once rounds are
 // clean again.
 func TestPacerLossAtQueueBoundsEstimate(t *testing.T) {
-	s := newSimPath(50 * time.Millisecond)
-	s.run(50*time.Millisecond, 4e6, 0, 0, true)
-	s.run(2*time.Second, 4e6, 4e6, 0, true)
-	require.InDelta(t, 4e6, s.p.btlBw(), 0.8e6)
+	s := newSteadySimPath(t, 4e6)
 
 	// 5 % retransmitted, no queue: random loss, no bound.
 	s.run(2*time.Second, 4e6, 4e6, 0.05, true)
@@ -219,11 +228,7 @@ func TestPacerLossAtQueueBoundsEstimate(t *testing.T) {
 // loss makes — bounds the estimate even without a queue: a receiver dropping bursts (a
 // browser's small socket buffer) shows no queue. The bound lifts once rounds are clean.
 func TestPacerHeavyLossBoundsEstimate(t *testing.T) {
-	s := newSimPath(50 * time.Millisecond)
-	s.run(50*time.Millisecond, 8e6, 0, 0, true)
-	s.run(2*time.Second, 8e6, 8e6, 0, true)
-	require.InDelta(t, 8e6, s.p.btlBw(), 1.6e6)
-	require.Zero(t, s.p.bwHi)
+	s := newSteadySimPath(t, 8e6)
 
 	s.run(200*time.Millisecond, 8e6, 8e6, 0.15, true) // 15 % of the wire resent
 	assert.Positive(t, s.p.bwHi, "heavy loss without a queue did not bound the estimate")
@@ -237,10 +242,7 @@ func TestPacerHeavyLossBoundsEstimate(t *testing.T) {
 // then carries more than this round's writes without any loss. Counted against what was
 // delivered too, that is not loss, and the estimate stays unbounded.
 func TestPacerDrainingQueueIsNotLoss(t *testing.T) {
-	s := newSimPath(50 * time.Millisecond)
-	s.run(50*time.Millisecond, 8e6, 0, 0, true)
-	s.run(2*time.Second, 8e6, 8e6, 0, true)
-	require.Zero(t, s.p.bwHi)
+	s := newSteadySimPath(t, 8e6)
 	// 1.2 MB written at once wait in SCTP's queue; then 300 ms of writes at half the rate
 	// while the wire and the deliveries go on at the full rate: the queued bytes leave now.
 	s.p.written += 1_200_000
