@@ -49,11 +49,6 @@ func startApp(t *testing.T, dir string) (context.Context, *testdaemon.Daemon) {
 	ctx := browser(t)
 	openApp(t, ctx, td.Link, "browsing")
 	waitWorker(t, ctx)
-	// The extras load after the first listing and then render it again (web/app.js
-	// loadExtras), replacing its rows: a node chromedp found before that is gone when it
-	// clicks it ("Could not find node with given id"). Tests start on the settled page.
-	_, err := eval[bool](ctx, `app.extras().then(() => true)`)
-	require.NoError(t, err, "the page's extras")
 	return ctx, td
 }
 

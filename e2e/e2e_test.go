@@ -220,6 +220,14 @@ func openApp(t *testing.T, ctx context.Context, link, want string) {
 		state, _ := eval[string](ctx, `document.body.dataset.state`)
 		t.Fatalf("page did not reach state %q (now %q): %v", want, state, err)
 	}
+	if want == "browsing" {
+		// The extras load after the first listing and then render it again (web/app.js
+		// loadExtras), replacing its rows: a node chromedp found before that is gone when it
+		// clicks it ("Could not find node with given id"). Tests start on the settled page.
+		if _, err := eval[bool](ctx, `app.extras().then(() => true)`); err != nil {
+			t.Fatalf("the page's extras: %v", err)
+		}
+	}
 	if _, err := eval[bool](ctx, sha256JS+";true"); err != nil {
 		t.Fatal(err)
 	}
