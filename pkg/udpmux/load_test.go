@@ -100,7 +100,14 @@ func TestFloodOfUfrags(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, err)
 
-	st := m.Stats()
+	// The junk was sent last, and the readers may not have read it yet, or a full socket
+	// buffer dropped it: send it once more and wait until the mux has counted it.
+	junk := sender(t, "udp4")
+	for _, b := range flood[distinct:] {
+		_, err := junk.WriteTo(b, m.LocalAddr())
+		require.NoError(t, err)
+	}
+	st := waitStats(t, m, 5*time.Second, func(s Stats) bool { return s.DroppedMalformed > 0 })
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
