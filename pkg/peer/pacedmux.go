@@ -26,17 +26,20 @@ func (m pacedMux) GetConn(ufrag string, addr net.Addr) (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pacedConn{PacketConn: c, p: m.p}, nil
+	pc := &pacedConn{PacketConn: c, p: m.p}
+	// Keep pion's allocation-free AddrPort reads and writes where the connection has them:
+	// pion looks for them on what GetConn returns.
+	if ap, ok := c.(ice.AddrPortReaderWriter); ok {
+		return &pacedAddrPortConn{pacedConn: pc, ap: ap}, nil
+	}
+	return pc, nil
 }
 
-// pacedConn is a mux connection whose writes wait for the datagramPacer. It keeps pion's
-// allocation-free AddrPort reads and writes when the connection has them.
+// pacedConn is a mux connection whose writes wait for the datagramPacer.
 type pacedConn struct {
 	net.PacketConn
 	p *datagramPacer
 }
-
-var _ ice.AddrPortReaderWriter = (*pacedConn)(nil)
 
 func (c *pacedConn) pace(n int) {
 	if d := c.p.delay(n, time.Now()); d > 0 {
@@ -49,32 +52,27 @@ func (c *pacedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
-func (c *pacedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	c.pace(len(b))
-	if w, ok := c.PacketConn.(interface {
-		WriteToAddrPort([]byte, netip.AddrPort) (int, error)
-	}); ok {
-		return w.WriteToAddrPort(b, addr)
-	}
-	return c.PacketConn.WriteTo(b, net.UDPAddrFromAddrPort(addr))
+// pacedAddrPortConn is a pacedConn over a connection with pion's AddrPort methods.
+type pacedAddrPortConn struct {
+	*pacedConn
+	ap ice.AddrPortReaderWriter
 }
 
-func (c *pacedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	if r, ok := c.PacketConn.(interface {
-		ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
-	}); ok {
-		return r.ReadFromAddrPort(b)
-	}
-	n, addr, err := c.PacketConn.ReadFrom(b)
-	if err != nil {
-		return n, netip.AddrPort{}, err
-	}
-	ua, _ := addr.(*net.UDPAddr)
-	if ua == nil {
-		return n, netip.AddrPort{}, nil
-	}
-	return n, ua.AddrPort(), nil
+var _ ice.AddrPortReaderWriter = (*pacedAddrPortConn)(nil)
+
+func (c *pacedAddrPortConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	c.pace(len(b))
+	return c.ap.WriteToAddrPort(b, addr)
 }
+
+func (c *pacedAddrPortConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return c.ap.ReadFromAddrPort(b)
+}
+
+const (
+	datagramBurst    = 2 * time.Millisecond // what may leave at once after a pause
+	datagramMinSleep = time.Millisecond     // shorter waits add up until they are worth a sleep
+)
 
 // datagramPacer spaces a Conn's datagrams at a rate the pacer sets once it has measured the path.
 // The pacer only paces the messages written to SCTP; SCTP itself sends each message as a

@@ -108,8 +108,6 @@ const (
 	minLossSample    = 64 << 10 // wire bytes a round must send for its loss rate to count
 	maxPoll          = 5 * time.Millisecond
 	datagramHeadroom = 1.25 // the wire's rate over the pacing rate: it smooths bursts, the pacer sets the rate
-	datagramBurst    = 2 * time.Millisecond
-	datagramMinSleep = time.Millisecond
 )
 
 var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
