@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -384,10 +382,7 @@ func TestRemoteCloseUnblocksRead(t *testing.T) {
 // silent without saying goodbye: the client must notice through ICE.
 func TestPeerVanishes(t *testing.T) {
 	testutil.LeakCheck(t)
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
-	t.Cleanup(func() { _ = mux.Close() })
+	mux := loopbackUDPMux(t)
 
 	p := newPair(t, func(cfg *Config) {
 		switch cfg.Role {
@@ -402,7 +397,7 @@ func TestPeerVanishes(t *testing.T) {
 		}
 	})
 	ctx := testutil.Context(t, 10*time.Second)
-	_, err = p.client.Ping(ctx)
+	_, err := p.client.Ping(ctx)
 	require.NoError(t, err)
 
 	start := time.Now()

@@ -10,11 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/testutil"
 )
+
+// loopbackUDPMux is pion's own UDPMux on a socket of its own on 127.0.0.1, closed when the
+// test ends.
+func loopbackUDPMux(t *testing.T) *ice.UDPMuxDefault {
+	t.Helper()
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
+	t.Cleanup(func() { _ = mux.Close() })
+	return mux
+}
 
 // baseConfig restricts ICE to loopback: no packet leaves lo, and there is no
 // STUN or TURN server.

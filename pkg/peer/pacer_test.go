@@ -6,11 +6,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"net"
 	"testing"
 	"time"
-
-	"github.com/pion/ice/v4"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,10 +30,7 @@ func TestPacedChannel(t *testing.T) {
 // datagramPacer once it has measured a rate, and the transfer is as intact.
 func TestPacedChannelDatagrams(t *testing.T) {
 	testutil.LeakCheck(t)
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
-	t.Cleanup(func() { _ = mux.Close() })
+	mux := loopbackUDPMux(t)
 	pc := pacedTransfer(t, func(cfg *Config) {
 		if cfg.Role == Offerer {
 			cfg.Native.UDPMux = mux
