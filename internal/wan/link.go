@@ -201,20 +201,24 @@ func (l *Link) KernelDrops(ctx context.Context, s Side) (uint64, error) {
 // UDPReceiveBufferErrors returns side s's namespace's count of UDP datagrams dropped because a
 // socket's receive buffer was full (RcvbufErrors in /proc/net/snmp, summed over IPv4 and
 // IPv6): the receiver's own losses, which the emulator does not see.
-func (l *Link) UDPReceiveBufferErrors(ctx context.Context, s Side) (uint64, error) {
+func (l *Link) UDPReceiveBufferErrors(s Side) (uint64, error) {
 	var total uint64
-	for _, f := range []string{"/proc/net/snmp", "/proc/net/snmp6"} {
-		out, err := l.CommandContext(ctx, s, "cat", f).Output()
-		if err != nil {
-			return 0, fmt.Errorf("wan: %s in %s: %w", f, l.ns[s], err)
+	// /proc/thread-self/net is the calling thread's namespace, which Run sets.
+	err := l.Run(s, func() error {
+		for _, f := range []string{"snmp", "snmp6"} {
+			b, err := os.ReadFile("/proc/thread-self/net/" + f)
+			if err == nil {
+				var n uint64
+				n, err = rcvbufErrors(string(b))
+				total += n
+			}
+			if err != nil {
+				return fmt.Errorf("wan: /proc/net/%s in %s: %w", f, l.ns[s], err)
+			}
 		}
-		n, err := rcvbufErrors(string(out))
-		if err != nil {
-			return 0, fmt.Errorf("wan: %s in %s: %w", f, l.ns[s], err)
-		}
-		total += n
-	}
-	return total, nil
+		return nil
+	})
+	return total, err
 }
 
 // rcvbufErrors reads the UDP receive-buffer errors from /proc/net/snmp (a "Udp:" header line

@@ -410,9 +410,9 @@ func TestHelperEcho(t *testing.T) {
 // A socket in B whose receive buffer overflows shows in B's count, and only there.
 func TestUDPReceiveBufferErrors(t *testing.T) {
 	l := newLink(t, Config{})
-	before, err := l.UDPReceiveBufferErrors(t.Context(), B)
+	before, err := l.UDPReceiveBufferErrors(B)
 	require.NoError(t, err)
-	beforeA, err := l.UDPReceiveBufferErrors(t.Context(), A)
+	beforeA, err := l.UDPReceiveBufferErrors(A)
 	require.NoError(t, err)
 	var rx, tx *net.UDPConn
 	require.NoError(t, l.Run(B, func() (err error) {
@@ -432,9 +432,9 @@ func TestUDPReceiveBufferErrors(t *testing.T) {
 		_, err := tx.Write(b)
 		require.NoError(t, err)
 	}
-	after, err := l.UDPReceiveBufferErrors(t.Context(), B)
+	after, err := l.UDPReceiveBufferErrors(B)
 	require.NoError(t, err)
-	afterA, err := l.UDPReceiveBufferErrors(t.Context(), A)
+	afterA, err := l.UDPReceiveBufferErrors(A)
 	require.NoError(t, err)
 	t.Logf("B: %d datagrams dropped of %d sent to an unread socket", after-before, sent)
 	assert.Greater(t, after-before, uint64(sent/2))
