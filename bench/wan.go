@@ -157,20 +157,18 @@ func wanVariants() ([]wanVariant, error) {
 	return vs, nil
 }
 
-func (v wanVariant) method() string {
+// suffix is what the variant's methods and rows add to the default daemon's: " [NAME]".
+func (v wanVariant) suffix() string {
 	if v.name == "" {
-		return "rangecast"
+		return ""
 	}
-	return "rangecast [" + v.name + "]"
+	return " [" + v.name + "]"
 }
 
+func (v wanVariant) method() string { return "rangecast" + v.suffix() }
+
 // chromium is the method of the web app in Chromium against the variant's daemon.
-func (v wanVariant) chromium() string {
-	if v.name == "" {
-		return methodChromium
-	}
-	return methodChromium + " [" + v.name + "]"
-}
+func (v wanVariant) chromium() string { return methodChromium + v.suffix() }
 
 // wanTransfer is what one run of one method measured.
 type wanTransfer struct {
@@ -248,7 +246,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		for _, m := range order {
 			n := wanSize(cfg, row.path, m, got[m])
 			before := l.Stats().AtoB
-			rcvbufBefore, err := l.UDPReceiveBufferErrors(ctx, wan.B)
+			rcvbufBefore, err := l.UDPReceiveBufferErrors(wan.B)
 			if err != nil {
 				return nil, err
 			}
@@ -274,7 +272,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				return nil, fmt.Errorf("run %d, %s: %w", run+1, m, err)
 			}
 			after := l.Stats().AtoB
-			rcvbufAfter, err := l.UDPReceiveBufferErrors(ctx, wan.B)
+			rcvbufAfter, err := l.UDPReceiveBufferErrors(wan.B)
 			if err != nil {
 				return nil, err
 			}
@@ -340,18 +338,10 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	type rowMethod struct{ m, name string }
 	var rms []rowMethod
 	for _, v := range variants {
-		name := "wan " + row.label
-		if v.name != "" {
-			name += " [" + v.name + "]"
-		}
-		rms = append(rms, rowMethod{v.method(), name})
+		rms = append(rms, rowMethod{v.method(), "wan " + row.label + v.suffix()})
 	}
 	for _, v := range variants {
-		name := "wan " + row.label + " chromium"
-		if v.name != "" {
-			name += " [" + v.name + "]"
-		}
-		rms = append(rms, rowMethod{v.chromium(), name})
+		rms = append(rms, rowMethod{v.chromium(), "wan " + row.label + " chromium" + v.suffix()})
 	}
 	for i, rm := range rms {
 		m, name := rm.m, rm.name
