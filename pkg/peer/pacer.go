@@ -29,8 +29,9 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // is acknowledged for up to a second — stretches one round instead of filling the
 // bandwidth filter with empty ones: the estimate survives the stall and the sender resumes
 // at the path's rate. There is no ProbeRTT state (the minimum RTT is a 30 s windowed
-// minimum of SCTP's smoothed RTT), and a round in which no write had to wait is
-// app-limited: its rate only counts if it is the highest. Additions: a delivery-rate sample
+// minimum of SCTP's smoothed RTT), and a round in which no write had to wait, or in which
+// the sender had nothing to write for more than a quarter of it, is app-limited: its rate
+// only counts if it is the highest. Additions: a delivery-rate sample
 // never exceeds the rate the previous round sent at (a burst of SACKs is not bandwidth), and
 // a smoothed RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends
 // startup, skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 ×
@@ -63,7 +64,12 @@ type pacer struct {
 	roundWire      uint64
 	lastSendRate   float64 // bytes/s written in the previous round
 	roundWaited    bool    // a write waited for the pacer in this round
-	roundStalled   bool    // nothing was acknowledged for 3 RTTs in this round: a retransmission timeout
+	// roundIdle is how long in this round the sender had nothing to write while the pacer
+	// would have let it: a round idle for more than a quarter of its length is app-limited
+	// (a client's credit or a <video> that has buffered enough holds the sender back), and
+	// its delivery rate says nothing about the path.
+	roundIdle      time.Duration
+	roundStalled   bool // nothing was acknowledged for 3 RTTs in this round: a retransmission timeout
 	lastDelivered  int64
 	lastDeliveryAt time.Time
 	bw             [bwRounds]float64
@@ -214,16 +220,22 @@ func (p *pacer) update(now time.Time, buffered int) {
 		lossRate = resent / sent
 	}
 	p.roundWire = wire
-	if p.roundWaited || rate > p.btlBw() {
+	appLimited := !p.roundWaited || 4*p.roundIdle > el
+	if !appLimited || rate > p.btlBw() {
 		p.bw[p.bwIdx%bwRounds] = rate
 		p.bwIdx++
 	}
 	stalled := p.roundStalled
-	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited, p.roundStalled = now, delivered, p.written, false, false
+	p.roundStart, p.roundDelivered, p.roundWritten, p.roundWaited, p.roundStalled, p.roundIdle = now, delivered, p.written, false, false, 0
 
-	// A queue is building somewhere when the smoothed RTT stands well above the minimum: on
-	// a bottleneck, not on a lossy but idle path. Random loss does not raise the RTT.
-	p.queueing = p.minRTT > 0 && srtt > p.minRTT*5/4+queueSlack
+	// A queue is building somewhere when the round trip stands well above the minimum: on a
+	// bottleneck, not on a lossy but idle path (random loss does not raise the RTT). The
+	// round trip is SCTP's smoothed RTT, or this round's length if shorter: a round ends
+	// once the bytes written before it are delivered, so it lasts about one round trip
+	// while the sender is busy. SCTP's RTT alone overstates it for seconds after an idle
+	// spell: a lone packet's SACK is delayed (up to 200 ms), and the smoothed RTT moves by
+	// an eighth per round trip.
+	p.queueing = p.minRTT > 0 && min(srtt, el) > p.minRTT*5/4+queueSlack
 	switch {
 	case lossRate > heavyLoss:
 		// Heavy loss, queue or not: a receiver that drops bursts (a browser's small socket
@@ -297,10 +309,15 @@ func (p *pacer) wait(n int, done <-chan struct{}) bool {
 			t.Stop()
 		}
 	}()
+	arrived := true
 	for {
 		now := time.Now()
 		buffered := p.buffered()
 		p.mu.Lock()
+		if arrived {
+			p.arrive(now)
+			arrived = false
+		}
 		p.update(now, buffered)
 		rate, window := p.limits()
 		var d time.Duration
@@ -331,6 +348,15 @@ func (p *pacer) wait(n int, done <-chan struct{}) bool {
 		case <-done:
 			return false
 		}
+	}
+}
+
+// arrive notes a write arriving at now, before the round it ends (if any) is sampled: the
+// time since the pacer would have let a write through, beyond a burst, is time in which the
+// sender had nothing to write. The caller holds mu.
+func (p *pacer) arrive(now time.Time) {
+	if idle := now.Sub(p.next) - pacingBurst; idle > 0 && !p.next.IsZero() {
+		p.roundIdle += idle
 	}
 }
 

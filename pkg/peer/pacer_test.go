@@ -175,8 +175,38 @@ func (s *simPath) run(d time.Duration, rate, deliver, lost float64, waited bool)
 		s.wire += uint64(float64(n) * (wireOverhead + lost))
 		s.delivered = min(s.delivered+int64(deliver*step.Seconds()), s.p.written)
 		s.p.roundWaited = s.p.roundWaited || waited
+		if rate == 0 {
+			s.p.roundIdle += step // as arrive counts it: nothing to write
+		}
 		s.p.update(s.now, int(s.p.written-s.delivered))
 	}
+}
+
+// A sender held back by its client (credit granted in bursts, a <video> that has buffered
+// enough) writes in bursts at the path's rate and idles in between. Those rounds are
+// app-limited: their low delivery rates must not replace the path's in the estimate, or the
+// next seek starts at a fraction of the path's rate and takes seconds to climb back.
+func TestPacerAppLimitedKeepsEstimate(t *testing.T) {
+	const rate = 8e6
+	s := newSteadySimPath(t, rate)
+	for range 20 { // 4 s: 30 ms of writing at the path's rate every 200 ms
+		s.run(30*time.Millisecond, rate, rate, 0, true)
+		s.run(170*time.Millisecond, 0, rate, 0, false)
+	}
+	assert.Greater(t, s.p.btlBw(), 0.8*rate, "the estimate after app-limited rounds")
+}
+
+// After an idle spell SCTP's smoothed RTT stays high for a while (a lone packet's SACK is
+// delayed, and the average moves by an eighth per round trip). While rounds still take one
+// round trip, that is no queue: the inflight cap and the probing stay as they were.
+func TestPacerStaleRTTIsNotQueue(t *testing.T) {
+	s := newSteadySimPath(t, 8e6)
+	_, w0 := s.p.limits()
+	s.srtt = 190 * time.Millisecond
+	s.run(500*time.Millisecond, 8e6, 8e6, 0, true)
+	assert.False(t, s.p.queueing, "a stale smoothed RTT counted as a queue")
+	_, w := s.p.limits()
+	assert.GreaterOrEqual(t, w, w0*9/10, "the inflight cap")
 }
 
 // A stall in SCTP's loss recovery (nothing acknowledged for 2 s: a retransmission timeout
