@@ -236,8 +236,9 @@ export interface RangecastFile {
   read(offset: number, length: number, options?: RequestOptions): Promise<Uint8Array>;
   /** The file from `offset` (default 0) to its end, as a pull-based stream: one chunk (at
    *  most 256 KiB, a new Uint8Array each) is read ahead of the consumer, and the daemon's
-   *  read-ahead is bounded by the session's flow-control window. Each stream reads through
-   *  its own handle and position. cancel() stops the read at once and releases the handle.
+   *  read-ahead is bounded by the session's flow-control window. Each stream has a position
+   *  of its own and reads the version the file was opened at (by path with its ETag: no
+   *  extra round trip), or errors with "changed". cancel() stops the read at once.
    *  Errors (including bad arguments) arrive as a RangecastError from read(). */
   stream(offset?: number): ReadableStream<Uint8Array>;
   /** Releases the handle; streams still open on this file error with "closed". Closing

@@ -323,7 +323,7 @@ func (rm *remote) open(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newFile(cur, cleanDir(p), f), nil
+	return newFile(cleanDir(p), f), nil
 }
 
 func (rm *remote) ping([]js.Value) (any, error) {

@@ -19,7 +19,7 @@ type File struct {
 	c      *Client
 	path   string
 	info   *FileInfo
-	handle uint32
+	handle uint32 // 0 for a Clone: its READs name the path
 
 	mu     sync.Mutex // guards pos, seq, closed
 	pos    int64
@@ -41,6 +41,15 @@ func (f *File) Size() int64 { return f.info.size }
 
 var errFileClosed = fmt.Errorf("rangefs: %w", fs.ErrClosed)
 
+// Clone returns another File on the same file, with a position and a read-ahead of its own
+// (a second sequential reader: a media element's range request), without a round trip: its
+// READs name the path, with the ETag seen at Open, instead of a handle. So it reads the same
+// version or fails with ErrChanged, like f; unlike f it does not keep a file replaced by
+// rename readable. It holds nothing on the server; Close it to stop its read-ahead.
+func (f *File) Clone() *File {
+	return &File{c: f.c, path: f.path, info: f.info}
+}
+
 // Close releases the server's handle and stops any read-ahead.
 func (f *File) Close() error {
 	f.mu.Lock()
@@ -57,6 +66,9 @@ func (f *File) Close() error {
 	case <-f.c.done:
 		return nil
 	default:
+	}
+	if f.handle == 0 {
+		return nil // a Clone
 	}
 	if err := f.c.fr.writeFrame(0, &wire.Close{Handle: f.handle}); err != nil {
 		return f.c.sessionErr(err)
@@ -137,7 +149,11 @@ func (f *File) ReadAtProgress(ctx context.Context, p []byte, off int64, progress
 }
 
 func (f *File) startRead(ctx context.Context, off, length int64) (*cstream, error) {
-	return f.c.request(ctx, &wire.Read{Handle: f.handle, Offset: uint64(off), Length: uint64(length), IfMatch: f.info.etag})
+	r := &wire.Read{Handle: f.handle, Offset: uint64(off), Length: uint64(length), IfMatch: f.info.etag}
+	if f.handle == 0 {
+		r.Path = f.path
+	}
+	return f.c.request(ctx, r)
 }
 
 func (f *File) endErr(end *wire.End) error {

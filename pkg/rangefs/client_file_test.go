@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -440,6 +441,50 @@ func TestReadAtAfterReplaceByRename(t *testing.T) {
 	n, err = g.ReadAt(p, 0)
 	require.NoError(t, err)
 	assert.Equal(t, sum(repl), sum(p[:n]))
+}
+
+// A Clone reads the file with a position of its own and sends no OPEN (the server sees its
+// reads by path); once the file changes, its reads fail with ErrChanged like the original's.
+func TestCloneReadsSameVersion(t *testing.T) {
+	dir := t.TempDir()
+	orig := writeRandom(t, dir, "f.bin", 3<<20)
+	name := filepath.Join(dir, "f.bin")
+	require.NoError(t, os.Chtimes(name, mtimeOriginal, mtimeOriginal))
+	var mu sync.Mutex
+	var ops []string
+	c, _ := startScoped(t, dir, SessionOptions{OnAccess: func(op, p string) {
+		mu.Lock()
+		ops = append(ops, op+" "+p)
+		mu.Unlock()
+	}})
+	f, err := c.Open(t.Context(), "f.bin")
+	require.NoError(t, err)
+	defer f.Close()
+
+	g := f.Clone()
+	assert.Equal(t, f.Info(), g.Info())
+	_, err = g.Seek(1<<20, io.SeekStart)
+	require.NoError(t, err)
+	h := sha256.New()
+	n, err := io.Copy(h, g)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2<<20), n)
+	assert.Equal(t, sum(orig[1<<20:]), [32]byte(h.Sum(nil)), "the clone's bytes")
+	p := make([]byte, 1000)
+	n2, err := f.Read(p) // the original's position is its own
+	require.NoError(t, err)
+	assert.Equal(t, sum(orig[:1000]), sum(p[:n2]))
+	mu.Lock()
+	assert.Equal(t, []string{"open f.bin", "read f.bin"}, ops, "what the server was asked")
+	mu.Unlock()
+
+	rewrite(t, name, mtimeRewrite)
+	n2, err = g.ReadAt(p, 0)
+	assert.Zero(t, n2, "bytes returned after the change")
+	assertStatusErr(t, err, wire.StatusPreconditionFailed, ErrChanged)
+	require.NoError(t, g.Close())
+	_, err = g.Read(p)
+	require.ErrorIs(t, err, fs.ErrClosed)
 }
 
 // A sequential Read that started before a rewrite in place ends with ErrChanged, and every
