@@ -104,3 +104,23 @@ func sctpFloor(max uint, rtt time.Duration, measured bool) uint32 {
 	}
 	return uint32(f)
 }
+
+// rtoSlack is what a peer's retransmission timeout allows beyond two round trips: a SACK
+// the receiver delays (200 ms at most, RFC 4960 §6.2; dcsctp's default) and some jitter.
+const rtoSlack = 250 * time.Millisecond
+
+// sctpRTOMax is the cap on SCTP's retransmission timeout for a peer at round trip rtt
+// (measured false: not measured), at most max (--sctp-rto-max; 0: pion's own, 60 s).
+//
+// pion's timeout is never under 1 s (RFC 4960's RTO.Min), so below that the cap is the
+// timeout itself. A timeout stalls everything queued behind the chunk it waits for on the
+// ordered channel: when Chromium's UDP socket overflows and drops a burst, and a resend is
+// dropped again, the answer to a seek waits the whole timeout (a 1.2 s stall traced at 50 ms,
+// docs/BENCHMARKS.md). So it is sized from the peer's round trip: 2 × RTT + rtoSlack (350 ms
+// at 50 ms), at most max, and max for a peer not measured (relayed).
+func sctpRTOMax(max, rtt time.Duration, measured bool) time.Duration {
+	if max <= 0 || !measured {
+		return max
+	}
+	return min(max, 2*rtt+rtoSlack)
+}

@@ -35,6 +35,26 @@ func TestSCTPFloor(t *testing.T) {
 	}
 }
 
+func TestSCTPRTOMax(t *testing.T) {
+	const max = 800 * time.Millisecond
+	for _, c := range []struct {
+		max      time.Duration
+		rtt      time.Duration
+		measured bool
+		rto      time.Duration
+	}{
+		{max, 60 * time.Microsecond, true, 250*time.Millisecond + 120*time.Microsecond}, // loopback
+		{max, 50 * time.Millisecond, true, 350 * time.Millisecond},
+		{max, 200 * time.Millisecond, true, 650 * time.Millisecond},
+		{max, 600 * time.Millisecond, true, max},
+		{max, 0, false, max}, // relayed: not measured
+		{0, 50 * time.Millisecond, true, 0},
+		{0, 0, false, 0},
+	} {
+		require.Equal(t, c.rto, sctpRTOMax(c.max, c.rtt, c.measured), "max %v, rtt %v, measured %v", c.max, c.rtt, c.measured)
+	}
+}
+
 // The daemon sizes each peer's SCTP window floor from the round trip of the connection that
 // carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
 // namespace (the same host) none; both paced, and the far peer's datagrams spaced, the near
@@ -46,7 +66,7 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
 	d := startDaemonInA(t, l)
 
-	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) pacing=(\S+) pace_datagrams=(\S+)`)
+	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) sctp_rto_max=(\S+) pacing=(\S+) pace_datagrams=(\S+)`)
 	ls := func(side wan.Side) []string {
 		t.Helper()
 		before := len(offers.FindAllStringSubmatch(d.Log.String(), -1))
@@ -63,12 +83,18 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, 60, rtt.Seconds()*1000, 30, "the far peer's signaling RTT: %v", far)
 	require.Equal(t, "1048576", far[3], "the far peer's floor: %v", far)
-	require.Equal(t, "true", far[4], "the far peer is paced: %v", far)
-	require.Equal(t, "true", far[5], "the far peer's datagrams are spaced: %v", far)
+	rto, err := time.ParseDuration(far[4])
+	require.NoError(t, err)
+	require.Equal(t, 2*rtt+rtoSlack, rto, "the far peer's retransmission timeout: %v", far)
+	require.Equal(t, "true", far[5], "the far peer is paced: %v", far)
+	require.Equal(t, "true", far[6], "the far peer's datagrams are spaced: %v", far)
 
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
 	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
-	require.Equal(t, "true", near[4], "the near peer is paced: %v", near)
-	require.Equal(t, "false", near[5], "the near peer's datagrams are spaced: %v", near)
+	rto, err = time.ParseDuration(near[4])
+	require.NoError(t, err)
+	require.Less(t, rto, 300*time.Millisecond, "the near peer's retransmission timeout: %v", near)
+	require.Equal(t, "true", near[5], "the near peer is paced: %v", near)
+	require.Equal(t, "false", near[6], "the near peer's datagrams are spaced: %v", near)
 }
