@@ -57,6 +57,61 @@ func media(t *testing.T) string {
 	return mediaDir
 }
 
+// A request the browser drops hands its read on to the next request for the same file, if
+// that starts a little ahead of it or within the last bytes it served (a <video> seeking:
+// web/app.js, park): the second request gets the right bytes without a read of its own. One
+// that starts further behind it, or far ahead, reads afresh, as right.
+func TestStreamWorkerTakesOverDroppedRead(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	want := make([]byte, 8<<20)
+	_, _ = rand.NewChaCha8([32]byte{15}).Read(want)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.bin"), want, 0o644))
+	ctx, _ := startMediaApp(t, dir)
+
+	type answer struct {
+		Status int    `json:"status"`
+		Sum    string `json:"sum"`
+		Took   int    `json:"took"`
+	}
+	// drop reads the file from first, takes one chunk and drops the request; then the
+	// second range is read whole.
+	drop := func(first int, second string) answer {
+		t.Helper()
+		a, err := eval[answer](ctx, fmt.Sprintf(`(async () => {
+		  const url = app.streamURL("/big.bin");
+		  const before = app.streams.parkedReads;
+		  const c = new AbortController();
+		  const r1 = await fetch(url, {headers: {Range: "bytes=%d-"}, signal: c.signal});
+		  await r1.body.getReader().read();
+		  c.abort();
+		  while (app.streams.active > 0) await new Promise((r) => setTimeout(r, 5));
+		  const r2 = await fetch(url, {headers: {Range: %q}});
+		  const b = new Uint8Array(await r2.arrayBuffer());
+		  const h = testSHA256(); h.update(b);
+		  return {status: r2.status, sum: h.hex(), took: app.streams.parkedReads - before};
+		})()`, first, second))
+		require.NoError(t, err)
+		return a
+	}
+	a := drop(1_000_000, "bytes=1262144-2999999")
+	assert.Equal(t, 206, a.Status)
+	assert.Equal(t, hexSum(want[1262144:3000000]), a.Sum, "the bytes of the request that took over")
+	assert.Equal(t, 1, a.Took, "the second request did not take over the dropped read")
+
+	a = drop(1_000_000, "bytes=1010000-1999999")
+	assert.Equal(t, hexSum(want[1010000:2000000]), a.Sum, "the bytes of a request within what the dropped one served")
+	assert.Equal(t, 1, a.Took, "a request within what the dropped one served did not take it over")
+
+	a = drop(3_000_000, "bytes=1000000-")
+	assert.Equal(t, hexSum(want[1000000:]), a.Sum, "the bytes of a request behind the dropped one")
+	assert.Zero(t, a.Took, "a request behind the dropped read took it over")
+
+	a = drop(100_000, "bytes=5000000-")
+	assert.Equal(t, hexSum(want[5000000:]), a.Sum, "the bytes of a request far ahead of the dropped one")
+	assert.Zero(t, a.Took, "a request far ahead of the dropped read took it over")
+}
+
 // startMediaApp serves dir, opens the app and waits until the service worker controls it.
 func startMediaApp(t *testing.T, dir string) (context.Context, *testdaemon.Daemon) {
 	t.Helper()

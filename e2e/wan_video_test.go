@@ -112,7 +112,7 @@ const wanPlayJS = `(async (path, positions) => {
   }
   v.pause(); v.removeAttribute("src"); v.load(); v.remove();
   return {startMs, playMs, duration, stalls, frames: playFrames, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames,
-    width, height, seeks, errors, timeline};
+    width, height, seeks, errors, timeline, parked: app.streams.parkedReads};
 })`
 
 type wanStall struct {
@@ -141,6 +141,7 @@ type wanPlayResult struct {
 	// Timeline has a sample a second of the play-through: seconds since play(), currentTime,
 	// and the end of the buffered range it is in.
 	Timeline [][3]float64 `json:"timeline"`
+	Parked   int          `json:"parked"` // requests that took over a dropped one's read (web/app.js, park)
 }
 
 // TestVideoOverWAN is the headline use over the internet: a 1080p H.264 video at about
@@ -241,7 +242,7 @@ func TestVideoOverWAN(t *testing.T) {
 		fmt.Fprintf(&tl, " %.0f:%.1f/%.1f", x[0], x[1], x[2])
 	}
 	t.Logf("play-through, wall s:currentTime/buffered end:%s", tl.String())
-	t.Logf("seek → playing (target ≤ 1500 ms each): %s; max %.0f ms", seekList(r.Seeks), slices.Max(ms))
+	t.Logf("seek → playing (target ≤ 1500 ms each): %s; max %.0f ms; %d requests took over a dropped one's read", seekList(r.Seeks), slices.Max(ms), r.Parked)
 }
 
 // envWANVideoDaemonFlags adds flags to TestVideoOverWAN's daemon, space-separated: to watch

@@ -1268,8 +1268,45 @@
 
   const MAX_BATCH = 1 << 20; // the most bytes one pull of the worker is answered with
 
+  // A <video> that seeks often drops its new request at once and asks again a little further
+  // on: Chromium's media cache opens another request when its reader jumps further than
+  // about 160 KiB past what the one it has brought in (for a film whose audio and video of
+  // one moment lie apart). The bytes the second request wants are then on their way in the
+  // first, or were just handed to it: the read a dropped request leaves is kept for PARK_MS,
+  // with the last PARK_BACK bytes it served (copies: the served ones went to the worker), and a
+  // request for the same file that starts within them or at most PARK_SKIP ahead takes it
+  // over, instead of opening the file and reading again behind everything the first has in
+  // flight (TestVideoOverWAN, docs/BENCHMARKS.md).
+  const PARK_MS = 1000, PARK_SKIP = 2 << 20, PARK_BACK = 1 << 20;
+  let parked = null; // {path, file, reader, pos, queue, back, backLen, inflight, timer}
+  function park(p) {
+    unpark();
+    parked = p;
+    p.timer = setTimeout(unpark, PARK_MS);
+  }
+  function unpark() {
+    const p = parked;
+    if (!p) return;
+    parked = null;
+    clearTimeout(p.timer);
+    p.reader.cancel("the browser dropped the request").catch(() => {});
+    p.file.close().catch(() => {});
+  }
+  function takeParked(path) {
+    const p = parked;
+    if (!p || p.path !== path) return null;
+    parked = null;
+    clearTimeout(p.timer);
+    return p;
+  }
+  app.streams.parkedReads = 0; // requests that took over a dropped one's read (tests)
+
   function servePort(port) {
     let file = null, reader = null, pos = -1, ended = false, batch = 0;
+    let queue = []; // chunks read from reader, not yet served, from pos on
+    let back = [], backLen = 0; // copies of the last chunks served, up to pos (not for downloads)
+    let adopted = null; // a dropped request's read, taken over by this one's open
+    let inflight = null; // the read of reader that a pull waits for, if any
     let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
     let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
     let etag = ""; // the ETag the worker's response carries: a resumed read must find the same
@@ -1324,6 +1361,7 @@
     // readOn reads the file's next chunk. A download outlives its session: it waits for the
     // page's connection to come back, then goes on from pos over the new one (resumeStream).
     const readOn = async () => {
+      if (queue.length) return { done: false, value: queue.shift() };
       for (;;) {
         try {
           return await reader.read();
@@ -1333,13 +1371,33 @@
         }
       }
     };
+    // readKept is readOn for a pull. If the request is dropped (its read parked) while the
+    // pull waits, the pull drops what it gets: the parked read hands that promise on as
+    // inflight, and whoever takes it over starts with its chunk, at pos.
+    const readKept = async () => {
+      const p = readOn();
+      inflight = p;
+      try {
+        return await p;
+      } finally {
+        if (inflight === p) inflight = null;
+      }
+    };
     const finish = (how) => {
       if (ended) return;
       ended = true;
       if (dl && dl.state === "running") workerDownloadEnded(dl, how);
-      reader?.cancel("the browser dropped the request").catch(() => {});
+      if (adopted) {
+        adopted.reader.cancel().catch(() => {});
+        adopted = null;
+      }
+      if (how === "canceled" && reader && file && !download && !zipping) {
+        park({ path: dlPath, file, reader, pos, queue, back, backLen, inflight });
+      } else {
+        reader?.cancel("the browser dropped the request").catch(() => {});
+        file?.close().catch(() => {});
+      }
       reader = null;
-      file?.close().catch(() => {});
       port.close();
       streamEnded();
     };
@@ -1355,7 +1413,13 @@
             return;
           }
           try {
-            file = await s.open(msg.path);
+            adopted = msg.download ? null : takeParked(msg.path);
+            if (adopted) {
+              file = adopted.file;
+              adopted.file = null;
+            } else {
+              file = await s.open(msg.path);
+            }
           } catch (e) {
             port.postMessage({ ok: false, code: e.code || "internal", message: e.message || String(e) });
             finish();
@@ -1424,8 +1488,46 @@
             return;
           }
           try {
+            if (!reader && adopted) {
+              const a = adopted;
+              adopted = null;
+              if (msg.offset >= a.pos - a.backLen && msg.offset - a.pos <= PARK_SKIP) {
+                reader = a.reader;
+                pos = a.pos;
+                queue = a.queue;
+                if (a.inflight) { // the dropped request's last read: its chunk comes first
+                  const r = await a.inflight.catch(() => null);
+                  if (r && !r.done) queue.unshift(r.value);
+                  if (ended) return;
+                }
+                if (msg.offset < pos) { // serve again what the dropped request was given
+                  let off = pos - a.backLen;
+                  const again = [];
+                  for (const c of a.back) {
+                    if (off + c.length > msg.offset) again.push(off >= msg.offset ? c : c.subarray(msg.offset - off));
+                    off += c.length;
+                  }
+                  queue = again.concat(queue);
+                  pos = msg.offset;
+                }
+                while (pos < msg.offset) { // skip to where this request starts
+                  const r = await readKept();
+                  if (ended) return;
+                  if (r.done) break;
+                  const k = Math.min(r.value.length, msg.offset - pos);
+                  pos += k;
+                  if (k < r.value.length) queue.unshift(r.value.subarray(k));
+                }
+                if (pos === msg.offset) app.streams.parkedReads++;
+              } else {
+                a.reader.cancel().catch(() => {});
+              }
+            }
             if (!reader || pos !== msg.offset) {
               reader?.cancel().catch(() => {});
+              queue = [];
+              back = [];
+              backLen = 0;
               reader = file.stream(msg.offset).getReader();
               pos = msg.offset;
               batch = 0;
@@ -1437,13 +1539,22 @@
             const chunks = [];
             let n = 0, done = false;
             do {
-              const r = await readOn();
+              const r = await readKept();
               if (ended) return;
               if (r.done) { done = true; break; }
-              const v = r.value.length > msg.length - n ? r.value.subarray(0, msg.length - n) : r.value;
+              let v = r.value;
+              if (v.length > msg.length - n) {
+                queue.unshift(v.subarray(msg.length - n)); // past this range: kept for a next pull
+                v = v.subarray(0, msg.length - n);
+              }
               pos += v.length;
               n += v.length;
               if (dl) dl.received = pos - dl.offset;
+              if (!download) {
+                back.push(v.slice());
+                backLen += v.length;
+                while (backLen - back[0].length >= PARK_BACK) backLen -= back.shift().length;
+              }
               chunks.push(toBuffer(v));
             } while (n < batch && n < msg.length);
             batch = Math.min(Math.max(2 * batch, 256 << 10), MAX_BATCH);
