@@ -59,8 +59,9 @@ func media(t *testing.T) string {
 
 // A request the browser drops hands its read on to the next request for the same file, if
 // that starts a little ahead of it or within the last bytes it served (a <video> seeking:
-// web/app.js, park): the second request gets the right bytes without a read of its own. One
-// that starts further behind it, or far ahead, reads afresh, as right.
+// web/app.js, park), also when a request for another range of the file comes in between:
+// the second request gets the right bytes without a read of its own. One that starts further
+// behind it, or far ahead, reads afresh, as right.
 func TestStreamWorkerTakesOverDroppedRead(t *testing.T) {
 	netns.Require(t)
 	dir := t.TempDir()
@@ -75,8 +76,8 @@ func TestStreamWorkerTakesOverDroppedRead(t *testing.T) {
 		Took   int    `json:"took"`
 	}
 	// drop reads the file from first, takes one chunk and drops the request; then the
-	// second range is read whole.
-	drop := func(first int, second string) answer {
+	// between range, if any, and the second range are read whole.
+	drop := func(first int, between, second string) answer {
 		t.Helper()
 		a, err := eval[answer](ctx, fmt.Sprintf(`(async () => {
 		  const url = app.streamURL("/big.bin");
@@ -86,28 +87,33 @@ func TestStreamWorkerTakesOverDroppedRead(t *testing.T) {
 		  await r1.body.getReader().read();
 		  c.abort();
 		  while (app.streams.active > 0) await new Promise((r) => setTimeout(r, 5));
+		  if (%q) await (await fetch(url, {headers: {Range: %[2]q}})).arrayBuffer();
 		  const r2 = await fetch(url, {headers: {Range: %q}});
 		  const b = new Uint8Array(await r2.arrayBuffer());
 		  const h = testSHA256(); h.update(b);
 		  return {status: r2.status, sum: h.hex(), took: app.streams.parkedReads - before};
-		})()`, first, second))
+		})()`, first, between, second))
 		require.NoError(t, err)
 		return a
 	}
-	a := drop(1_000_000, "bytes=1262144-2999999")
+	a := drop(1_000_000, "", "bytes=1262144-2999999")
 	assert.Equal(t, 206, a.Status)
 	assert.Equal(t, hexSum(want[1262144:3000000]), a.Sum, "the bytes of the request that took over")
 	assert.Equal(t, 1, a.Took, "the second request did not take over the dropped read")
 
-	a = drop(1_000_000, "bytes=1010000-1999999")
+	a = drop(1_000_000, "", "bytes=1010000-1999999")
 	assert.Equal(t, hexSum(want[1010000:2000000]), a.Sum, "the bytes of a request within what the dropped one served")
 	assert.Equal(t, 1, a.Took, "a request within what the dropped one served did not take it over")
 
-	a = drop(3_000_000, "bytes=1000000-")
+	a = drop(1_000_000, "bytes=6000000-6099999", "bytes=1200000-1999999")
+	assert.Equal(t, hexSum(want[1200000:2000000]), a.Sum, "the bytes of a request after one for another range")
+	assert.Equal(t, 1, a.Took, "a request for another range in between ended the dropped read")
+
+	a = drop(3_000_000, "", "bytes=1000000-")
 	assert.Equal(t, hexSum(want[1000000:]), a.Sum, "the bytes of a request behind the dropped one")
 	assert.Zero(t, a.Took, "a request behind the dropped read took it over")
 
-	a = drop(100_000, "bytes=5000000-")
+	a = drop(100_000, "", "bytes=5000000-")
 	assert.Equal(t, hexSum(want[5000000:]), a.Sum, "the bytes of a request far ahead of the dropped one")
 	assert.Zero(t, a.Took, "a request far ahead of the dropped read took it over")
 }

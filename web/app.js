@@ -1277,8 +1277,24 @@
   // request for the same file that starts within them or at most PARK_SKIP ahead takes it
   // over, instead of opening the file and reading again behind everything the first has in
   // flight (TestVideoOverWAN, docs/BENCHMARKS.md).
-  const PARK_MS = 1000, PARK_SKIP = 2 << 20, PARK_BACK = 1 << 20;
+  // A request that comes while a read of its file is parked uses that read's File too (no
+  // OPEN, whose answer would queue behind the parked read's bytes), whether or not it then
+  // takes the read over. One that does not leaves the read parked for PARK_MISS_MS more at
+  // most (Chromium asks for other ranges while it seeks, before it asks again), not longer:
+  // a parked read goes on arriving, up to its credit, ahead of the new request's bytes. A
+  // File is closed once nobody holds it.
+  const PARK_MS = 1000, PARK_MISS_MS = 250, PARK_SKIP = 2 << 20, PARK_BACK = 1 << 20;
   let parked = null; // {path, file, reader, pos, queue, back, backLen, inflight, timer}
+  const holds = new WeakMap(); // File → how many requests and parked reads use it
+  function hold(file) {
+    holds.set(file, (holds.get(file) || 0) + 1);
+    return file;
+  }
+  function release(file) {
+    const n = (holds.get(file) || 1) - 1;
+    holds.set(file, n);
+    if (n === 0) file.close().catch(() => {});
+  }
   function park(p) {
     unpark();
     parked = p;
@@ -1290,11 +1306,21 @@
     parked = null;
     clearTimeout(p.timer);
     p.reader.cancel("the browser dropped the request").catch(() => {});
-    p.file.close().catch(() => {});
+    release(p.file);
   }
-  function takeParked(path) {
+  // takeParked hands the parked read to a request for the same File starting at offset, if
+  // it covers offset; the caller then holds the File once more than it needs.
+  function takeParked(file, offset) {
     const p = parked;
-    if (!p || p.path !== path) return null;
+    if (!p || p.file !== file) return null;
+    if (offset < p.pos - p.backLen || offset - p.pos > PARK_SKIP) {
+      if (!p.missed) {
+        p.missed = true;
+        clearTimeout(p.timer);
+        p.timer = setTimeout(unpark, PARK_MISS_MS);
+      }
+      return null;
+    }
     parked = null;
     clearTimeout(p.timer);
     return p;
@@ -1305,7 +1331,6 @@
     let file = null, reader = null, pos = -1, ended = false, batch = 0;
     let queue = []; // chunks read from reader, not yet served, from pos on
     let back = [], backLen = 0; // copies of the last chunks served, up to pos (not for downloads)
-    let adopted = null; // a dropped request's read, taken over by this one's open
     let inflight = null; // the read of reader that a pull waits for, if any
     let download = false, dlPath = "", dl = null; // a download's entry in the Downloads panel, from its first read
     let zipping = false; // the port serves a folder as a ZIP (op "zip"): reader reads the archive
@@ -1346,8 +1371,8 @@
             throw { code: "changed", message: `${dlPath} changed while it was downloading` };
           }
           reader?.cancel().catch(() => {});
-          file?.close().catch(() => {});
-          file = f;
+          if (file) release(file);
+          file = hold(f);
           reader = file.stream(pos).getReader();
           dl.resumes = (dl.resumes || 0) + 1;
           return;
@@ -1387,15 +1412,11 @@
       if (ended) return;
       ended = true;
       if (dl && dl.state === "running") workerDownloadEnded(dl, how);
-      if (adopted) {
-        adopted.reader.cancel().catch(() => {});
-        adopted = null;
-      }
       if (how === "canceled" && reader && file && !download && !zipping) {
-        park({ path: dlPath, file, reader, pos, queue, back, backLen, inflight });
+        park({ path: dlPath, file, reader, pos, queue, back, backLen, inflight }); // with this hold
       } else {
         reader?.cancel("the browser dropped the request").catch(() => {});
-        file?.close().catch(() => {});
+        if (file) release(file);
       }
       reader = null;
       port.close();
@@ -1413,19 +1434,13 @@
             return;
           }
           try {
-            adopted = msg.download ? null : takeParked(msg.path);
-            if (adopted) {
-              file = adopted.file;
-              adopted.file = null;
-            } else {
-              file = await s.open(msg.path);
-            }
+            file = hold(!msg.download && parked && parked.path === msg.path ? parked.file : await s.open(msg.path));
           } catch (e) {
             port.postMessage({ ok: false, code: e.code || "internal", message: e.message || String(e) });
             finish();
             return;
           }
-          if (ended) { file.close().catch(() => {}); return; }
+          if (ended) { release(file); return; }
           download = !!msg.download;
           dlPath = msg.path;
           etag = file.etag;
@@ -1488,40 +1503,36 @@
             return;
           }
           try {
-            if (!reader && adopted) {
-              const a = adopted;
-              adopted = null;
-              if (msg.offset >= a.pos - a.backLen && msg.offset - a.pos <= PARK_SKIP) {
-                reader = a.reader;
-                pos = a.pos;
-                queue = a.queue;
-                if (a.inflight) { // the dropped request's last read: its chunk comes first
-                  const r = await a.inflight.catch(() => null);
-                  if (r && !r.done) queue.unshift(r.value);
-                  if (ended) return;
-                }
-                if (msg.offset < pos) { // serve again what the dropped request was given
-                  let off = pos - a.backLen;
-                  const again = [];
-                  for (const c of a.back) {
-                    if (off + c.length > msg.offset) again.push(off >= msg.offset ? c : c.subarray(msg.offset - off));
-                    off += c.length;
-                  }
-                  queue = again.concat(queue);
-                  pos = msg.offset;
-                }
-                while (pos < msg.offset) { // skip to where this request starts
-                  const r = await readKept();
-                  if (ended) return;
-                  if (r.done) break;
-                  const k = Math.min(r.value.length, msg.offset - pos);
-                  pos += k;
-                  if (k < r.value.length) queue.unshift(r.value.subarray(k));
-                }
-                if (pos === msg.offset) app.streams.parkedReads++;
-              } else {
-                a.reader.cancel().catch(() => {});
+            const a = !reader && !download ? takeParked(file, msg.offset) : null;
+            if (a) {
+              release(a.file); // this request holds it already
+              reader = a.reader;
+              pos = a.pos;
+              queue = a.queue;
+              if (a.inflight) { // the dropped request's last read: its chunk comes first
+                const r = await a.inflight.catch(() => null);
+                if (r && !r.done) queue.unshift(r.value);
+                if (ended) return;
               }
+              if (msg.offset < pos) { // serve again what the dropped request was given
+                let off = pos - a.backLen;
+                const again = [];
+                for (const c of a.back) {
+                  if (off + c.length > msg.offset) again.push(off >= msg.offset ? c : c.subarray(msg.offset - off));
+                  off += c.length;
+                }
+                queue = again.concat(queue);
+                pos = msg.offset;
+              }
+              while (pos < msg.offset) { // skip to where this request starts
+                const r = await readKept();
+                if (ended) return;
+                if (r.done) break;
+                const k = Math.min(r.value.length, msg.offset - pos);
+                pos += k;
+                if (k < r.value.length) queue.unshift(r.value.subarray(k));
+              }
+              if (pos === msg.offset) app.streams.parkedReads++;
             }
             if (!reader || pos !== msg.offset) {
               reader?.cancel().catch(() => {});
