@@ -1277,6 +1277,7 @@
   // request for the same file that starts within them or at most PARK_SKIP ahead takes it
   // over, instead of opening the file and reading again behind everything the first has in
   // flight (TestVideoOverWAN, docs/BENCHMARKS.md).
+  //
   // A request that comes while a read of its file is parked uses that read's File too (no
   // OPEN, whose answer would queue behind the parked read's bytes), whether or not it then
   // takes the read over. One that does not leaves the read parked for PARK_MISS_MS more at
