@@ -1309,8 +1309,8 @@
     p.reader.cancel("the browser dropped the request").catch(() => {});
     release(p.file);
   }
-  // takeParked hands the parked read to a request for the same File starting at offset, if
-  // it covers offset; the caller then holds the File once more than it needs.
+  // takeParked hands the parked read of file to a request, which holds file too, starting at
+  // offset, if the read covers offset. If not, the read stays parked PARK_MISS_MS more at most.
   function takeParked(file, offset) {
     const p = parked;
     if (!p || p.file !== file) return null;
@@ -1324,6 +1324,7 @@
     }
     parked = null;
     clearTimeout(p.timer);
+    release(p.file); // the request's own hold remains
     return p;
   }
   app.streams.parkedReads = 0; // requests that took over a dropped one's read (tests)
@@ -1408,6 +1409,37 @@
       } finally {
         if (inflight === p) inflight = null;
       }
+    };
+    // adopt makes a, a parked read that covers offset, this request's read, and brings it to
+    // offset: it serves again what the dropped request was given, or skips ahead. It reports
+    // whether the read is at offset (not if it ended first, or the request did).
+    const adopt = async (a, offset) => {
+      reader = a.reader;
+      pos = a.pos;
+      queue = a.queue;
+      if (a.inflight) { // the dropped request's last read: its chunk comes first
+        const r = await a.inflight.catch(() => null);
+        if (r && !r.done) queue.unshift(r.value);
+        if (ended) return false;
+      }
+      if (offset < pos) { // serve again what the dropped request was given
+        let off = pos - a.backLen;
+        const again = [];
+        for (const c of a.back) {
+          if (off + c.length > offset) again.push(off >= offset ? c : c.subarray(offset - off));
+          off += c.length;
+        }
+        queue = again.concat(queue);
+        pos = offset;
+      }
+      while (pos < offset) { // skip to where this request starts
+        const r = await readKept();
+        if (ended || r.done) return false;
+        const k = Math.min(r.value.length, offset - pos);
+        pos += k;
+        if (k < r.value.length) queue.unshift(r.value.subarray(k));
+      }
+      return true;
     };
     const finish = (how) => {
       if (ended) return;
@@ -1505,36 +1537,8 @@
           }
           try {
             const a = !reader && !download ? takeParked(file, msg.offset) : null;
-            if (a) {
-              release(a.file); // this request holds it already
-              reader = a.reader;
-              pos = a.pos;
-              queue = a.queue;
-              if (a.inflight) { // the dropped request's last read: its chunk comes first
-                const r = await a.inflight.catch(() => null);
-                if (r && !r.done) queue.unshift(r.value);
-                if (ended) return;
-              }
-              if (msg.offset < pos) { // serve again what the dropped request was given
-                let off = pos - a.backLen;
-                const again = [];
-                for (const c of a.back) {
-                  if (off + c.length > msg.offset) again.push(off >= msg.offset ? c : c.subarray(msg.offset - off));
-                  off += c.length;
-                }
-                queue = again.concat(queue);
-                pos = msg.offset;
-              }
-              while (pos < msg.offset) { // skip to where this request starts
-                const r = await readKept();
-                if (ended) return;
-                if (r.done) break;
-                const k = Math.min(r.value.length, msg.offset - pos);
-                pos += k;
-                if (k < r.value.length) queue.unshift(r.value.subarray(k));
-              }
-              if (pos === msg.offset) app.streams.parkedReads++;
-            }
+            if (a && await adopt(a, msg.offset)) app.streams.parkedReads++;
+            if (ended) return;
             if (!reader || pos !== msg.offset) {
               reader?.cancel().catch(() => {});
               queue = [];

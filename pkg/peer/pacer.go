@@ -309,14 +309,12 @@ func (p *pacer) wait(n int, done <-chan struct{}) bool {
 			t.Stop()
 		}
 	}()
-	arrived := true
-	for {
+	for first := true; ; first = false {
 		now := time.Now()
 		buffered := p.buffered()
 		p.mu.Lock()
-		if arrived {
+		if first {
 			p.arrive(now)
-			arrived = false
 		}
 		p.update(now, buffered)
 		rate, window := p.limits()
