@@ -291,8 +291,13 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 	if err != nil {
 		return err
 	}
-	r, cpu, err := b.timedRead(readJS, size)
-	if err != nil {
+	client := "plain"
+	if wasm {
+		client = "wasm"
+	}
+	var r readResult
+	var cpu float64
+	if err := b.jsProfiled(client, func() (err error) { r, cpu, err = b.timedRead(readJS, size); return err }); err != nil {
 		return err
 	}
 	d1, err := d.cpuSeconds()
@@ -628,11 +633,16 @@ func fileSHA256(name string) (string, error) {
 // source builds. The daemon embeds web/dist at build time; if web/dist/rangecast.wasm is
 // missing or differs from a fresh build (builds with -trimpath are reproducible), the bench
 // writes the fresh one there as `make wasm` does, with wasm_exec.js, and builds a daemon of
-// its own. Otherwise the daemon built at the start is the right one.
+// its own. Otherwise the daemon built at the start is the right one. With envJSProfile set
+// the wasm keeps its function names, so web/dist needs `make wasm` afterwards.
 func browserDaemonBinary(ctx context.Context, cfg *config) (*config, error) {
 	fresh := filepath.Join(cfg.tmp, "browser-rangecast.wasm")
 	logf("browser: building the wasm client to check web/dist")
-	if err := goBuild(ctx, []string{"GOOS=js", "GOARCH=wasm"}, fresh, "./cmd/wasm", "-ldflags=-s -w"); err != nil {
+	ldflags := "-ldflags=-s -w"
+	if os.Getenv(envJSProfile) != "" {
+		ldflags = "-ldflags=" // function names for the profile (web/dist then differs from make wasm's)
+	}
+	if err := goBuild(ctx, []string{"GOOS=js", "GOARCH=wasm"}, fresh, "./cmd/wasm", ldflags); err != nil {
 		return nil, err
 	}
 	want, err := os.ReadFile(fresh)

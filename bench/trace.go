@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
 )
@@ -85,5 +87,47 @@ func (b *browser) traced(fn func() error) error {
 		return werr
 	}
 	logf("  wrote a Chromium trace of the navigation to %s (%d events)", path, len(events))
+	return err
+}
+
+// envJSProfile: RANGECAST_BENCH_JSPROFILE=prefix makes the browser group record V8's CPU
+// profile of the page (JavaScript and wasm, function by function) during each timed read of
+// big.bin, into prefix.CLIENT.N.cpuprofile (DevTools' Performance panel opens it). Function
+// names in the wasm need a build without -s (`go build` of cmd/wasm without -ldflags).
+const envJSProfile = "RANGECAST_BENCH_JSPROFILE"
+
+var jsProfiles = map[string]int{}
+
+// jsProfiled runs fn (a timed read) under V8's sampling profiler when envJSProfile is set.
+func (b *browser) jsProfiled(client string, fn func() error) error {
+	prefix := os.Getenv(envJSProfile)
+	if prefix == "" {
+		return fn()
+	}
+	if _, err := chromedp.Call(b.ctx, profiler.Enable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("enable the profiler: %w", err)
+	}
+	if _, err := chromedp.Call(b.ctx, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 200}); err != nil {
+		return fmt.Errorf("set the profiler's interval: %w", err)
+	}
+	if _, err := chromedp.Call(b.ctx, profiler.Start, cdp.Empty{}); err != nil {
+		return fmt.Errorf("start the profiler: %w", err)
+	}
+	err := fn()
+	res, perr := chromedp.Call(b.ctx, profiler.Stop, cdp.Empty{})
+	if perr != nil {
+		return fmt.Errorf("stop the profiler: %w", perr)
+	}
+	prof := res.Profile
+	jsProfiles[client]++
+	path := fmt.Sprintf("%s.%s.%d.cpuprofile", prefix, client, jsProfiles[client])
+	out, merr := json.Marshal(prof)
+	if merr != nil {
+		return merr
+	}
+	if werr := os.WriteFile(path, out, 0o644); werr != nil {
+		return werr
+	}
+	logf("  wrote the page's CPU profile of the read to %s", path)
 	return err
 }

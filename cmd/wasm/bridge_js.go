@@ -57,17 +57,9 @@ func async(fn func(this js.Value, args []js.Value) (any, error)) js.Func {
 	})
 }
 
-// promise runs fn on a new goroutine and returns a Promise settled with its outcome. The
-// executor function only captures resolve and reject; it runs synchronously inside the
-// Promise constructor, so it can be released right after.
+// promise runs fn on a new goroutine and returns a Promise settled with its outcome.
 func promise(fn func() (any, error)) js.Value {
-	var resolve, reject js.Value
-	exec := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		resolve, reject = args[0], args[1]
-		return nil
-	})
-	p := jsPromise.New(exec)
-	exec.Release()
+	p, resolve, reject := newPromise()
 	go func() {
 		v, err := settle(fn)
 		if err != nil {
@@ -77,6 +69,28 @@ func promise(fn func() (any, error)) js.Value {
 		resolve.Invoke(v)
 	}()
 	return p
+}
+
+// hasWithResolvers: Promise.withResolvers exists (Chromium 119, Node 22).
+var hasWithResolvers = jsPromise.Get("withResolvers").Type() == js.TypeFunction
+
+// newPromise returns a pending Promise and its resolve and reject functions. With
+// Promise.withResolvers it is one call; otherwise an executor function captures them,
+// synchronously inside the Promise constructor, so it can be released right after. Every call
+// of a Go function from JavaScript costs several property reads and a finalizer per value in
+// syscall/js, and a stream pull makes a Promise per chunk.
+func newPromise() (p, resolve, reject js.Value) {
+	if hasWithResolvers {
+		r := jsPromise.Call("withResolvers")
+		return r.Get("promise"), r.Get("resolve"), r.Get("reject")
+	}
+	exec := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, reject = args[0], args[1]
+		return nil
+	})
+	p = jsPromise.New(exec)
+	exec.Release()
+	return p, resolve, reject
 }
 
 // settle runs fn and converts its result to a js.Value, turning a panic in either into an

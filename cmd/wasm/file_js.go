@@ -16,8 +16,8 @@ const (
 	// maxRead caps File.read: the bytes are held twice (Go, then JavaScript) before they are
 	// returned. Larger reads belong to stream().
 	maxRead = 64 << 20
-	// streamChunk is the buffer each stream pull reads into: one frame at most (the browser's
-	// SCTP messages are at most 256 KiB), so a pull returns as soon as one frame is in.
+	// streamChunk is the buffer each stream pull reads into: a pull returns as soon as one
+	// frame is in, with as much of what arrived with it as fits.
 	streamChunk = 256 << 10
 )
 
@@ -281,6 +281,13 @@ func (st *stream) pullOnce() {
 	}
 	for {
 		n, err := st.h.ReadContext(st.ctx, st.buf)
+		// Whatever else has arrived goes into the same chunk: each chunk costs a pull, a
+		// Promise, a Uint8Array and an enqueue, a frame's worth of bytes does not.
+		for err == nil && n < len(st.buf) && st.h.Buffered() > 0 {
+			var k int
+			k, err = st.h.ReadContext(st.ctx, st.buf[n:])
+			n += k
+		}
 		if st.ended.Load() {
 			return // canceled meanwhile: whoever canceled finishes
 		}

@@ -220,6 +220,28 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 	return n, err
 }
 
+// Buffered returns how many bytes from the current position have arrived and not been read:
+// a Read of up to that many returns them without waiting for the network. A consumer that pays
+// per Read (a browser stream's chunk) can take everything that arrived in one.
+func (f *File) Buffered() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.seq
+	if f.closed || r == nil || f.pos != r.next {
+		return 0
+	}
+	n := int64(len(r.rest))
+	if !r.done {
+		f.c.mu.Lock()
+		n += r.s.buffered // the frames queued, and the one being read until it is consumed
+		f.c.mu.Unlock()
+		if d, ok := r.cur.f.(*wire.Data); ok {
+			n -= int64(len(d.Bytes))
+		}
+	}
+	return n
+}
+
 // Seek sets the position for the next Read, as io.Seeker. A seek forward within the data
 // already in flight keeps the read-ahead stream; any other seek restarts it on the next Read.
 func (f *File) Seek(offset int64, whence int) (int64, error) {

@@ -720,3 +720,45 @@ func TestReadAtProgress(t *testing.T) {
 		assert.Greater(t, calls[i], calls[i-1], "progress call %d", i)
 	}
 }
+
+// Buffered counts exactly the bytes that have arrived at the current position: all of them
+// read back, byte for byte, with a context already canceled (a Read that had to wait for the
+// network would fail with it).
+func TestBufferedReadsWithoutWaiting(t *testing.T) {
+	dir := t.TempDir()
+	const size = 512<<10 + 333
+	src := writeRandom(t, dir, "f.bin", size)
+	ts := startSession(t, dir, ServerOptions{}, ClientOptions{})
+	f, err := ts.c.Open(t.Context(), "f.bin")
+	require.NoError(t, err)
+	defer f.Close()
+	assert.Zero(t, f.Buffered(), "before any Read")
+
+	p := make([]byte, size)
+	n, err := f.Read(p[:1])
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	// The file is smaller than the stream window: all of it arrives.
+	for deadline := time.Now().Add(10 * time.Second); f.Buffered() != size-1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.Equal(t, int64(size-1), f.Buffered(), "everything but the byte read")
+
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	n, err = f.ReadContext(canceled, p[1:1000])
+	require.NoError(t, err)
+	assert.Equal(t, int64(size-1-n), f.Buffered(), "after reading %d", n)
+	got := 1 + n
+	for got < size {
+		n, err = f.ReadContext(canceled, p[got:])
+		require.NoError(t, err, "at %d", got)
+		got += n
+	}
+	assert.Equal(t, sum(src), sum(p))
+	assert.Zero(t, f.Buffered(), "at the end")
+
+	_, err = f.Seek(10, io.SeekStart)
+	require.NoError(t, err)
+	assert.Zero(t, f.Buffered(), "after a seek away from what arrived")
+}
