@@ -188,6 +188,14 @@ func (fl *file) close() {
 // read(), do not disturb each other, and cancel() stops the read-ahead at once by closing
 // the clone. The clone reads with the ETag the File was opened with, so a stream never
 // mixes two versions of the file.
+//
+// A goroutine of its own (pump) reads and enqueues the chunks. The stream's pull only starts it
+// or lets it go on: while the consumer keeps up, each chunk goes straight to a read() waiting
+// for it, the controller still wants one more, and the pump goes on with no call from
+// JavaScript at all. Only when a chunk waits in the stream's queue does the pump settle the
+// pull's Promise and wait for the next pull. A call from JavaScript into Go costs several
+// property reads and a finalizer per value in syscall/js: a pull per chunk, with its Promise
+// and goroutine, took a tenth of the page's CPU.
 type stream struct {
 	fl     *file
 	ctx    context.Context // canceled by cancel() and abort()
@@ -197,7 +205,12 @@ type stream struct {
 
 	ctrl js.Value // the ReadableStreamDefaultController, set by start
 
-	mu   sync.Mutex // held by a pull, and by whoever ends the stream
+	pmu     sync.Mutex    // guards started and settle; never held while waiting
+	started bool          // the pump runs
+	settle  js.Value      // resolves the Promise of the pull the pump works for, or undefined
+	more    chan struct{} // capacity 1: a pull came, the consumer has room
+
+	mu   sync.Mutex // held by the pump while it reads a chunk, and by whoever ends the stream
 	pos  int64
 	h    *rangefs.File
 	buf  []byte
@@ -207,8 +220,8 @@ type stream struct {
 }
 
 // stream returns a ReadableStream of the file from start. Its queue holds one chunk: the
-// next pull is only asked for when the consumer has taken the last one, so a slow consumer
-// slows the reads, and the rangefs credit window bounds what is in flight.
+// pump reads on only while the consumer has room, so a slow consumer slows the reads, and
+// the rangefs credit window bounds what is in flight.
 func (fl *file) stream(start int64) js.Value {
 	fl.mu.Lock()
 	if fl.closed {
@@ -216,15 +229,26 @@ func (fl *file) stream(start int64) js.Value {
 		return erroredStream(connect.Errorf(connect.CodeClosed, "the file is closed"))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &stream{fl: fl, ctx: ctx, cancel: cancel, pos: start}
+	st := &stream{fl: fl, ctx: ctx, cancel: cancel, pos: start, more: make(chan struct{}, 1)}
 	fl.streams[st] = struct{}{}
 	fl.mu.Unlock()
 
 	st.pull = js.FuncOf(func(js.Value, []js.Value) any {
-		return promise(func() (any, error) {
-			st.pullOnce()
-			return js.Undefined(), nil
-		})
+		p, resolve, _ := newPromise()
+		st.pmu.Lock()
+		st.settle = resolve
+		first := !st.started
+		st.started = true
+		st.pmu.Unlock()
+		if first {
+			go st.pump()
+		} else {
+			select {
+			case st.more <- struct{}{}:
+			default:
+			}
+		}
+		return p
 	})
 	st.canc = js.FuncOf(func(js.Value, []js.Value) any {
 		st.ended.Store(true) // from now on the stream is closed: enqueue would throw
@@ -257,61 +281,96 @@ func (st *stream) finalize() {
 	st.finish()
 }
 
-// pullOnce enqueues the next chunk, or closes or errors the stream.
-func (st *stream) pullOnce() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+// pump enqueues chunks until the stream ends: on while the controller wants more, otherwise
+// after the next pull.
+func (st *stream) pump() {
+	defer st.settlePull()
+	for {
+		st.mu.Lock()
+		open := st.pullOnce()
+		st.mu.Unlock()
+		if !open {
+			return
+		}
+		if d := st.ctrl.Get("desiredSize"); d.Type() == js.TypeNumber && d.Float() > 0 {
+			continue // the chunk went to a waiting read()
+		}
+		st.settlePull()
+		select {
+		case <-st.more:
+		case <-st.ctx.Done():
+			return
+		}
+	}
+}
+
+// settlePull resolves the Promise of the pull the pump worked for, if it has not been.
+func (st *stream) settlePull() {
+	st.pmu.Lock()
+	resolve := st.settle
+	st.settle = js.Undefined()
+	st.pmu.Unlock()
+	if resolve.Type() == js.TypeFunction {
+		resolve.Invoke()
+	}
+}
+
+// pullOnce enqueues the next chunk, or closes or errors the stream. It reports whether the
+// stream is still open.
+func (st *stream) pullOnce() bool {
 	if st.done || st.ended.Load() {
-		return
+		return false
 	}
 	size := st.fl.info.Size()
 	if st.pos > size {
 		st.failLocked(connect.Errorf(connect.CodeRange, "stream from %d: beyond the end of %s (%d bytes)", st.pos, st.fl.path, size))
-		return
+		return false
 	}
 	if st.pos == size {
 		st.closeLocked()
-		return
+		return false
 	}
 	if st.h == nil {
 		if err := st.openLocked(); err != nil {
 			st.failLocked(err)
-			return
+			return false
 		}
 	}
 	for {
 		n, err := st.h.ReadContext(st.ctx, st.buf)
-		// Whatever else has arrived goes into the same chunk: each chunk costs a pull, a
-		// Promise, a Uint8Array and an enqueue, a frame's worth of bytes does not.
+		// Whatever else has arrived goes into the same chunk: each chunk costs a Uint8Array
+		// and an enqueue, a frame's worth of bytes does not.
 		for err == nil && n < len(st.buf) && st.h.Buffered() > 0 {
 			var k int
 			k, err = st.h.ReadContext(st.ctx, st.buf[n:])
 			n += k
 		}
 		if st.ended.Load() {
-			return // canceled meanwhile: whoever canceled finishes
+			return false // canceled meanwhile: whoever canceled finishes
 		}
 		if n > 0 {
 			if _, jerr := jsutil.Call(st.ctrl, "enqueue", bytesToJS(st.buf[:n])); jerr != nil {
 				st.finishLocked()
-				return
+				return false
 			}
 			st.pos += int64(n)
 			if st.pos >= size {
 				st.closeLocked()
+				return false
 			}
 			if err != nil && err != io.EOF {
 				st.failLocked(err)
+				return false
 			}
-			return
+			return true
 		}
 		switch {
 		case err == io.EOF:
 			st.closeLocked()
-			return
+			return false
 		case err != nil:
 			st.failLocked(err)
-			return
+			return false
 		}
 	}
 }
