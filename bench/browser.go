@@ -276,7 +276,7 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 	q, frag, _ := strings.Cut(link, "#")
 	warm := func() (err error) { nav, err = open(q + "&warm=1#" + frag); return err }
 	if wasm {
-		err = b.traced(warm)
+		err = b.jsProfiled("wasm-nav", func() error { return b.traced(warm) })
 	} else {
 		err = warm()
 	}

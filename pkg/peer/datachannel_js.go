@@ -31,6 +31,7 @@ type browserChannel struct {
 	cond         sync.Cond
 	queue        [][]byte
 	queued       int
+	slab         []byte // the free tail of the buffer messages are copied into
 	openFn       func(error)
 	onLow        func()
 	remoteClosed bool
@@ -101,13 +102,8 @@ func (b *browserChannel) push(data js.Value) {
 	case data.Type() == js.TypeString:
 		msg = []byte(data.String())
 	case data.InstanceOf(jsArrayBuffer):
-		// A fresh buffer per message, on purpose: each message event pins its ArrayBuffer
-		// in wasm_exec.js's value table through the js.Values above, until the Go GC
-		// finalizes them. This allocation keeps the GC running in step with the bytes
-		// received; with pooled buffers it hardly ran, and a 1 GiB download held 646 MB of
-		// array buffers in the page (e2e TestDownload1GiBThroughWorker, 2026-11).
 		u8 := jsUint8Array.New(data)
-		msg = make([]byte, u8.Length())
+		msg = b.alloc(u8.Length())
 		js.CopyBytesToGo(msg, u8)
 	default:
 		// A Blob: someone changed binaryType. It cannot be read here, and
@@ -129,6 +125,32 @@ func (b *browserChannel) push(data js.Value) {
 	b.queued += len(msg)
 	b.cond.Broadcast()
 	b.mu.Unlock()
+}
+
+// slabSize is the size of the buffers messages are copied into.
+const slabSize = 256 << 10
+
+// alloc returns a new buffer of n bytes for a message: a piece of a slab of fresh memory,
+// taken in order, so that a 32 KiB message costs no allocation of its own (at 32 KiB Go
+// allocates each one as a large object, with its own span: 50 µs each in Chromium, 2026-11).
+//
+// The memory is fresh, never pooled, on purpose: each message event pins its ArrayBuffer in
+// wasm_exec.js's value table through the js.Values above, until the Go GC finalizes them.
+// Allocating as many bytes as arrive keeps the GC running in step with them; with pooled
+// buffers it hardly ran, and a 1 GiB download held 646 MB of array buffers in the page (e2e
+// TestDownload1GiBThroughWorker, 2026-11). A slab lives until the last message in it is read.
+func (b *browserChannel) alloc(n int) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > len(b.slab) {
+		if n > slabSize/4 {
+			return make([]byte, n)
+		}
+		b.slab = make([]byte, slabSize)
+	}
+	m := b.slab[:n:n]
+	b.slab = b.slab[n:]
+	return m
 }
 
 // breakChannel fails reads with ErrReceiveOverflow and closes the channel so
@@ -217,7 +239,7 @@ func (b *browserChannel) close() (err error) {
 	}
 	b.released = true
 	b.unblocked = true
-	b.queue, b.queued = nil, 0
+	b.queue, b.queued, b.slab = nil, 0, nil
 	b.openFn = nil
 	b.onLow = nil
 	b.cond.Broadcast()
