@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rangecast/rangecast/internal/netns"
 	"github.com/rangecast/rangecast/internal/testdaemon"
@@ -373,6 +375,46 @@ func TestCancelThenReadAgain(t *testing.T) {
 	if got != want {
 		t.Fatalf("reads after cancel: %s, want %s", got, want)
 	}
+}
+
+// A stream reads ahead of a consumer that stops by no more than the stream's credit window
+// and its one queued chunk: the daemon's bytes stop with the consumer, and reading on takes
+// up where it stopped.
+func TestStreamWaitsForItsConsumer(t *testing.T) {
+	netns.Require(t)
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	type held struct {
+		Read, Held, Later, Next int64
+		Sum                     string
+	}
+	r, err := eval[held](ctx, `(async () => {
+	  const f = await app.remote.open("big.bin");
+	  const before = app.remote.stats().bytesReceived;
+	  const rd = f.stream().getReader();
+	  let n = 0;
+	  while (n < (4 << 20)) { const {value} = await rd.read(); n += value.length; }
+	  await new Promise((r) => setTimeout(r, 1500));
+	  const held = app.remote.stats().bytesReceived - before;
+	  await new Promise((r) => setTimeout(r, 1000));
+	  const later = app.remote.stats().bytesReceived - before;
+	  const {value} = await rd.read();
+	  const h = testSHA256(); h.update(value);
+	  await rd.cancel(); await f.close();
+	  return {read: n, held, later, next: value.length, sum: h.hex()};
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("read %d bytes, then stopped: %d received after 1.5 s, %d after 2.5 s", r.Read, r.Held, r.Later)
+	// The stream's credit (connect's 2 MiB window in the browser), the chunk queued in the
+	// stream and the one the pump holds (256 KiB each), and frame headers.
+	const ahead = 2<<20 + 2*256<<10 + 64<<10
+	assert.LessOrEqual(t, r.Held, r.Read+ahead, "bytes received ahead of a consumer that stopped")
+	assert.Equal(t, r.Held, r.Later, "bytes received while the consumer still waits")
+	require.Positive(t, r.Next)
+	assert.Equal(t, hexSum(data256[r.Read:r.Read+r.Next]), r.Sum, "the chunk after the pause")
 }
 
 func TestWrongTokenScreen(t *testing.T) {
