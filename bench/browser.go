@@ -304,8 +304,8 @@ func (b *browser) clientRun(d *daemon, m *clientRuns, big *os.File, offsets []in
 	if err != nil {
 		return err
 	}
-	lat, err := b.seeks(seekFn, big, offsets)
-	if err != nil {
+	var lat []float64
+	if err := b.jsProfiled(client+"-seek", func() (err error) { lat, err = b.seeks(seekFn, big, offsets); return err }); err != nil {
 		return err
 	}
 	m.nav = append(m.nav, nav)

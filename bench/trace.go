@@ -92,8 +92,9 @@ func (b *browser) traced(fn func() error) error {
 
 // envJSProfile: RANGECAST_BENCH_JSPROFILE=prefix makes the browser group record V8's CPU
 // profile of the page (JavaScript and wasm, function by function) during each timed read of
-// big.bin and each warm navigation to the app, into prefix.CLIENT.N.cpuprofile (CLIENT: wasm,
-// plain, wasm-nav; DevTools' Performance panel opens them). Function
+// big.bin, its seeks and each warm navigation to the app, into prefix.CLIENT.N.cpuprofile
+// (CLIENT: wasm, plain, wasm-seek, plain-seek, wasm-nav; DevTools' Performance panel opens
+// them). Function
 // names in the wasm need a build without -s (`go build` of cmd/wasm without -ldflags).
 const envJSProfile = "RANGECAST_BENCH_JSPROFILE"
 
