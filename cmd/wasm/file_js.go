@@ -282,14 +282,17 @@ func (st *stream) finalize() {
 }
 
 // pump enqueues chunks until the stream ends: on while the controller wants more, otherwise
-// after the next pull.
+// after the next pull. A panic (a bug) errors the stream with code "internal", as one in a
+// pull did.
 func (st *stream) pump() {
 	defer st.settlePull()
+	defer func() {
+		if r := recover(); r != nil {
+			st.abort(panicError(r))
+		}
+	}()
 	for {
-		st.mu.Lock()
-		open := st.pullOnce()
-		st.mu.Unlock()
-		if !open {
+		if !st.step() {
 			return
 		}
 		if d := st.ctrl.Get("desiredSize"); d.Type() == js.TypeNumber && d.Float() > 0 {
@@ -302,6 +305,13 @@ func (st *stream) pump() {
 			return
 		}
 	}
+}
+
+// step enqueues the next chunk under st.mu; it reports whether the stream is still open.
+func (st *stream) step() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.pullOnce()
 }
 
 // settlePull resolves the Promise of the pull the pump worked for, if it has not been.
