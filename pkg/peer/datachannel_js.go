@@ -97,21 +97,22 @@ func (b *browserChannel) onMessage(args []js.Value) { b.push(args[0].Get("data")
 
 // push queues one message's data (a string or an ArrayBuffer).
 func (b *browserChannel) push(data js.Value) {
+	b.mu.Lock()
 	var msg []byte
 	switch {
 	case data.Type() == js.TypeString:
 		msg = []byte(data.String())
 	case data.InstanceOf(jsArrayBuffer):
 		u8 := jsUint8Array.New(data)
-		msg = b.alloc(u8.Length())
+		msg = b.allocLocked(u8.Length())
 		js.CopyBytesToGo(msg, u8)
 	default:
 		// A Blob: someone changed binaryType. It cannot be read here, and
 		// dropping it would corrupt the stream.
+		b.mu.Unlock()
 		b.breakChannel()
 		return
 	}
-	b.mu.Lock()
 	if b.overflow || b.unblocked {
 		b.mu.Unlock()
 		return
@@ -130,7 +131,7 @@ func (b *browserChannel) push(data js.Value) {
 // slabSize is the size of the buffers messages are copied into.
 const slabSize = 256 << 10
 
-// alloc returns a new buffer of n bytes for a message: a piece of a slab of fresh memory,
+// allocLocked returns a new buffer of n bytes for a message: a piece of a slab of fresh memory,
 // taken in order, so that a 32 KiB message costs no allocation of its own (at 32 KiB Go
 // allocates each one as a large object, with its own span: 50 µs each in Chromium, 2026-11).
 //
@@ -139,9 +140,7 @@ const slabSize = 256 << 10
 // Allocating as many bytes as arrive keeps the GC running in step with them; with pooled
 // buffers it hardly ran, and a 1 GiB download held 646 MB of array buffers in the page (e2e
 // TestDownload1GiBThroughWorker, 2026-11). A slab lives until the last message in it is read.
-func (b *browserChannel) alloc(n int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (b *browserChannel) allocLocked(n int) []byte {
 	if n > len(b.slab) {
 		if n > slabSize/4 {
 			return make([]byte, n)
