@@ -60,9 +60,9 @@ Flags:
 	defer s.Close()
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
-		f, err := s.Open(ctx, p)
+		f, err := openRemote(ctx, s, p, "`rangecast ls LINK "+p+"` lists it")
 		if err != nil {
-			return explain(err)
+			return err
 		}
 		start, n, err := br.resolve(f.Size())
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,59 @@ func TestLsFormats(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 	assert.Empty(t, stdout)
+}
+
+// What a newcomer types first gets an answer, not a protocol status: ls of a file lists
+// that file (as ls(1) does); get or cat of a folder names the command that handles one;
+// -o into a directory that does not exist, and mount on a missing mountpoint, are refused
+// before any connection, naming the argument.
+func TestFolderAndFileArguments(t *testing.T) {
+	netns.Require(t)
+	d := startDaemon(t, "--listen", "127.0.0.1:0", dataDir)
+	st, err := os.Stat(filepath.Join(dataDir, "sub", "small.txt"))
+	require.NoError(t, err)
+
+	stdout, stderr, err := rangecast(t.Context(), "ls", "--json", d.link, "sub/small.txt")
+	require.NoError(t, err, stderr)
+	var got []lsEntry
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), stdout)
+	assert.Equal(t, []lsEntry{{Name: "small.txt", Path: "sub/small.txt", Size: 6, MTime: st.ModTime().UTC().Format(time.RFC3339Nano), Mode: "-rw-r--r--"}}, got)
+	stdout, stderr, err = rangecast(t.Context(), "ls", "-l", d.link, "sub/small.txt")
+	require.NoError(t, err, stderr)
+	assert.Regexp(t, `^-rw-r--r-- +6 \S+ sub/small\.txt\n$`, stdout)
+
+	for _, tc := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"get", "-o", filepath.Join(t.TempDir(), "x"), d.link, "sub"}, "sub is a folder: `rangecast get -r LINK sub` mirrors it"},
+		{[]string{"get", d.link, "sub", "sub/small.txt"}, "sub is a folder: `rangecast get -r LINK sub` mirrors it"},
+		{[]string{"cat", d.link, "sub"}, "sub is a folder: `rangecast ls LINK sub` lists it"},
+	} {
+		cmd := exec.CommandContext(t.Context(), binPath, tc.args...)
+		cmd.Dir = t.TempDir()
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		require.Error(t, err, tc.args)
+		assert.Equal(t, 1, exitCode(err), e.String())
+		assert.Contains(t, e.String(), tc.hint, tc.args)
+	}
+
+	// Refused before dialing: the link names an address nobody listens on.
+	const deadLink = "http://127.0.0.1:9/#t=0123456789abcdef0123456789abcdef"
+	missing := filepath.Join(t.TempDir(), "no", "such")
+	_, stderr, err = rangecast(t.Context(), "get", "-o", filepath.Join(missing, "x"), deadLink, "big.bin")
+	require.Error(t, err)
+	assert.Equal(t, 2, exitCode(err), stderr)
+	assert.Contains(t, stderr, `-o "`+filepath.Join(missing, "x")+`": there is no directory`)
+	if runtime.GOOS != "linux" {
+		return // mount is Linux-only
+	}
+	_, stderr, err = rangecast(t.Context(), "mount", deadLink, missing)
+	require.Error(t, err)
+	assert.Equal(t, 2, exitCode(err), stderr)
+	assert.Contains(t, stderr, `MOUNTPOINT "`+missing+`" does not exist`)
 }
 
 // With RANGECAST_LINK set the link may be left out; a link given still wins.

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
+	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/wire"
 )
 
 // dial opens a connection to the daemon named by link, with the native client's settings
@@ -48,4 +51,20 @@ func explain(err error) error {
 		return fmt.Errorf("lost the connection to the daemon: %w", err)
 	}
 	return err
+}
+
+// openRemote opens the remote file p. When p is a folder, the error says so and what to
+// run instead (instead, e.g. "rangecast get -r LINK p mirrors it"), not only that the
+// daemon refused to open something that is not a regular file.
+func openRemote(ctx context.Context, s *connect.Remote, p, instead string) (*rangefs.File, error) {
+	f, err := s.Open(ctx, p)
+	if err == nil {
+		return f, nil
+	}
+	if se := (*rangefs.StatusError)(nil); errors.As(err, &se) && se.Status == wire.StatusNotRegular {
+		if fi, serr := s.Stat(ctx, p); serr == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%s is a folder: %s", p, instead)
+		}
+	}
+	return nil, explain(err)
 }

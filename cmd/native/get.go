@@ -108,6 +108,11 @@ Flags:
 	if *out == "-" && *resume {
 		return usagef("-c cannot resume a download to stdout")
 	}
+	if dir := filepath.Dir(*out); *out != "-" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return usagef("-o %q: there is no directory %q to write it in", *out, dir)
+		}
+	}
 
 	t0 := time.Now()
 	s, err := dial(ctx, link, ice...)
@@ -118,9 +123,9 @@ Flags:
 	if *verbose {
 		printPair(stderr, s.Conn, time.Since(t0))
 	}
-	f, err := s.Open(ctx, remote)
+	f, err := openRemote(ctx, s, remote, "`rangecast get -r LINK "+remote+"` mirrors it")
 	if err != nil {
-		return explain(err)
+		return err
 	}
 	defer f.Close()
 	size := f.Size()

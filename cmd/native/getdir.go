@@ -96,9 +96,9 @@ func (b *batch) one(ctx context.Context, j getJob, buf []byte) {
 
 // fetch downloads one file, resuming as j.mode says, and returns its sha256.
 func (b *batch) fetch(ctx context.Context, j getJob, buf []byte) (string, error) {
-	f, err := b.s.Open(ctx, j.remote)
+	f, err := openRemote(ctx, b.s, j.remote, "`rangecast get -r LINK "+j.remote+"` mirrors it")
 	if err != nil {
-		return "", explain(err)
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/connect"
+	"github.com/rangecast/rangecast/pkg/rangefs"
+	"github.com/rangecast/rangecast/pkg/wire"
 )
 
 // lsEntry is one entry of `ls --json`.
@@ -32,7 +35,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset.Usage = func() {
 		fmt.Fprint(fset.Output(), `Usage: rangecast ls [-l] [-R] [--json] LINK [DIR]
 
-Lists DIR (default: the root) on the daemon, with sizes and modification times.
+Lists DIR (default: the root) on the daemon, with sizes and modification times; a file
+is listed as itself.
 
 Examples:
   rangecast ls "$LINK"
@@ -70,13 +74,14 @@ Flags:
 	defer s.Close()
 
 	var all []lsEntry
+	byPath := *recursive // entries named by their path from the root, not by their name
 	emit := func(e lsEntry) {
 		switch {
 		case *asJSON:
 			all = append(all, e)
 		case *long:
 			name := e.Name
-			if *recursive {
+			if byPath {
 				name = e.Path
 			}
 			if e.IsDir {
@@ -85,7 +90,7 @@ Flags:
 			fmt.Fprintf(stdout, "%s %12d %s %s\n", e.Mode, e.Size, e.MTime, name)
 		default:
 			name, size := e.Name, ""
-			if *recursive {
+			if byPath {
 				name = e.Path
 			}
 			if e.IsDir {
@@ -99,7 +104,17 @@ Flags:
 	}
 	root := cleanRemote(dir)
 	if err := listTree(ctx, s, root, *recursive, emit); err != nil {
-		return explain(err)
+		// A file is listed as itself, as ls(1) does.
+		se := (*rangefs.StatusError)(nil)
+		if !errors.As(err, &se) || se.Status != wire.StatusNotDirectory {
+			return explain(err)
+		}
+		fi, serr := s.Stat(ctx, root)
+		if serr != nil {
+			return explain(err)
+		}
+		byPath = true
+		emit(entryOf(root, fi))
 	}
 	if *asJSON {
 		if all == nil {

@@ -59,8 +59,13 @@ Flags:
 		return usagef("mount takes LINK MOUNTPOINT")
 	}
 	mnt := rest[0]
-	if st, err := os.Stat(mnt); err != nil || !st.IsDir() {
-		return usagef("MOUNTPOINT %q: not a directory", mnt)
+	switch st, err := os.Stat(mnt); {
+	case errors.Is(err, fs.ErrNotExist):
+		return usagef("MOUNTPOINT %q does not exist: create an empty directory to mount on (mkdir %s)", mnt, mnt)
+	case err != nil:
+		return usagef("MOUNTPOINT %q: %v", mnt, err)
+	case !st.IsDir():
+		return usagef("MOUNTPOINT %q is not a directory", mnt)
 	}
 	s, err := dial(ctx, link)
 	if err != nil {
