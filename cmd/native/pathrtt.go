@@ -90,20 +90,33 @@ const minFloor = 128 << 10
 // under minFloor (loopback, a LAN under 1.3 ms), the full 1 MiB from about 10 ms, and the
 // full 1 MiB for a peer not measured (relayed: most likely far).
 //
-// The pacer runs for every peer (--pacing), with a floor or without: without one SCTP's window
-// decides the rate, but the pacer's 32 KiB messages keep a seek's answer from waiting behind a
-// big one (into Chromium on loopback, seek p99 1.8–2.2 ms paced against 2.7–4.0 unpaced,
-// docs/BENCHMARKS.md).
+// The pacer (--pacing) runs where there is a floor to pace under: on a short path SCTP's own
+// window decides the rate (see shortPath).
 func sctpFloor(max uint, rtt time.Duration, measured bool) uint32 {
+	if shortPath(rtt, measured) {
+		return 0
+	}
 	f := float64(max)
 	if measured {
-		if floorRate*rtt.Seconds() < minFloor {
-			return 0
-		}
 		f = min(f, floorRate*rtt.Seconds())
 	}
 	return uint32(f)
 }
+
+// shortPath reports whether a peer at round trip rtt is near: measured, and under 1.3 ms
+// (loopback, a LAN), where floorRate × RTT is under minFloor. Such a peer gets no window floor
+// and is not paced: SCTP's own window recovers within a few round trips there, and the
+// pacer's waits only cost throughput (natively on loopback, `rangecast get` 62 against
+// 82 MB/s, docs/BENCHMARKS.md). Its channels still send messages of at most
+// nearMessageSize.
+func shortPath(rtt time.Duration, measured bool) bool {
+	return measured && floorRate*rtt.Seconds() < minFloor
+}
+
+// nearMessageSize bounds the messages sent to a near peer, as the pacer bounds a far one's:
+// a seek's answer waits behind at most one of them (into Chromium on loopback, seek p99
+// 1.8–2.2 ms with 32 KiB messages against 2.7–4.0 with 256 KiB, docs/BENCHMARKS.md).
+const nearMessageSize = 32 << 10
 
 // rtoSlack is what a peer's retransmission timeout allows beyond two round trips: a SACK
 // the receiver delays (200 ms at most, RFC 4960 §6.2; dcsctp's default) and some jitter.

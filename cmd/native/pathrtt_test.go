@@ -95,6 +95,6 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	rto, err = time.ParseDuration(near[4])
 	require.NoError(t, err)
 	require.Less(t, rto, 300*time.Millisecond, "the near peer's retransmission timeout: %v", near)
-	require.Equal(t, "true", near[5], "the near peer is paced: %v", near)
+	require.Equal(t, "false", near[5], "the near peer is not paced: %v", near)
 	require.Equal(t, "false", near[6], "the near peer's datagrams are spaced: %v", near)
 }

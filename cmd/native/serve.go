@@ -105,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: most of the floor under SCTP's congestion window in bytes, kept even after a timeout; each peer's is sized from its signaling round trip (100 MB/s × RTT, none under 128 KiB, this much for a relayed peer); 0: none. Unsafe on narrow paths without --pacing")
 	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: most of the cap on SCTP's retransmission timeout, which is the timeout below pion's 1 s minimum; each peer's is sized from its signaling round trip (2 × RTT + 250 ms, this much for a relayed peer); 0: pion's 60 s and its 1 s minimum")
 	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
-	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control")
+	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending to peers beyond 1.3 ms of round trip from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control for all")
 	fs.BoolVar(&cfg.sender.paceDatagrams, "pacing-datagrams", defaultSender.paceDatagrams, "tuning: with --pacing, also space every UDP datagram sent to a peer whose path has an SCTP window floor (see --sctp-min-cwnd) at the paced rate, SCTP's retransmissions included (pkg/peer NativeOptions.PaceDatagrams)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rangecast serve [flags] [DIR]\n\nExports DIR (default: the current directory) read-only and prints the link to open.\n\nFlags:\n")
@@ -248,11 +248,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			rtt, measured := signalingRTT(r)
 			floor := sctpFloor(cfg.sender.minCwnd, rtt, measured)
 			rtoMax := sctpRTOMax(cfg.sender.rtoMax, rtt, measured)
+			// A near peer (shortPath) is not paced: SCTP's own window decides its rate.
+			pacing := cfg.sender.pacing && !shortPath(rtt, measured)
 			// The bursts that spacing the datagrams smooths are the floor's: after a timeout
 			// SCTP resends up to a whole floor at once. On a path too short for a floor,
 			// spacing only cost the browser on loopback (docs/BENCHMARKS.md).
-			paceDatagrams := cfg.sender.pacing && cfg.sender.paceDatagrams && floor > 0
-			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "sctp_rto_max", rtoMax, "pacing", cfg.sender.pacing, "pace_datagrams", paceDatagrams)
+			paceDatagrams := pacing && cfg.sender.paceDatagrams && floor > 0
+			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "sctp_rto_max", rtoMax, "pacing", pacing, "pace_datagrams", paceDatagrams)
 			return peer.Config{
 				ICEServers:    servers,
 				HighWaterMark: cfg.sender.sendBuffer,
@@ -280,8 +282,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					SCTPFastRtxWnd:         uint32(cfg.sender.fastRtxWnd), //nolint:gosec // a tuning flag
 					SCTPMinCwnd:            floor,
 					SCTPRTOMax:             rtoMax,
-					Pacing:                 cfg.sender.pacing,
+					Pacing:                 pacing,
 					PaceDatagrams:          paceDatagrams,
+					MaxSendMessageSize:     nearMessageSize,
 				},
 			}
 		},

@@ -64,10 +64,8 @@ func newChannel(c *Conn, t dcTransport) *Channel {
 		lowCh:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
-	if c.pacer() != nil {
-		// A paced message still leaves in one burst: keep bursts well under a
-		// bottleneck's queue.
-		ch.maxMsg = min(ch.maxMsg, pacedMessageSize)
+	if n := c.sendCap(); n > 0 {
+		ch.maxMsg = min(ch.maxMsg, max(n, MinMessageSize))
 	}
 	t.setOnLow(ch.low, func() {
 		select {

@@ -92,7 +92,8 @@ type NativeOptions struct {
 	// Pacing makes the Conn pace what its channels write, from its own
 	// estimate of the path's bandwidth and round-trip time (a BBR-like
 	// model, pacer.go), and keep at most about twice their product
-	// unacknowledged; channel messages are then at most 32 KiB. Random loss
+	// unacknowledged; channel messages are then at most 32 KiB (see
+	// MaxSendMessageSize). Random loss
 	// does not slow such a sender, a full bottleneck queue does. SCTP's own
 	// congestion window has to be opened wide for it to decide
 	// (SCTPMinCwnd). For a daemon over long lossy paths.
@@ -104,6 +105,13 @@ type NativeOptions struct {
 	// window at once, a burst that overflows a bottleneck's queue or a
 	// browser's 128 KiB socket buffer and is lost again.
 	PaceDatagrams bool
+
+	// MaxSendMessageSize bounds the messages the Conn's channels send (0: as
+	// large as the peer accepts, at most 256 KiB; a paced Conn's are at most
+	// 32 KiB whatever this says). On the ordered channel a message is sent
+	// whole before the next: small messages keep a short request's answer
+	// from waiting behind a long one's bulk.
+	MaxSendMessageSize int
 
 	// MaxReceiveMessageSize is the largest message the peer may send, which
 	// the Conn advertises as a=max-message-size (0:
@@ -138,6 +146,9 @@ func (o NativeOptions) withDefaults() (NativeOptions, error) {
 	}
 	if o.MaxReceiveMessageSize <= 0 {
 		o.MaxReceiveMessageSize = DefaultMaxReceiveMessageSize
+	}
+	if o.MaxSendMessageSize < 0 {
+		return o, fmt.Errorf("peer: config: MaxSendMessageSize %d is negative", o.MaxSendMessageSize)
 	}
 	if o.SCTPReceiveBufferSize < 0 || o.SCTPReceiveBufferSize > 1<<31-1 {
 		return o, fmt.Errorf("peer: config: SCTPReceiveBufferSize %d out of range", o.SCTPReceiveBufferSize)

@@ -364,6 +364,3 @@ func (p *pacer) unwrite(n int) {
 	p.written -= int64(n)
 	p.mu.Unlock()
 }
-
-// pacedMessageSize bounds the messages of a paced Conn's channels.
-const pacedMessageSize = 32 << 10

@@ -4,6 +4,7 @@ package peer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"math"
 	"testing"
@@ -292,4 +293,35 @@ func TestPacerStallEndsStartup(t *testing.T) {
 	// The resends arrive: the backlog is acknowledged at once and the round ends.
 	s.run(200*time.Millisecond, 2e6, 20e6, 0, true)
 	assert.NotEqual(t, pacerStartup, s.p.mode, "still in startup after a stall")
+}
+
+// NativeOptions.MaxSendMessageSize caps an unpaced Conn's messages as the pacer caps a paced
+// one's; its peer's stay as large as the peer accepts, and a message at the cap arrives whole.
+func TestMaxSendMessageSize(t *testing.T) {
+	testutil.LeakCheck(t)
+	const limit = 32 << 10
+	p := newPair(t, func(cfg *Config) {
+		if cfg.Role == Offerer {
+			cfg.Native.MaxSendMessageSize = limit
+		}
+	})
+	fromClient, atServer := p.channelPair(t, "capped")
+	assert.Equal(t, limit, fromClient.MaxMessageSize())
+	assert.Equal(t, DefaultMaxReceiveMessageSize, atServer.MaxMessageSize())
+	_, err := fromClient.Write(make([]byte, limit+1))
+	require.ErrorIs(t, err, ErrMessageTooLarge)
+
+	msg := message(7, limit)
+	_, err = fromClient.Write(msg)
+	require.NoError(t, err)
+	buf := make([]byte, DefaultMaxReceiveMessageSize)
+	n, err := atServer.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, sha256.Sum256(msg), sha256.Sum256(buf[:n]))
+
+	bad := baseConfig(Offerer)
+	bad.OnSignal = func(Signal) {}
+	bad.Native.MaxSendMessageSize = -1
+	_, err = New(bad)
+	require.ErrorContains(t, err, "MaxSendMessageSize")
 }
