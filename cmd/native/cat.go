@@ -60,7 +60,7 @@ Flags:
 	defer s.Close()
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
-		f, err := openRemote(ctx, s, p, "`rangecast ls LINK "+p+"` lists it")
+		f, err := openRemote(ctx, s, p, folderForCat)
 		if err != nil {
 			return err
 		}

@@ -53,17 +53,23 @@ func explain(err error) error {
 	return err
 }
 
+// What to run on a folder instead, for openRemote: a format of the folder's path.
+const (
+	folderForGet = "`rangecast get -r LINK %s` mirrors it"
+	folderForCat = "`rangecast ls LINK %s` lists it"
+)
+
 // openRemote opens the remote file p. When p is a folder, the error says so and what to
-// run instead (instead, e.g. "rangecast get -r LINK p mirrors it"), not only that the
-// daemon refused to open something that is not a regular file.
+// run instead (instead: folderForGet, folderForCat), not only that the daemon refused to
+// open something that is not a regular file.
 func openRemote(ctx context.Context, s *connect.Remote, p, instead string) (*rangefs.File, error) {
 	f, err := s.Open(ctx, p)
 	if err == nil {
 		return f, nil
 	}
-	if se := (*rangefs.StatusError)(nil); errors.As(err, &se) && se.Status == wire.StatusNotRegular {
+	if se, ok := errors.AsType[*rangefs.StatusError](err); ok && se.Status == wire.StatusNotRegular {
 		if fi, serr := s.Stat(ctx, p); serr == nil && fi.IsDir() {
-			return nil, fmt.Errorf("%s is a folder: %s", p, instead)
+			return nil, fmt.Errorf("%s is a folder: "+instead, p, p)
 		}
 	}
 	return nil, explain(err)

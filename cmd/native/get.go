@@ -108,8 +108,8 @@ Flags:
 	if *out == "-" && *resume {
 		return usagef("-c cannot resume a download to stdout")
 	}
-	if dir := filepath.Dir(*out); *out != "-" {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	if *out != "-" {
+		if dir := filepath.Dir(*out); !dirExists(dir) {
 			return usagef("-o %q: there is no directory %q to write it in", *out, dir)
 		}
 	}
@@ -123,7 +123,7 @@ Flags:
 	if *verbose {
 		printPair(stderr, s.Conn, time.Since(t0))
 	}
-	f, err := openRemote(ctx, s, remote, "`rangecast get -r LINK "+remote+"` mirrors it")
+	f, err := openRemote(ctx, s, remote, folderForGet)
 	if err != nil {
 		return err
 	}
@@ -179,6 +179,12 @@ Flags:
 		fmt.Fprintln(stdout, sumLine)
 	}
 	return nil
+}
+
+// dirExists reports whether dir is a directory on this machine.
+func dirExists(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.IsDir()
 }
 
 // ctxReader reads f with ctx, so that a signal's cancellation reaches every read; it also

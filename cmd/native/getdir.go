@@ -96,7 +96,7 @@ func (b *batch) one(ctx context.Context, j getJob, buf []byte) {
 
 // fetch downloads one file, resuming as j.mode says, and returns its sha256.
 func (b *batch) fetch(ctx context.Context, j getJob, buf []byte) (string, error) {
-	f, err := openRemote(ctx, b.s, j.remote, "`rangecast get -r LINK "+j.remote+"` mirrors it")
+	f, err := openRemote(ctx, b.s, j.remote, folderForGet)
 	if err != nil {
 		return "", err
 	}

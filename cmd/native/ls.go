@@ -105,8 +105,8 @@ Flags:
 	root := cleanRemote(dir)
 	if err := listTree(ctx, s, root, *recursive, emit); err != nil {
 		// A file is listed as itself, as ls(1) does.
-		se := (*rangefs.StatusError)(nil)
-		if !errors.As(err, &se) || se.Status != wire.StatusNotDirectory {
+		se, ok := errors.AsType[*rangefs.StatusError](err)
+		if !ok || se.Status != wire.StatusNotDirectory || se.Path != root {
 			return explain(err)
 		}
 		fi, serr := s.Stat(ctx, root)

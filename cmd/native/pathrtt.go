@@ -107,16 +107,11 @@ func sctpFloor(max uint, rtt time.Duration, measured bool) uint32 {
 // (loopback, a LAN), where floorRate × RTT is under minFloor. Such a peer gets no window floor
 // and is not paced: SCTP's own window recovers within a few round trips there, and the
 // pacer's waits only cost throughput (natively on loopback, `rangecast get` 62 against
-// 82 MB/s, docs/BENCHMARKS.md). Its channels still send messages of at most
-// nearMessageSize.
+// 82 MB/s, docs/BENCHMARKS.md). Its messages are still held to peer.PacedMessageSize
+// (serve.go).
 func shortPath(rtt time.Duration, measured bool) bool {
 	return measured && floorRate*rtt.Seconds() < minFloor
 }
-
-// nearMessageSize bounds the messages sent to a near peer, as the pacer bounds a far one's:
-// a seek's answer waits behind at most one of them (into Chromium on loopback, seek p99
-// 1.8–2.2 ms with 32 KiB messages against 2.7–4.0 with 256 KiB, docs/BENCHMARKS.md).
-const nearMessageSize = 32 << 10
 
 // rtoSlack is what a peer's retransmission timeout allows beyond two round trips: a SACK
 // the receiver delays (200 ms at most, RFC 4960 §6.2; dcsctp's default) and some jitter.

@@ -17,7 +17,7 @@ import (
 )
 
 // A paced Conn (NativeOptions.Pacing, SCTP's window opened as the daemon does) carries every
-// message, in order, caps its messages at pacedMessageSize, and on loopback leaves its startup
+// message, in order, caps its messages at PacedMessageSize, and on loopback leaves its startup
 // and paces at a measured rate instead of stalling.
 func TestPacedChannel(t *testing.T) {
 	testutil.LeakCheck(t)
@@ -51,7 +51,7 @@ func TestPacedChannelDatagrams(t *testing.T) {
 // pacedTransfer sends 16 MiB from a paced client to the server, checks every message and
 // returns the client's pacer.
 func pacedTransfer(t *testing.T, configure func(*Config)) *pacer {
-	const msgSize, messages = pacedMessageSize, 512 // 16 MiB
+	const msgSize, messages = PacedMessageSize, 512 // 16 MiB
 	p := newPair(t, func(cfg *Config) {
 		cfg.Native.Pacing = true
 		cfg.Native.SCTPMinCwnd = 1 << 20
@@ -62,8 +62,8 @@ func pacedTransfer(t *testing.T, configure func(*Config)) *pacer {
 		}
 	})
 	fromClient, atServer := p.channelPair(t, "bulk")
-	assert.LessOrEqual(t, fromClient.MaxMessageSize(), pacedMessageSize)
-	_, err := fromClient.Write(make([]byte, pacedMessageSize+1))
+	assert.LessOrEqual(t, fromClient.MaxMessageSize(), PacedMessageSize)
+	_, err := fromClient.Write(make([]byte, PacedMessageSize+1))
 	require.ErrorIs(t, err, ErrMessageTooLarge)
 
 	writeErr := make(chan error, 1)

@@ -248,23 +248,23 @@ func (c *Conn) newDataChannel(label string, id *uint16) (*pendingChannel, error)
 	return p, nil
 }
 
-// sendLimit returns the largest message the peer accepts: pion's SCTP
-// association takes it from the remote a=max-message-size (65535 when the
-// remote states none).
-// pacedMessageSize bounds the messages of a paced Conn's channels.
-const pacedMessageSize = 32 << 10
+// PacedMessageSize bounds the messages of a paced Conn's channels: a paced message still
+// leaves in one burst, which must stay well under a bottleneck's queue.
+const PacedMessageSize = 32 << 10
 
 // sendCap is the largest message the Conn's channels send by its own choice (0: none):
-// NativeOptions.MaxSendMessageSize, and at most pacedMessageSize when paced, since a paced
-// message still leaves in one burst, which must stay well under a bottleneck's queue.
+// NativeOptions.MaxSendMessageSize, and at most PacedMessageSize when paced.
 func (c *Conn) sendCap() int {
 	n := c.cfg.Native.MaxSendMessageSize
-	if c.pacer() != nil && (n == 0 || n > pacedMessageSize) {
-		n = pacedMessageSize
+	if c.pacer() != nil && (n == 0 || n > PacedMessageSize) {
+		n = PacedMessageSize
 	}
 	return n
 }
 
+// sendLimit returns the largest message the peer accepts: pion's SCTP
+// association takes it from the remote a=max-message-size (65535 when the
+// remote states none).
 func (c *Conn) sendLimit() int {
 	var n int
 	if sctp := c.pc.SCTP(); sctp != nil {

@@ -191,11 +191,11 @@ func (c *Conn) wrapDataChannel(dc, held js.Value) *pendingChannel {
 	return p
 }
 
-// sendLimit returns RTCSctpTransport.maxMessageSize, which the browser sets
-// from both sides' a=max-message-size (it may be Infinity).
 // sendCap: a browser Conn sends messages as large as the peer accepts.
 func (c *Conn) sendCap() int { return 0 }
 
+// sendLimit returns RTCSctpTransport.maxMessageSize, which the browser sets
+// from both sides' a=max-message-size (it may be Infinity).
 func (c *Conn) sendLimit() int {
 	sctp := c.pcv.Get("sctp")
 	if sctp.IsNull() || sctp.IsUndefined() {
