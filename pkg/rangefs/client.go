@@ -210,6 +210,10 @@ func (c *Client) onData(id uint32, d *wire.Data, buf **[]byte) error {
 	if s == nil || s.ended {
 		return &ProtocolError{Code: wire.CodeProtocol, Frame: wire.TypeData, Message: fmt.Sprintf("DATA on stream %d, which is not open", id)}
 	}
+	if s.direct != nil && !s.abandoned {
+		// Its tap takes every DATA frame that is in order and within credit.
+		return &ProtocolError{Code: wire.CodeProtocol, Frame: wire.TypeData, Message: fmt.Sprintf("DATA on direct stream %d out of order or beyond its credit", id)}
+	}
 	if !s.window.onData(n) {
 		return &ProtocolError{Code: wire.CodeFlowControl, Frame: wire.TypeData, Message: fmt.Sprintf("DATA beyond the credit of stream %d", id)}
 	}
@@ -300,6 +304,12 @@ func (c *Client) removeLocked(s *cstream) {
 
 // request opens a stream and sends req on it.
 func (c *Client) request(ctx context.Context, req wire.Frame) (*cstream, error) {
+	return c.requestWith(ctx, req, nil)
+}
+
+// requestWith is request that calls setup, if not nil, with the new stream under c.mu before
+// req is sent.
+func (c *Client) requestWith(ctx context.Context, req wire.Frame, setup func(*cstream)) (*cstream, error) {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -321,6 +331,9 @@ func (c *Client) request(ctx context.Context, req wire.Frame) (*cstream, error) 
 	}
 	s := &cstream{c: c, id: c.nextID, window: newRecvWindow(c.opts.StreamWindow), notify: make(chan struct{}, 1)}
 	c.streams[s.id] = s
+	if setup != nil {
+		setup(s)
+	}
 	c.mu.Unlock()
 	if err := c.fr.writeFrame(s.id, req); err != nil {
 		c.mu.Lock()

@@ -149,11 +149,17 @@ func (f *File) ReadAtProgress(ctx context.Context, p []byte, off int64, progress
 }
 
 func (f *File) startRead(ctx context.Context, off, length int64) (*cstream, error) {
+	return f.c.request(ctx, f.readFrame(off, length))
+}
+
+// readFrame is the READ of length bytes at off: by handle, or by path for a Clone, with the
+// ETag seen at Open.
+func (f *File) readFrame(off, length int64) *wire.Read {
 	r := &wire.Read{Handle: f.handle, Offset: uint64(off), Length: uint64(length), IfMatch: f.info.etag}
 	if f.handle == 0 {
 		r.Path = f.path
 	}
-	return f.c.request(ctx, r)
+	return r
 }
 
 func (f *File) endErr(end *wire.End) error {

@@ -35,6 +35,8 @@ type cstream struct {
 	abandoned bool // the consumer gave up; DATA is dropped until END
 
 	readAhead *seqReader // File.Read's stream: its DATA is a cache the session may reclaim
+	direct    DirectTap  // a DirectRead's stream: its tap takes the DATA (client_direct.go)
+	released  bool       // a DirectRead the session reclaimed: its tap no longer takes DATA
 	waiting   bool       // a consumer waits in next
 	lastUse   uint64     // c.useSeq when the consumer last took a frame
 }
@@ -104,22 +106,49 @@ func (s *cstream) next(ctx context.Context) (item, *wire.End, error) {
 // left is below one stream window, the read-ahead streams nobody is reading are dropped,
 // least recently used first: their queued DATA is credited back and the streams CANCELed (in
 // flushCredit, which the caller runs). It reports whether it queued anything to send.
+//
+// A DirectRead's tap holds DATA the Client has not counted yet (DirectTap.Owed), at most one
+// stream window each, so the taps are asked only when that could matter. A direct stream is
+// reclaimed by releasing its tap, unless its consumer is waiting (DirectTap.Release).
 func (c *Client) reclaimLocked() bool {
-	room := func() bool { return c.session.size-c.session.used >= int64(c.opts.StreamWindow) }
-	if room() {
-		return false
-	}
-	var idle []*cstream
+	win := int64(c.opts.StreamWindow)
+	free := func() int64 { return c.session.size - c.session.used }
+	var idle, direct []*cstream
 	for _, s := range c.streams {
-		if s.readAhead != nil && !s.waiting && !s.abandoned {
+		switch {
+		case s.abandoned:
+		case s.direct != nil:
+			direct = append(direct, s)
+			if !s.ended {
+				idle = append(idle, s) // its tap says whether its consumer waits
+			}
+		case s.readAhead != nil && !s.waiting:
 			idle = append(idle, s)
 		}
+	}
+	var owed int64
+	if free()-int64(len(direct))*win < win {
+		for _, s := range direct {
+			owed += s.direct.Owed()
+		}
+	}
+	room := func() bool { return free()-owed >= win }
+	if room() {
+		return false
 	}
 	slices.SortFunc(idle, func(a, b *cstream) int { return cmp.Compare(a.lastUse, b.lastUse) })
 	queued := false
 	for _, s := range idle {
 		if room() {
 			break
+		}
+		if s.direct != nil {
+			if n, ok := s.direct.Release(); ok {
+				owed -= n
+				c.releaseDirectLocked(s, n)
+				queued = true
+			}
+			continue
 		}
 		// The File's lock taken without waiting (the lock order is File, then Client): a
 		// File that is being read right now is not idle. It also holds the DATA frame its

@@ -19,6 +19,9 @@ var (
 	ErrClosed = fmt.Errorf("rangefs: session closed: %w", io.EOF)
 	// ErrGoingAway means the server is shutting down and takes no new requests.
 	ErrGoingAway = errors.New("rangefs: server is going away")
+	// ErrReleased is DirectRead.Wait's answer when the session took the read back to make
+	// room for another (its consumer was not waiting): a new DirectRead goes on from there.
+	ErrReleased = errors.New("rangefs: direct read released to make room")
 	// ErrInvalidPath means a path is not a valid slash-separated path below the root.
 	ErrInvalidPath = errors.New("rangefs: invalid path")
 )

@@ -1,0 +1,341 @@
+package rangefs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rangecast/rangecast/pkg/wire"
+)
+
+// tapTransport is the Client's end of a Pipe with DirectTaps in front of it, as web/boot.js puts
+// its taps in front of the DataChannel: a DATA frame of a routed stream that comes at the tap's
+// next offset and within its window goes to the tap and never reaches the Client.
+type tapTransport struct {
+	Transport
+	mu   sync.Mutex
+	taps map[uint32]*testTap
+}
+
+func newTapSession(t *testing.T, dir string, co ClientOptions) (*Client, *tapTransport) {
+	t.Helper()
+	srv, err := NewServer(dir, ServerOptions{})
+	require.NoError(t, err)
+	a, b := Pipe(16, 0)
+	tt := &tapTransport{Transport: a, taps: map[uint32]*testTap{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTransport(ctx, b) }()
+	c, err := Dial(t.Context(), tt, co)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = c.Close()
+		cancel()
+		<-served
+		_ = srv.Close()
+	})
+	return c, tt
+}
+
+func (tt *tapTransport) Read(p []byte) (int, error) {
+	for {
+		n, err := tt.Transport.Read(p)
+		if err != nil || !tt.take(p[:n]) {
+			return n, err
+		}
+	}
+}
+
+func (tt *tapTransport) take(msg []byte) bool {
+	h, err := wire.ParseHeader(msg, 1<<24)
+	if err != nil || h.Type != wire.TypeData || len(msg) < wire.HeaderLen+8 {
+		return false
+	}
+	tt.mu.Lock()
+	tap := tt.taps[h.Stream]
+	tt.mu.Unlock()
+	return tap != nil && tap.take(binary.BigEndian.Uint64(msg[wire.HeaderLen:]), msg[wire.HeaderLen+8:])
+}
+
+// testTap is a DirectTap whose consumer is the test: consume takes what has arrived.
+type testTap struct {
+	tt     *tapTransport
+	window int64
+	refuse int64 // with refuse > 0, DATA at or beyond this offset is left to the Client
+
+	mu       sync.Mutex
+	id       uint32
+	routed   bool
+	next     int64 // the offset the next DATA must have
+	held     [][]byte
+	received int64 // since Route
+	reported int64 // of received: given back with Taken, Release or Close
+	waiting  bool  // the consumer waits for bytes
+	routes   int
+}
+
+func (tp *testTap) Route(id uint32) {
+	tp.mu.Lock()
+	tp.id, tp.routed, tp.received, tp.reported = id, true, 0, 0
+	tp.routes++
+	tp.mu.Unlock()
+	tp.tt.mu.Lock()
+	tp.tt.taps[id] = tp
+	tp.tt.mu.Unlock()
+}
+
+func (tp *testTap) Owed() int64 {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return tp.received - tp.reported
+}
+
+func (tp *testTap) Release() (int64, bool) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if tp.waiting {
+		return 0, false
+	}
+	return tp.unrouteLocked(), true
+}
+
+// unrouteLocked stops taking DATA and returns what was owed, which counts as reported.
+func (tp *testTap) unrouteLocked() int64 {
+	if tp.routed {
+		tp.routed = false
+		tp.tt.mu.Lock()
+		delete(tp.tt.taps, tp.id)
+		tp.tt.mu.Unlock()
+	}
+	owed := tp.received - tp.reported
+	tp.reported = tp.received
+	return owed
+}
+
+func (tp *testTap) take(off uint64, b []byte) bool {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if !tp.routed || int64(off) != tp.next || tp.received-tp.reported+int64(len(b)) > tp.window ||
+		(tp.refuse > 0 && int64(off) >= tp.refuse) {
+		return false
+	}
+	tp.held = append(tp.held, append([]byte(nil), b...))
+	tp.next += int64(len(b))
+	tp.received += int64(len(b))
+	return true
+}
+
+// consume hashes what the tap holds into h, reports what it took with Taken a quarter window
+// at a time, and returns how many bytes it took.
+func (tp *testTap) consume(d *DirectRead, h hash.Hash) int64 {
+	tp.mu.Lock()
+	held := tp.held
+	tp.held = nil
+	var n, report int64
+	for _, b := range held {
+		h.Write(b)
+		n += int64(len(b))
+	}
+	if unreported := tp.received - tp.reported; unreported >= tp.window/4 {
+		report = unreported
+		tp.reported += report
+	}
+	tp.mu.Unlock()
+	d.Taken(report)
+	return n
+}
+
+// readDirect reads f from off to its end through tap, into h: from d if not nil (a read
+// started at off), else from a new DirectRead, and again from where its consumer stands
+// whenever the session releases it.
+func readDirect(ctx context.Context, f *File, tap *testTap, d *DirectRead, off int64, h hash.Hash) error {
+	for {
+		if d == nil {
+			tap.mu.Lock()
+			tap.next = off
+			tap.mu.Unlock()
+			var err error
+			if d, err = f.ReadDirect(ctx, off, tap); err != nil {
+				return err
+			}
+		}
+		werr := make(chan error, 1)
+		go func() { werr <- d.Wait(ctx) }()
+		var err error
+	consume:
+		for {
+			off += tap.consume(d, h)
+			select {
+			case err = <-werr:
+				break consume
+			case <-time.After(time.Millisecond):
+			}
+		}
+		off += tap.consume(d, h)
+		tap.mu.Lock()
+		owed := tap.unrouteLocked()
+		tap.mu.Unlock()
+		d.Close(owed)
+		d = nil
+		switch {
+		case errors.Is(err, ErrReleased):
+		case err != nil:
+			return err
+		case off != f.Size():
+			return errors.New("END before the last byte")
+		default:
+			return nil
+		}
+	}
+}
+
+func readAllDirect(ctx context.Context, f *File, tap *testTap, off int64) ([32]byte, error) {
+	h := sha256.New()
+	err := readDirect(ctx, f, tap, nil, off, h)
+	return [32]byte(h.Sum(nil)), err
+}
+
+// A direct read delivers the file whole through its tap, credit after credit, while no DATA
+// reaches the Client (which would fail the session), and leaves the session as it found it.
+func TestDirectReadWholeFile(t *testing.T) {
+	dir := t.TempDir()
+	src := writeRandom(t, dir, "a.bin", 5<<20+123)
+	other := writeRandom(t, dir, "b.bin", 2<<20)
+	c, tt := newTapSession(t, dir, ClientOptions{StreamWindow: 256 << 10, SessionWindow: 1 << 20})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	f, err := c.Open(ctx, "a.bin")
+	require.NoError(t, err)
+	defer f.Close()
+
+	tap := &testTap{tt: tt, window: 256 << 10}
+	got, err := readAllDirect(ctx, f, tap, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sum(src), got)
+	assert.Equal(t, 1, tap.routes, "the stream was never released")
+	assert.Equal(t, int64(len(src)), c.BytesReceived())
+	require.NoError(t, c.Err())
+
+	// All the credit came back: a read of more than the session window goes through.
+	g, err := c.Open(ctx, "b.bin")
+	require.NoError(t, err)
+	defer g.Close()
+	p := make([]byte, len(other))
+	_, err = g.ReadAtContext(ctx, p, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sum(other), sum(p))
+
+	// And from an offset, to the end.
+	got, err = readAllDirect(ctx, f, &testTap{tt: tt, window: 256 << 10}, 1<<20+7)
+	require.NoError(t, err)
+	assert.Equal(t, sum(src[1<<20+7:]), got)
+}
+
+// Direct reads whose consumers stopped hold the session's credit; another request must not
+// stall behind them: the session releases them, and each goes on from where it stood.
+func TestDirectReadReleasedForAnotherRead(t *testing.T) {
+	dir := t.TempDir()
+	a := writeRandom(t, dir, "a.bin", 3<<20)
+	b := writeRandom(t, dir, "b.bin", 3<<20)
+	x := writeRandom(t, dir, "x.bin", 100<<10)
+	c, tt := newTapSession(t, dir, ClientOptions{StreamWindow: 256 << 10, SessionWindow: 512 << 10})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	type paused struct {
+		f   *File
+		tap *testTap
+		d   *DirectRead
+	}
+	var ps []paused
+	for _, name := range []string{"a.bin", "b.bin"} {
+		f, err := c.Open(ctx, name)
+		require.NoError(t, err)
+		defer f.Close()
+		tap := &testTap{tt: tt, window: 256 << 10}
+		d, err := f.ReadDirect(ctx, 0, tap)
+		require.NoError(t, err)
+		ps = append(ps, paused{f, tap, d})
+	}
+	// Both fill their windows, which together are the session's.
+	waitFor(t, func() bool { return ps[0].tap.Owed() == 256<<10 && ps[1].tap.Owed() == 256<<10 })
+
+	g, err := c.Open(ctx, "x.bin")
+	require.NoError(t, err)
+	defer g.Close()
+	p := make([]byte, len(x))
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = g.ReadAtContext(rctx, p, 0)
+	rcancel()
+	require.NoError(t, err, "a read stalled behind paused direct reads")
+	assert.Equal(t, sum(x), sum(p))
+
+	// One was released (the other then had room); each consumer still gets its file whole,
+	// the released one from a new read where it stood.
+	for i, src := range [][]byte{a, b} {
+		h := sha256.New()
+		require.NoError(t, readDirect(ctx, ps[i].f, ps[i].tap, ps[i].d, 0, h))
+		assert.Equal(t, sum(src), [32]byte(h.Sum(nil)))
+	}
+	assert.Equal(t, 3, ps[0].tap.routes+ps[1].tap.routes, "not exactly one direct read released")
+}
+
+// DATA the tap leaves to the Client (out of order, beyond credit) fails the session with a
+// protocol error, and the read with it.
+func TestDirectReadDataLeftToClient(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, dir, "a.bin", 1<<20)
+	c, tt := newTapSession(t, dir, ClientOptions{StreamWindow: 256 << 10, SessionWindow: 1 << 20})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	f, err := c.Open(ctx, "a.bin")
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = readAllDirect(ctx, f, &testTap{tt: tt, window: 256 << 10, refuse: 100 << 10}, 0)
+	var pe *ProtocolError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, wire.CodeProtocol, pe.Code)
+	assert.ErrorAs(t, c.Err(), &pe)
+}
+
+// Closing a direct read part way CANCELs it and gives the session its credit back.
+func TestDirectReadClose(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, dir, "a.bin", 4<<20)
+	other := writeRandom(t, dir, "b.bin", 3<<20)
+	c, tt := newTapSession(t, dir, ClientOptions{StreamWindow: 256 << 10, SessionWindow: 512 << 10})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	f, err := c.Open(ctx, "a.bin")
+	require.NoError(t, err)
+	defer f.Close()
+	for range 3 {
+		tap := &testTap{tt: tt, window: 256 << 10}
+		d, err := f.ReadDirect(ctx, 0, tap)
+		require.NoError(t, err)
+		waitFor(t, func() bool { return tap.Owed() == 256<<10 })
+		tap.consume(d, sha256.New())
+		tap.mu.Lock()
+		owed := tap.unrouteLocked()
+		tap.mu.Unlock()
+		d.Close(owed)
+		assert.ErrorIs(t, d.Wait(ctx), ErrReleased, "a closed read still delivers")
+	}
+	// Were the credit lost, three reads that each held the stream window would have left the
+	// session with none.
+	g, err := c.Open(ctx, "b.bin")
+	require.NoError(t, err)
+	defer g.Close()
+	p := make([]byte, len(other))
+	_, err = g.ReadAtContext(ctx, p, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sum(other), sum(p))
+}
