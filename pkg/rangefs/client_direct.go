@@ -14,16 +14,17 @@ import (
 //
 // Its methods are called with the Client's lock held: they must not call the Client.
 type DirectTap interface {
-	// Route starts taking the DATA frames of stream id. It is called before the READ is sent.
-	Route(id uint32)
-	// Owed returns how many DATA bytes it has taken and not yet reported with Taken. A tap
-	// that would owe more than the stream window leaves the frame to the Client: the server
-	// went beyond its credit.
+	// Route starts taking the DATA frames of stream id, whose credit is window bytes: the tap
+	// never owes more than that, and leaves a frame that would take it further to the Client
+	// (the server went beyond its credit). It is called before the READ is sent.
+	Route(id uint32, window uint32)
+	// Owed returns how many DATA bytes it has taken and not yet reported with Taken.
 	Owed() int64
 	// Release stops taking the stream's DATA (what arrives from then on reaches the Client,
-	// which drops it) and returns what it owed, unless its consumer is waiting for bytes: then
-	// it changes nothing and returns false. The bytes it holds stay its consumer's.
-	Release() (owed int64, ok bool)
+	// which drops it) and returns what it owed, which then counts as reported. Unless force is
+	// set, a tap whose consumer is waiting for bytes refuses: it changes nothing and returns
+	// false. The bytes it holds stay its consumer's.
+	Release(force bool) (owed int64, ok bool)
 }
 
 // DirectRead is a READ of a file from an offset to its end whose DATA never passes through
@@ -46,7 +47,7 @@ type DirectRead struct {
 }
 
 // ReadDirect starts a DirectRead of f from off to its end through tap: tap.Route is called
-// with the stream's id before the READ is sent.
+// with the stream's id before the READ is sent. Close it when done.
 func (f *File) ReadDirect(ctx context.Context, off int64, tap DirectTap) (*DirectRead, error) {
 	if f.isClosed() {
 		return nil, errFileClosed
@@ -57,7 +58,7 @@ func (f *File) ReadDirect(ctx context.Context, off int64, tap DirectTap) (*Direc
 	r := f.readFrame(off, f.info.size-off)
 	s, err := f.c.requestWith(ctx, r, func(s *cstream) {
 		s.direct = tap
-		tap.Route(s.id)
+		tap.Route(s.id, uint32(s.window.size))
 	})
 	if err != nil {
 		return nil, err
@@ -66,8 +67,7 @@ func (f *File) ReadDirect(ctx context.Context, off int64, tap DirectTap) (*Direc
 }
 
 // Taken reports n more bytes that the tap took and its consumer has: they are credited back
-// to the server like bytes read from any stream. It may be called after Wait returned, for
-// what the tap still owed then.
+// to the server like bytes read from any stream.
 func (d *DirectRead) Taken(n int64) {
 	c := d.s.c
 	c.mu.Lock()
@@ -144,21 +144,30 @@ func (d *DirectRead) Wait(ctx context.Context) error {
 	}
 }
 
-// Close stops the read, once the tap no longer takes its DATA: owed is what the tap took and
-// did not report with Taken. Unless the READ has ended, the stream is CANCELed; what still
-// arrives for it is dropped.
-func (d *DirectRead) Close(owed int64) {
+// Close ends the read and releases its tap: what the tap owed is credited back to the
+// session; unless the READ has ended, the stream is CANCELed, and what still arrives for it
+// is dropped. It may be called more than once.
+func (d *DirectRead) Close() {
 	s, c := d.s, d.s.c
 	c.mu.Lock()
-	if c.streams[s.id] == s && !s.ended && !s.abandoned {
-		// Canceled: the session gets its credit back, the stream's window does not matter.
-		c.bytesIn.Add(owed)
-		c.session.onData(owed)
-		c.queueCreditLocked(0, c.session.consumed(owed))
-		s.window.onData(owed)
-	} else {
+	if !s.abandoned {
+		owed, _ := s.direct.Release(true)
 		c.takenLocked(s, owed)
 	}
 	c.mu.Unlock()
 	s.abandon()
+}
+
+// Starved tells the session that the tap's consumer has been waiting for bytes a while. If
+// the session's credit is held by streams nobody reads (read-ahead, direct reads whose
+// consumers are not waiting), they are taken back, as for a consumer waiting in Read: a
+// consumer of a direct read waits outside the Client, which cannot see it otherwise.
+func (d *DirectRead) Starved() {
+	c := d.s.c
+	c.mu.Lock()
+	queued := c.reclaimLocked()
+	c.mu.Unlock()
+	if queued {
+		c.flushCredit()
+	}
 }

@@ -68,12 +68,12 @@ func (tt *tapTransport) take(msg []byte) bool {
 // testTap is a DirectTap whose consumer is the test: consume takes what has arrived.
 type testTap struct {
 	tt     *tapTransport
-	window int64
 	refuse int64 // with refuse > 0, DATA at or beyond this offset is left to the Client
 
 	mu       sync.Mutex
 	id       uint32
 	routed   bool
+	window   int64
 	next     int64 // the offset the next DATA must have
 	held     [][]byte
 	received int64 // since Route
@@ -82,9 +82,9 @@ type testTap struct {
 	routes   int
 }
 
-func (tp *testTap) Route(id uint32) {
+func (tp *testTap) Route(id uint32, window uint32) {
 	tp.mu.Lock()
-	tp.id, tp.routed, tp.received, tp.reported = id, true, 0, 0
+	tp.id, tp.window, tp.routed, tp.received, tp.reported = id, int64(window), true, 0, 0
 	tp.routes++
 	tp.mu.Unlock()
 	tp.tt.mu.Lock()
@@ -98,10 +98,10 @@ func (tp *testTap) Owed() int64 {
 	return tp.received - tp.reported
 }
 
-func (tp *testTap) Release() (int64, bool) {
+func (tp *testTap) Release(force bool) (int64, bool) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	if tp.waiting {
+	if tp.waiting && !force {
 		return 0, false
 	}
 	return tp.unrouteLocked(), true
@@ -134,11 +134,12 @@ func (tp *testTap) take(off uint64, b []byte) bool {
 }
 
 // consume hashes what the tap holds into h, reports what it took with Taken a quarter window
-// at a time, and returns how many bytes it took.
+// at a time, and returns how many bytes it took; finding nothing, the consumer is waiting.
 func (tp *testTap) consume(d *DirectRead, h hash.Hash) int64 {
 	tp.mu.Lock()
 	held := tp.held
 	tp.held = nil
+	tp.waiting = len(held) == 0 // a consumer that polls and finds nothing waits
 	var n, report int64
 	for _, b := range held {
 		h.Write(b)
@@ -155,7 +156,7 @@ func (tp *testTap) consume(d *DirectRead, h hash.Hash) int64 {
 
 // readDirect reads f from off to its end through tap, into h: from d if not nil (a read
 // started at off), else from a new DirectRead, and again from where its consumer stands
-// whenever the session releases it.
+// whenever the session releases it. After 50 polls that found nothing it says it is starved.
 func readDirect(ctx context.Context, f *File, tap *testTap, d *DirectRead, off int64, h hash.Hash) error {
 	for {
 		if d == nil {
@@ -170,9 +171,15 @@ func readDirect(ctx context.Context, f *File, tap *testTap, d *DirectRead, off i
 		werr := make(chan error, 1)
 		go func() { werr <- d.Wait(ctx) }()
 		var err error
+		idle := 0
 	consume:
 		for {
-			off += tap.consume(d, h)
+			if n := tap.consume(d, h); n > 0 {
+				off += n
+				idle = 0
+			} else if idle++; idle == 50 {
+				d.Starved() // as web/boot.js does when its consumer has waited a while
+			}
 			select {
 			case err = <-werr:
 				break consume
@@ -180,10 +187,7 @@ func readDirect(ctx context.Context, f *File, tap *testTap, d *DirectRead, off i
 			}
 		}
 		off += tap.consume(d, h)
-		tap.mu.Lock()
-		owed := tap.unrouteLocked()
-		tap.mu.Unlock()
-		d.Close(owed)
+		d.Close()
 		d = nil
 		switch {
 		case errors.Is(err, ErrReleased):
@@ -216,7 +220,7 @@ func TestDirectReadWholeFile(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 
-	tap := &testTap{tt: tt, window: 256 << 10}
+	tap := &testTap{tt: tt}
 	got, err := readAllDirect(ctx, f, tap, 0)
 	require.NoError(t, err)
 	assert.Equal(t, sum(src), got)
@@ -234,7 +238,7 @@ func TestDirectReadWholeFile(t *testing.T) {
 	assert.Equal(t, sum(other), sum(p))
 
 	// And from an offset, to the end.
-	got, err = readAllDirect(ctx, f, &testTap{tt: tt, window: 256 << 10}, 1<<20+7)
+	got, err = readAllDirect(ctx, f, &testTap{tt: tt}, 1<<20+7)
 	require.NoError(t, err)
 	assert.Equal(t, sum(src[1<<20+7:]), got)
 }
@@ -260,7 +264,7 @@ func TestDirectReadReleasedForAnotherRead(t *testing.T) {
 		f, err := c.Open(ctx, name)
 		require.NoError(t, err)
 		defer f.Close()
-		tap := &testTap{tt: tt, window: 256 << 10}
+		tap := &testTap{tt: tt}
 		d, err := f.ReadDirect(ctx, 0, tap)
 		require.NoError(t, err)
 		ps = append(ps, paused{f, tap, d})
@@ -299,7 +303,7 @@ func TestDirectReadDataLeftToClient(t *testing.T) {
 	f, err := c.Open(ctx, "a.bin")
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = readAllDirect(ctx, f, &testTap{tt: tt, window: 256 << 10, refuse: 100 << 10}, 0)
+	_, err = readAllDirect(ctx, f, &testTap{tt: tt, refuse: 100 << 10}, 0)
 	var pe *ProtocolError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, wire.CodeProtocol, pe.Code)
@@ -318,15 +322,12 @@ func TestDirectReadClose(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	for range 3 {
-		tap := &testTap{tt: tt, window: 256 << 10}
+		tap := &testTap{tt: tt}
 		d, err := f.ReadDirect(ctx, 0, tap)
 		require.NoError(t, err)
 		waitFor(t, func() bool { return tap.Owed() == 256<<10 })
 		tap.consume(d, sha256.New())
-		tap.mu.Lock()
-		owed := tap.unrouteLocked()
-		tap.mu.Unlock()
-		d.Close(owed)
+		d.Close()
 		assert.ErrorIs(t, d.Wait(ctx), ErrReleased, "a closed read still delivers")
 	}
 	// Were the credit lost, three reads that each held the stream window would have left the
@@ -338,4 +339,44 @@ func TestDirectReadClose(t *testing.T) {
 	_, err = g.ReadAtContext(ctx, p, 0)
 	require.NoError(t, err)
 	assert.Equal(t, sum(other), sum(p))
+}
+
+// A direct read whose consumer waits while paused ones hold the session's credit gets it
+// once it says it is starved.
+func TestDirectReadStarvedTakesRoom(t *testing.T) {
+	dir := t.TempDir()
+	srcs := [][]byte{writeRandom(t, dir, "a.bin", 1<<20), writeRandom(t, dir, "b.bin", 1<<20), writeRandom(t, dir, "c.bin", 1<<20)}
+	c, tt := newTapSession(t, dir, ClientOptions{StreamWindow: 256 << 10, SessionWindow: 512 << 10})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var fs []*File
+	var taps []*testTap
+	var ds []*DirectRead
+	for _, name := range []string{"a.bin", "b.bin", "c.bin"} {
+		f, err := c.Open(ctx, name) // before the reads: a request waiting for its answer makes room too
+		require.NoError(t, err)
+		defer f.Close()
+		fs = append(fs, f)
+	}
+	for i, f := range fs {
+		tap := &testTap{tt: tt, waiting: i == 2}
+		d, err := f.ReadDirect(ctx, 0, tap)
+		require.NoError(t, err)
+		if i < 2 {
+			waitFor(t, func() bool { return tap.Owed() == 256<<10 })
+		}
+		taps, ds = append(taps, tap), append(ds, d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, taps[2].Owed(), "c.bin got DATA with no session credit left")
+	ds[2].Starved()
+	waitFor(t, func() bool { return taps[2].Owed() > 0 })
+	for i := range 3 {
+		taps[i].mu.Lock()
+		taps[i].waiting = false
+		taps[i].mu.Unlock()
+		h := sha256.New()
+		require.NoError(t, readDirect(ctx, fs[i], taps[i], ds[i], 0, h))
+		assert.Equal(t, sum(srcs[i]), [32]byte(h.Sum(nil)))
+	}
 }

@@ -143,7 +143,7 @@ func (c *Client) reclaimLocked() bool {
 			break
 		}
 		if s.direct != nil {
-			if n, ok := s.direct.Release(); ok {
+			if n, ok := s.direct.Release(false); ok {
 				owed -= n
 				c.releaseDirectLocked(s, n)
 				queued = true
