@@ -159,8 +159,177 @@
     return conn;
   }
 
+  // Direct reads (pkg/rangefs DirectRead, cmd/wasm/file_js.go): the DATA of a File.stream()
+  // goes from the DataChannel's message event into the ReadableStream as views of the
+  // messages, without a call into Go per message. A router sits in front of one channel's
+  // message handler (peer.Channel.InterceptMessages). Go routes a stream to its DirectStream
+  // before it sends the READ; a DATA frame of a routed stream that comes at the offset
+  // expected and within the stream's credit is taken, and every other message goes on to Go,
+  // which fails the session if it is DATA of a routed stream. Go hears of the bytes the
+  // consumer took a quarter window at a time, and sends the CREDIT.
+  const DATA = 0x22, HEADER = 10, DATA_HEAD = HEADER + 8; // wire.TypeData, wire.HeaderLen, the offset
+  const STARVED_MS = 100; // a consumer waiting this long with nothing arriving tells Go
+
+  function takeData(routes, data) {
+    if (!(data instanceof ArrayBuffer) || data.byteLength < DATA_HEAD) return false;
+    const v = new DataView(data);
+    if (v.getUint8(0) !== DATA) return false;
+    const s = routes.get(v.getUint32(2));
+    return s !== undefined && s.take(data, v);
+  }
+
+  // DirectStream is a File.stream() read directly: the source of its ReadableStream, and the
+  // pkg/rangefs DirectTap of the reads behind it. go holds Go's callbacks: taken(n) (the
+  // consumer took n more bytes), more(offset) (start a read there), starved() and cancel().
+  class DirectStream {
+    constructor(routes, start, go) {
+      this.routes = routes;
+      this.go = go;
+      this.next = start; // the offset of the next byte to arrive
+      this.id = 0;
+      this.window = 0;
+      this.routed = false;
+      this.received = 0; // since route, bytes taken from the channel
+      this.reported = 0; // of those, counted by Go (taken, release)
+      this.given = 0; // of those, in the stream's queue
+      this.held = []; // arrived, waiting for room in the stream's queue
+      this.heldBytes = 0;
+      this.wants = false; // the consumer waits for bytes
+      this.asked = false; // more() was called for the next read
+      this.ended = false; // the last read ended: close once held is given
+      this.arrivals = 0;
+      this.timer = 0;
+      this.ctrl = null;
+      this.readable = new ReadableStream({
+        start: (c) => { this.ctrl = c; },
+        pull: () => this.pull(),
+        cancel: () => this.cancelled(),
+      }, { highWaterMark: 1 });
+    }
+
+    // The DirectTap, called by Go.
+    route(id, window) {
+      this.id = id;
+      this.window = window;
+      this.routed = true;
+      this.received = this.reported = this.given = 0;
+      this.asked = false;
+      this.routes.set(id, this);
+    }
+    owed() { return this.received - this.reported; }
+    release(force) {
+      if (!force && this.wants) return -1;
+      if (this.routed) {
+        this.routed = false;
+        if (this.routes.get(this.id) === this) this.routes.delete(this.id);
+      }
+      const owed = this.received - this.reported;
+      this.reported = this.received;
+      return owed;
+    }
+    // end: the read reached the end of the file.
+    end() {
+      this.ended = true;
+      if (this.heldBytes === 0) this.close();
+    }
+    fail(err) {
+      this.held = [];
+      this.heldBytes = 0;
+      if (this.ctrl) this.ctrl.error(err);
+      this.finish();
+    }
+    // detach: Go let go of its callbacks.
+    detach() { this.go = null; clearTimeout(this.timer); }
+
+    take(data, v) {
+      const len = v.getUint32(6);
+      if (len !== data.byteLength - HEADER) return false;
+      const n = len - 8;
+      const off = v.getUint32(HEADER) * 4294967296 + v.getUint32(HEADER + 4);
+      if (off !== this.next || this.received - this.reported + n > this.window) return false;
+      this.next += n;
+      this.received += n;
+      this.arrivals++;
+      if (!this.ctrl || n === 0) return true; // canceled: dropped until Go releases the route
+      const chunk = new Uint8Array(data, DATA_HEAD, n);
+      if (this.heldBytes === 0 && this.ctrl.desiredSize > 0) {
+        this.give(chunk);
+      } else {
+        this.held.push(chunk);
+        this.heldBytes += n;
+      }
+      return true;
+    }
+    give(chunk) {
+      this.wants = false;
+      this.ctrl.enqueue(chunk);
+      this.given += chunk.length;
+      if (this.routed && this.go && this.given - this.reported >= this.window / 4) {
+        const n = this.given - this.reported;
+        this.reported = this.given;
+        this.go.taken(n);
+      }
+    }
+    pull() {
+      while (this.heldBytes > 0 && this.ctrl.desiredSize > 0) {
+        const c = this.held.shift();
+        this.heldBytes -= c.length;
+        this.give(c);
+      }
+      if (this.heldBytes > 0) return;
+      if (this.ended) { this.close(); return; }
+      this.wants = true;
+      if (!this.go) return;
+      if (!this.routed) {
+        if (!this.asked) { this.asked = true; this.go.more(this.next); }
+        return;
+      }
+      this.watch();
+    }
+    // watch tells Go once the consumer has waited STARVED_MS with nothing arriving: the
+    // session's credit may be held by streams nobody reads (DirectRead.Starved).
+    watch() {
+      if (this.timer) return;
+      const seen = this.arrivals;
+      this.timer = setTimeout(() => {
+        this.timer = 0;
+        if (!this.wants || !this.routed || !this.go) return;
+        if (this.arrivals === seen) this.go.starved();
+        this.watch();
+      }, STARVED_MS);
+    }
+    close() {
+      if (this.ctrl) this.ctrl.close();
+      this.finish();
+    }
+    finish() {
+      this.ctrl = null;
+      this.wants = false;
+      clearTimeout(this.timer);
+      this.timer = 0;
+    }
+    cancelled() {
+      this.held = [];
+      this.heldBytes = 0;
+      this.finish();
+      if (this.go) this.go.cancel();
+    }
+  }
+
+  const direct = {
+    // router returns the router of one channel: wrap for peer.Channel.InterceptMessages, and
+    // stream to make a DirectStream routed through it.
+    router() {
+      const routes = new Map();
+      return {
+        wrap: (handler) => (ev) => { if (!takeData(routes, ev.data)) handler(ev); },
+        stream: (start, go) => new DirectStream(routes, start, go),
+      };
+    },
+  };
+
   const link = parseLink();
-  const boot = { wasmURL, module, connection: null };
+  const boot = { wasmURL, module, connection: null, direct };
   if (link && typeof RTCPeerConnection === "function") {
     const ctl = new AbortController();
     let taken = false, settled = null;

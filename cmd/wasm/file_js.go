@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 	"syscall/js"
 
-	"github.com/rangecast/rangecast/internal/jsutil"
 	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 )
@@ -16,9 +15,6 @@ const (
 	// maxRead caps File.read: the bytes are held twice (Go, then JavaScript) before they are
 	// returned. Larger reads belong to stream().
 	maxRead = 64 << 20
-	// streamChunk is the buffer each stream pull reads into: a pull returns as soon as one
-	// frame is in, with as much of what arrived with it as fits.
-	streamChunk = 256 << 10
 )
 
 var (
@@ -29,17 +25,18 @@ var (
 
 // file is the Go side of a File object.
 type file struct {
-	f    *rangefs.File // on the connection it was opened on; its streams read there too
-	path string
-	info *rangefs.FileInfo
+	f      *rangefs.File // on the connection it was opened on; its streams read there too
+	router js.Value      // web/boot.js's router of direct reads on that connection's channel
+	path   string
+	info   *rangefs.FileInfo
 
 	mu      sync.Mutex
 	closed  bool
 	streams map[*stream]struct{}
 }
 
-func newFile(p string, f *rangefs.File) js.Value {
-	fl := &file{f: f, path: p, info: f.Info(), streams: make(map[*stream]struct{})}
+func newFile(p string, f *rangefs.File, router js.Value) js.Value {
+	fl := &file{f: f, router: router, path: p, info: f.Info(), streams: make(map[*stream]struct{})}
 	obj := jsObject.Call("create", fileProto)
 	typ := fl.info.MIMEType()
 	if typ == "" {
@@ -183,268 +180,208 @@ func (fl *file) close() {
 	_ = fl.f.Close()
 }
 
-// stream is the underlying source of one ReadableStream. It reads through its own Clone of
-// the file, so that its position and read-ahead are its own: two streams, or a stream and
-// read(), do not disturb each other, and cancel() stops the read-ahead at once by closing
-// the clone. The clone reads with the ETag the File was opened with, so a stream never
-// mixes two versions of the file.
+// stream is the Go side of one File.stream(): web/boot.js's DirectStream is the
+// ReadableStream's source and the rangefs.DirectTap of the reads behind it, so the bytes go
+// from the DataChannel into the ReadableStream as views of its messages, without Go (every
+// call from JavaScript into Go costs several property reads and a finalizer per value in
+// syscall/js: with one per message, Go was most of the page's CPU). Go starts the reads,
+// credits the bytes the consumer took as the DirectStream reports them, and ends or errors
+// the stream.
 //
-// A goroutine of its own (pump) reads and enqueues the chunks. The stream's pull only starts it
-// or lets it go on: while the consumer keeps up, each chunk goes straight to a read() waiting
-// for it, the controller still wants one more, and the pump goes on with no call from
-// JavaScript at all. Only when a chunk waits in the stream's queue does the pump settle the
-// pull's Promise and wait for the next pull. A call from JavaScript into Go costs several
-// property reads and a finalizer per value in syscall/js: a pull per chunk, with its Promise
-// and goroutine, took a tenth of the page's CPU.
+// The first read starts when the consumer first pulls (a stream made and never read, as a zip
+// of a folder makes one per file, fetches nothing). A read goes to the end of the file; its
+// credit window bounds what arrives ahead of the consumer. The session may take a read back
+// while its consumer is not waiting (rangefs.ErrReleased): the next starts where the consumer
+// stands when it wants more. Reads go through a Clone of the file, which holds nothing on the
+// server: the stream outlives a File the page dropped, and reads the version it was opened at.
 type stream struct {
 	fl     *file
-	ctx    context.Context // canceled by cancel() and abort()
-	cancel context.CancelFunc
+	h      *rangefs.File // the Clone the reads go through
+	js     js.Value      // the DirectStream
+	ctx    context.Context
+	cancel context.CancelFunc // by the consumer's cancel, abort and finalize
 	id     int
-	ended  atomic.Bool // the controller must no longer be touched
+	more   chan int64 // capacity 1: the offset the consumer wants the next read to start at
+	run    sync.Once  // starts serve
+	funcs  []js.Func
 
-	ctrl js.Value // the ReadableStreamDefaultController, set by start
-
-	pmu     sync.Mutex    // guards started and settle; never held while waiting
-	started bool          // the pump runs
-	settle  js.Value      // resolves the Promise of the pull the pump works for, or undefined
-	more    chan struct{} // capacity 1: a pull came, the consumer has room
-
-	mu   sync.Mutex // held by the pump while it reads a chunk, and by whoever ends the stream
-	pos  int64
-	h    *rangefs.File
-	buf  []byte
-	done bool
-	pull js.Func
-	canc js.Func
+	mu      sync.Mutex
+	d       *rangefs.DirectRead // the read in progress
+	early   int64               // bytes taken before d was known
+	aborted error               // why abort ended the stream, to error it with
 }
 
-// stream returns a ReadableStream of the file from start. Its queue holds one chunk: the
-// pump reads on only while the consumer has room, so a slow consumer slows the reads, and
-// the rangefs credit window bounds what is in flight.
+// stream returns a ReadableStream of the file from start, or an errored one.
 func (fl *file) stream(start int64) js.Value {
 	fl.mu.Lock()
 	if fl.closed {
 		fl.mu.Unlock()
 		return erroredStream(connect.Errorf(connect.CodeClosed, "the file is closed"))
 	}
+	if size := fl.info.Size(); start > size {
+		fl.mu.Unlock()
+		return erroredStream(connect.Errorf(connect.CodeRange, "stream from %d: beyond the end of %s (%d bytes)", start, fl.path, size))
+	}
+	if fl.router.Type() != js.TypeObject {
+		fl.mu.Unlock()
+		return erroredStream(connect.Errorf(connect.CodeInternal, "File.stream needs the page's web/boot.js"))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &stream{fl: fl, ctx: ctx, cancel: cancel, pos: start, more: make(chan struct{}, 1)}
+	st := &stream{fl: fl, h: fl.f.Clone(), ctx: ctx, cancel: cancel, more: make(chan int64, 1)}
 	fl.streams[st] = struct{}{}
 	fl.mu.Unlock()
 
-	st.pull = js.FuncOf(func(js.Value, []js.Value) any {
-		p, resolve, _ := newPromise()
-		st.pmu.Lock()
-		st.settle = resolve
-		first := !st.started
-		st.started = true
-		st.pmu.Unlock()
-		if first {
-			go st.pump()
-		} else {
+	goFn := func(f func(args []js.Value)) js.Func {
+		fn := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			f(args)
+			return nil
+		})
+		st.funcs = append(st.funcs, fn)
+		return fn
+	}
+	callbacks := map[string]any{
+		"taken": goFn(func(args []js.Value) { st.taken(int64(args[0].Float())) }),
+		"more": goFn(func(args []js.Value) {
 			select {
-			case st.more <- struct{}{}:
+			case st.more <- int64(args[0].Float()):
 			default:
 			}
-		}
-		return p
-	})
-	st.canc = js.FuncOf(func(js.Value, []js.Value) any {
-		st.ended.Store(true) // from now on the stream is closed: enqueue would throw
-		st.cancel()
-		return promise(func() (any, error) {
-			st.finish()
-			return js.Undefined(), nil
-		})
-	})
-	// start runs synchronously inside the constructor: the controller is known from then on.
-	startFn := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		st.ctrl = args[0]
-		return nil
-	})
-	defer startFn.Release()
-	src := jsObject.New()
-	src.Set("start", startFn)
-	src.Set("pull", st.pull)
-	src.Set("cancel", st.canc)
-	rs := jsGlobal.Get("ReadableStream").New(src, map[string]any{"highWaterMark": 1})
-	// A stream the page drops unread would otherwise keep its handle and read-ahead forever.
+			st.start()
+		}),
+		"starved": goFn(func([]js.Value) {
+			if d := st.read(); d != nil {
+				d.Starved()
+			}
+		}),
+		"cancel": goFn(func([]js.Value) { st.stop(nil) }),
+	}
+	st.js = fl.router.Call("stream", start, callbacks)
+	rs := st.js.Get("readable")
+	// A stream the page drops unread would otherwise keep its goroutine forever.
 	st.id = streams.add(rs, st)
 	return rs
 }
 
-// finalize stops a stream that was garbage-collected while still open.
-func (st *stream) finalize() {
-	st.ended.Store(true)
-	st.cancel()
-	st.finish()
+// Route, Owed and Release make the DirectStream the reads' rangefs.DirectTap.
+func (st *stream) Route(id, window uint32) { st.js.Call("route", id, window) }
+func (st *stream) Owed() int64             { return int64(st.js.Call("owed").Float()) }
+func (st *stream) Release(force bool) (int64, bool) {
+	n := st.js.Call("release", force).Float()
+	return int64(max(n, 0)), n >= 0
 }
 
-// pump enqueues chunks until the stream ends: on while the controller wants more, otherwise
-// after the next pull. A panic (a bug) errors the stream with code "internal", as one in a
-// pull did.
-func (st *stream) pump() {
-	defer st.settlePull()
+func (st *stream) start() { st.run.Do(func() { go st.serve() }) }
+
+// read returns the read in progress, or nil.
+func (st *stream) read() *rangefs.DirectRead {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.d
+}
+
+// taken credits n bytes the consumer took.
+func (st *stream) taken(n int64) {
+	st.mu.Lock()
+	d := st.d
+	if d == nil {
+		st.early += n
+	}
+	st.mu.Unlock()
+	if d != nil {
+		d.Taken(n)
+	}
+}
+
+// stop ends the stream from outside its reads: the consumer canceled it (err nil), its File
+// was closed, or the page dropped it.
+func (st *stream) stop(err error) {
+	st.mu.Lock()
+	if st.aborted == nil {
+		st.aborted = err
+	}
+	st.mu.Unlock()
+	st.cancel()
+	st.start() // serve ends at once and releases what the stream holds
+}
+
+func (st *stream) finalize() { st.stop(nil) }
+
+// abort errors the stream (File.close()).
+func (st *stream) abort(err error) { st.stop(err) }
+
+// serve runs the stream's reads, each when the consumer wants it, until the end of the file,
+// an error, or stop. A panic (a bug) errors the stream with code "internal".
+func (st *stream) serve() {
+	var failed error
 	defer func() {
 		if r := recover(); r != nil {
-			st.abort(panicError(r))
+			failed = panicError(r)
 		}
+		st.finish(failed)
 	}()
+	size := st.fl.info.Size()
 	for {
-		if !st.step() {
-			return
-		}
-		if d := st.ctrl.Get("desiredSize"); d.Type() == js.TypeNumber && d.Float() > 0 {
-			continue // the chunk went to a waiting read()
-		}
-		st.settlePull()
+		var pos int64
 		select {
-		case <-st.more:
+		case pos = <-st.more:
 		case <-st.ctx.Done():
 			return
 		}
-	}
-}
-
-// step enqueues the next chunk under st.mu; it reports whether the stream is still open.
-func (st *stream) step() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.pullOnce()
-}
-
-// settlePull resolves the Promise of the pull the pump worked for, if it has not been.
-func (st *stream) settlePull() {
-	st.pmu.Lock()
-	resolve := st.settle
-	st.settle = js.Undefined()
-	st.pmu.Unlock()
-	if resolve.Type() == js.TypeFunction {
-		resolve.Invoke()
-	}
-}
-
-// pullOnce enqueues the next chunk, or closes or errors the stream. It reports whether the
-// stream is still open.
-func (st *stream) pullOnce() bool {
-	if st.done || st.ended.Load() {
-		return false
-	}
-	size := st.fl.info.Size()
-	if st.pos > size {
-		st.failLocked(connect.Errorf(connect.CodeRange, "stream from %d: beyond the end of %s (%d bytes)", st.pos, st.fl.path, size))
-		return false
-	}
-	if st.pos == size {
-		st.closeLocked()
-		return false
-	}
-	if st.h == nil {
-		if err := st.openLocked(); err != nil {
-			st.failLocked(err)
-			return false
+		if pos >= size {
+			st.js.Call("end")
+			return
 		}
-	}
-	for {
-		n, err := st.h.ReadContext(st.ctx, st.buf)
-		// Whatever else has arrived goes into the same chunk: each chunk costs a Uint8Array
-		// and an enqueue, a frame's worth of bytes does not.
-		for err == nil && n < len(st.buf) && st.h.Buffered() > 0 {
-			var k int
-			k, err = st.h.ReadContext(st.ctx, st.buf[n:])
-			n += k
+		d, err := st.h.ReadDirect(st.ctx, pos, st)
+		if err != nil {
+			failed = err
+			return
 		}
-		if st.ended.Load() {
-			return false // canceled meanwhile: whoever canceled finishes
+		st.mu.Lock()
+		early := st.early
+		st.d, st.early = d, 0
+		st.mu.Unlock()
+		d.Taken(early)
+		err = d.Wait(st.ctx)
+		if err == nil {
+			st.js.Call("end") // before Close, which takes the route and what it owed
 		}
-		if n > 0 {
-			if _, jerr := jsutil.Call(st.ctrl, "enqueue", bytesToJS(st.buf[:n])); jerr != nil {
-				st.finishLocked()
-				return false
-			}
-			st.pos += int64(n)
-			if st.pos >= size {
-				st.closeLocked()
-				return false
-			}
-			if err != nil && err != io.EOF {
-				st.failLocked(err)
-				return false
-			}
-			return true
-		}
+		d.Close()
+		st.mu.Lock()
+		st.d = nil
+		st.mu.Unlock()
 		switch {
-		case err == io.EOF:
-			st.closeLocked()
-			return false
-		case err != nil:
-			st.failLocked(err)
-			return false
+		case err == nil, st.ctx.Err() != nil:
+			return
+		case errors.Is(err, rangefs.ErrReleased):
+			// The session took it back; the DirectStream asks for more when its consumer does.
+		default:
+			failed = err
+			return
 		}
 	}
 }
 
-func (st *stream) openLocked() error {
-	// A Clone costs no round trip (no OPEN): a media element's seek reaches the daemon as
-	// one READ.
-	h := st.fl.f.Clone()
-	if _, err := h.Seek(st.pos, io.SeekStart); err != nil {
-		_ = h.Close()
-		return err
-	}
-	st.h, st.buf = h, make([]byte, streamChunk)
-	return nil
-}
-
-func (st *stream) closeLocked() {
-	if !st.ended.Swap(true) {
-		_, _ = jsutil.Call(st.ctrl, "close")
-	}
-	st.finishLocked()
-}
-
-func (st *stream) failLocked(err error) {
-	if !st.ended.Swap(true) {
-		_, _ = jsutil.Call(st.ctrl, "error", newJSError(err))
-	}
-	st.finishLocked()
-}
-
-// abort errors the stream from outside a pull (File.close()). The controller may be told at
-// any time; the pull in progress, if any, then returns without touching it.
-func (st *stream) abort(err error) {
-	if !st.ended.Swap(true) {
-		_, _ = jsutil.Call(st.ctrl, "error", newJSError(err))
-	}
-	st.cancel()
-	st.finish()
-}
-
-func (st *stream) finish() {
+// finish errors the stream with failed, or with abort's error once stopped, and releases what
+// it holds: the callbacks, the clone, and its places in the registries.
+func (st *stream) finish(failed error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.finishLocked()
-}
-
-// finishLocked releases everything the stream holds. The stream calls neither pull nor
-// cancel once it is closed, errored or canceled, so the functions can go.
-func (st *stream) finishLocked() {
-	if st.done {
-		return
+	if st.ctx.Err() != nil {
+		failed = st.aborted // stopped from outside: canceled (nil), or aborted with its error
 	}
-	st.done = true
+	st.mu.Unlock()
 	st.cancel()
-	if st.h != nil {
-		_ = st.h.Close()
-		st.h, st.buf = nil, nil
+	if failed != nil {
+		st.js.Call("fail", newJSError(failed))
 	}
+	st.js.Call("detach")
+	for _, f := range st.funcs {
+		f.Release()
+	}
+	_ = st.h.Close()
 	st.fl.mu.Lock()
 	delete(st.fl.streams, st)
 	st.fl.mu.Unlock()
 	streams.remove(st.id)
-	st.pull.Release()
-	st.canc.Release()
 }
 
 // erroredStream returns a ReadableStream whose first read rejects with err: stream() is

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rangecast/rangecast/pkg/connect"
+	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
@@ -323,7 +324,45 @@ func (rm *remote) open(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newFile(cleanDir(p), f), nil
+	return newFile(cleanDir(p), f, routerFor(cur)), nil
+}
+
+// routers holds web/boot.js's router of direct reads in front of each session's channel,
+// put there when the session's first file is opened, until the session ends.
+var routers struct {
+	sync.Mutex
+	m map[*peer.Channel]js.Value
+}
+
+// routerFor returns the router of cur's channel, or undefined if the page has none.
+func routerFor(cur *connect.Remote) js.Value {
+	routers.Lock()
+	defer routers.Unlock()
+	if r, ok := routers.m[cur.Channel]; ok {
+		return r
+	}
+	direct := jsGlobal.Get("rangecastBoot")
+	if direct.Type() == js.TypeObject {
+		direct = direct.Get("direct")
+	}
+	if direct.Type() != js.TypeObject {
+		return js.Undefined()
+	}
+	r := direct.Call("router")
+	if err := cur.Channel.InterceptMessages(r.Get("wrap")); err != nil {
+		return js.Undefined()
+	}
+	if routers.m == nil {
+		routers.m = make(map[*peer.Channel]js.Value)
+	}
+	routers.m[cur.Channel] = r
+	go func() {
+		<-cur.Done()
+		routers.Lock()
+		delete(routers.m, cur.Channel)
+		routers.Unlock()
+	}()
+	return r
 }
 
 func (rm *remote) ping([]js.Value) (any, error) {

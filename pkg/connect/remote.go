@@ -35,6 +35,9 @@ type Options struct {
 type Remote struct {
 	*rangefs.Client
 	Conn *peer.Conn
+	// Channel is the DataChannel the session runs on (the browser client puts web/boot.js's
+	// router of direct reads in front of it: peer.Channel.InterceptMessages).
+	Channel *peer.Channel
 	// Scope is what a share link opens: a file or a directory under the daemon's root, ""
 	// for the whole root (the owner's token, or a share link of the root).
 	Scope string
@@ -85,7 +88,7 @@ func Dial(ctx context.Context, link string, opts Options) (*Remote, error) {
 		_ = conn.Close()
 		return nil, err
 	}
-	return &Remote{Client: c, Conn: conn, Scope: scope}, nil
+	return &Remote{Client: c, Conn: conn, Channel: ch, Scope: scope}, nil
 }
 
 // dialChannel returns a connected peer and its rangefs channel: the predialed ones if

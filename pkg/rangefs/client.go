@@ -125,8 +125,19 @@ func (c *Client) Err() error {
 	}
 }
 
-// BytesReceived returns the DATA payload bytes received so far.
-func (c *Client) BytesReceived() int64 { return c.bytesIn.Load() }
+// BytesReceived returns the DATA payload bytes received so far, those that DirectRead taps
+// took included.
+func (c *Client) BytesReceived() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.bytesIn.Load()
+	for _, s := range c.streams {
+		if s.direct != nil && !s.abandoned {
+			n += s.direct.Owed()
+		}
+	}
+	return n
+}
 
 // MaxFrame returns the largest frame the server may send on this session.
 func (c *Client) MaxFrame() int { return c.fr.recvMax }
