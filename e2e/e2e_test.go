@@ -409,12 +409,72 @@ func TestStreamWaitsForItsConsumer(t *testing.T) {
 	}
 	t.Logf("read %d bytes, then stopped: %d received after 1.5 s, %d after 2.5 s", r.Read, r.Held, r.Later)
 	// The stream's credit (connect's 2 MiB window in the browser), the chunk queued in the
-	// stream and the one the pump holds (256 KiB each), and frame headers.
+	// stream and what its consumer took before the last report (a quarter window at most),
+	// with room to spare.
 	const ahead = 2<<20 + 2*256<<10 + 64<<10
 	assert.LessOrEqual(t, r.Held, r.Read+ahead, "bytes received ahead of a consumer that stopped")
 	assert.Equal(t, r.Held, r.Later, "bytes received while the consumer still waits")
 	require.Positive(t, r.Next)
 	assert.Equal(t, hexSum(data256[r.Read:r.Read+r.Next]), r.Sum, "the chunk after the pause")
+}
+
+// Streams whose consumers stopped hold the session's credit (3 × 2 MiB: all of it in the
+// browser); another stream must still get its bytes, the session taking the paused ones' reads
+// back (web/boot.js DirectStream: starved, release), and each paused stream then reads on from
+// where it stood, through a new read.
+func TestPausedStreamsDoNotStallAnother(t *testing.T) {
+	netns.Require(t)
+	d := startDaemon(t)
+	ctx := browser(t)
+	openApp(t, ctx, d.link, "browsing")
+	type result struct {
+		Sum     string
+		Ms      float64
+		Resumed []string
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Minute) // a stall fails, not hangs
+	defer cancel()
+	r, err := eval[result](tctx, `(async () => {
+	  const f = await app.remote.open("big.bin");
+	  const paused = [];
+	  for (const off of [16 << 20, 48 << 20, 80 << 20]) {
+	    const rd = f.stream(off).getReader();
+	    const {value} = await rd.read();
+	    paused.push({rd, off, first: value});
+	  }
+	  await new Promise((r) => setTimeout(r, 1000)); // their reads fill the session's credit
+	  const t0 = performance.now();
+	  const rd = f.stream(128 << 20).getReader();
+	  const h = testSHA256(); let n = 0;
+	  while (n < (8 << 20)) {
+	    const {value} = await rd.read();
+	    const take = value.subarray(0, Math.min(value.length, (8 << 20) - n));
+	    h.update(take); n += take.length;
+	  }
+	  await rd.cancel();
+	  const ms = performance.now() - t0;
+	  const resumed = [];
+	  for (const p of paused) {
+	    const g = testSHA256(); g.update(p.first); let m = p.first.length;
+	    while (m < (6 << 20)) {
+	      const {value} = await p.rd.read();
+	      const take = value.subarray(0, Math.min(value.length, (6 << 20) - m));
+	      g.update(take); m += take.length;
+	    }
+	    await p.rd.cancel();
+	    resumed.push(g.hex());
+	  }
+	  await f.close();
+	  return {sum: h.hex(), ms, resumed};
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("8 MiB past three paused streams in %.0f ms", r.Ms)
+	assert.Equal(t, hexSum(data256[128<<20:136<<20]), r.Sum, "the stream read past the paused ones")
+	for i, off := range []int{16 << 20, 48 << 20, 80 << 20} {
+		assert.Equal(t, hexSum(data256[off:off+6<<20]), r.Resumed[i], "paused stream %d, read on", i)
+	}
 }
 
 func TestWrongTokenScreen(t *testing.T) {

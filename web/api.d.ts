@@ -234,8 +234,9 @@ export interface RangecastFile {
   /** `length` bytes at `offset` (0 … 64 MiB). Shorter at the end of the file; empty at
    *  offset === size; rejects "range" beyond it. Each call returns a new Uint8Array. */
   read(offset: number, length: number, options?: RequestOptions): Promise<Uint8Array>;
-  /** The file from `offset` (default 0) to its end, as a pull-based stream: one chunk (at
-   *  most 256 KiB, a new Uint8Array each) is read ahead of the consumer, and the daemon's
+  /** The file from `offset` (default 0) to its end, as a pull-based stream. Each chunk is
+   *  one DATA message's bytes (up to 256 KiB), a Uint8Array view of the message as it arrived:
+   *  its byteOffset is not 0, so use the view, not its whole `.buffer`. The daemon's
    *  read-ahead is bounded by the session's flow-control window. Each stream has a position
    *  of its own and reads the version the file was opened at (by path with its ETag: no
    *  extra round trip), or errors with "changed". cancel() stops the read at once.

@@ -215,6 +215,7 @@
       this.received = this.reported = this.given = 0;
       this.asked = false;
       this.routes.set(id, this);
+      if (this.wants) this.watch(); // the pull that asked for this read is over
     }
     owed() { return this.received - this.reported; }
     release(force) {
