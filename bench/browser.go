@@ -236,10 +236,10 @@ func benchBrowser(ctx context.Context, cfg *config) ([]Result, error) {
 		newResult(metricBrowserThroughput, "MB/s", wasm.mbps, "plain JS client, same daemon"+mib, plain.mbps, "≥ 1.0× plain JS"),
 		newResult(metricBrowserSWDownload, "MB/s", swdl, "File.stream() read in the page, same runs"+mib, wasm.mbps, "≥ 0.9× File.stream()"),
 		newResult(metricBrowserVsFetch, "MB/s", wasm.mbps, "Chromium fetch(), 1 MiB Range requests, Go net/http"+mib, fetch.mbps, ""),
-		newResult(metricBrowserCPU, "CPU-s/GB", wasm.cpu, "plain JS client (renderer + network service)", plain.cpu, "≤ 1.1× plain JS"),
+		newResult(metricBrowserCPU, "CPU-s/GB", wasm.cpu, "plain JS client (renderer + network service)", plain.cpu, "≤ 1.0× plain JS"),
 		newResult(metricBrowserDaemonCPU, "CPU-s/GB", wasm.dcpu, "daemon, plain JS client", plain.dcpu, ""),
 		newResult(metricBrowserSeekP50, "ms", wasm.p50, fmt.Sprintf("plain JS 1-byte READ p50 (%d reads)", seeks), plain.p50, "≤ 1"),
-		newResult(metricBrowserSeekP99, "ms", wasm.p99, fmt.Sprintf("plain JS 1-byte READ p99 (%d reads)", seeks), plain.p99, "≤ 5"),
+		newResult(metricBrowserSeekP99, "ms", wasm.p99, fmt.Sprintf("plain JS 1-byte READ p99 (%d reads)", seeks), plain.p99, "≤ 2"),
 		newResult(metricBrowserNav, "ms", wasm.nav, "plain JS page (warm cache)", plain.nav, "≤ 120"),
 		newResult(metricBrowserColdNav, "ms", wasm.cold, "plain JS page (empty cache)", plain.cold, "≤ 400"),
 	}, nil
