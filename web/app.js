@@ -1558,10 +1558,11 @@
               const r = await readKept();
               if (ended) return;
               if (r.done) { done = true; break; }
-              let v = r.value;
+              let v = r.value, split = false;
               if (v.length > msg.length - n) {
                 queue.unshift(v.subarray(msg.length - n)); // past this range: kept for a next pull
                 v = v.subarray(0, msg.length - n);
+                split = true;
               }
               pos += v.length;
               n += v.length;
@@ -1571,11 +1572,15 @@
                 backLen += v.length;
                 while (backLen - back[0].length >= PARK_BACK) backLen -= back.shift().length;
               }
-              chunks.push(toBuffer(v));
+              // A chunk is the only view of its buffer (a File.stream() chunk is a view of one
+              // DataChannel message, web/boot.js; the kept ones are copies or what a split
+              // left): it goes to the worker with the buffer transferred, not copied, except
+              // the part of a split chunk, whose rest stays here.
+              chunks.push(split ? v.slice() : v);
             } while (n < batch && n < msg.length);
             batch = Math.min(Math.max(2 * batch, 256 << 10), MAX_BATCH);
             if (chunks.length === 0) { port.postMessage({ done: true }); return; }
-            port.postMessage({ chunks, done: done || n >= msg.length }, chunks);
+            port.postMessage({ chunks, done: done || n >= msg.length }, chunks.map((c) => c.buffer));
           } catch (e) {
             if (!ended) port.postMessage({ error: `${e.code || "internal"}: ${e.message || e}` });
             if (dl) dl.error = e;

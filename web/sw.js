@@ -14,7 +14,7 @@
 //                                      with its progress in its Downloads panel)
 //   → {op: "zip", path}              ← {ok: true, name} | {ok: false, code, message}: the folder
 //                                      path as a ZIP the page writes; pulls read it in order
-//   → {op: "pull", offset, length}   ← {chunks: [ArrayBuffer…] (transferred), done} | {done: true} | {error}
+//   → {op: "pull", offset, length}   ← {chunks: [Uint8Array…] (their buffers transferred), done} | {done: true} | {error}
 //                                      (a file: the first pull of a read gets one chunk, later
 //                                      ones up to 1 MiB of them; a zip: one chunk a pull)
 //                                      ({waiting: true} before the answer, every few seconds,
@@ -248,7 +248,7 @@ function enqueueChunks(ctrl, r) {
   let n = 0;
   for (const c of r.chunks || []) {
     if (c.byteLength === 0) continue;
-    ctrl.enqueue(new Uint8Array(c));
+    ctrl.enqueue(c instanceof ArrayBuffer ? new Uint8Array(c) : c); // a page of an older version sent ArrayBuffers
     n += c.byteLength;
   }
   return n;
