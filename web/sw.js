@@ -35,6 +35,9 @@ const OPEN_TIMEOUT_MS = 20000;
 // How long a chunk may take: a page that was closed or reloaded mid-read never answers, and
 // the request must fail rather than hang.
 const PULL_TIMEOUT_MS = 60000;
+// How many bytes a response's stream asks the page for ahead of the browser. Counted in bytes:
+// a chunk is one DataChannel message's (32 KiB from a daemon on this host, up to 256 KiB).
+const READ_AHEAD = 1 << 20;
 
 self.addEventListener("install", (e) => {
   self.skipWaiting();
@@ -238,7 +241,7 @@ async function serve(e, url) {
       // The browser dropped the response: a seek, a closed tab, a canceled download.
       link.tell({ op: "cancel" });
     },
-  }, { highWaterMark: 4 }); // up to 4 chunks (1 MiB) read ahead of the browser: keeps the channel busy
+  }, new ByteLengthQueuingStrategy({ highWaterMark: READ_AHEAD })); // keeps the channel busy
   return new Response(body, { status, headers });
 }
 
