@@ -27,22 +27,12 @@ type tapTransport struct {
 
 func newTapSession(t *testing.T, dir string, co ClientOptions) (*Client, *tapTransport) {
 	t.Helper()
-	srv, err := NewServer(dir, ServerOptions{})
-	require.NoError(t, err)
-	a, b := Pipe(16, 0)
-	tt := &tapTransport{Transport: a, taps: map[uint32]*testTap{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTransport(ctx, b) }()
-	c, err := Dial(t.Context(), tt, co)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = c.Close()
-		cancel()
-		<-served
-		_ = srv.Close()
+	tt := &tapTransport{taps: map[uint32]*testTap{}}
+	ts := startSessionOver(t, dir, ServerOptions{}, co, func(a Transport) Transport {
+		tt.Transport = a
+		return tt
 	})
-	return c, tt
+	return ts.c, tt
 }
 
 func (tt *tapTransport) Read(p []byte) (int, error) {

@@ -29,9 +29,19 @@ type testSession struct {
 // for ServeTransport to return.
 func startSession(t *testing.T, dir string, so ServerOptions, co ClientOptions) *testSession {
 	t.Helper()
+	return startSessionOver(t, dir, so, co, nil)
+}
+
+// startSessionOver is startSession with the client's end of the pipe wrapped by wrap, if not
+// nil: a transport that counts, or takes messages out.
+func startSessionOver(t *testing.T, dir string, so ServerOptions, co ClientOptions, wrap func(Transport) Transport) *testSession {
+	t.Helper()
 	srv, err := NewServer(dir, so)
 	require.NoError(t, err)
 	a, b := Pipe(16, 0)
+	if wrap != nil {
+		a = wrap(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testSession{srv: srv, served: make(chan error, 1), cancel: cancel}
 	go func() { ts.served <- srv.ServeTransport(ctx, b) }()

@@ -72,22 +72,12 @@ func (c *countingTransport) MaxMessageSize() int { return transportMax(c.Transpo
 // startCountingSession is startSession with the client's writes counted.
 func startCountingSession(t *testing.T, dir string) (*Client, *countingTransport) {
 	t.Helper()
-	srv, err := NewServer(dir, ServerOptions{})
-	require.NoError(t, err)
-	a, b := Pipe(16, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTransport(ctx, b) }()
-	ct := &countingTransport{Transport: a}
-	c, err := Dial(t.Context(), ct, ClientOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = c.Close()
-		cancel()
-		<-served
-		_ = srv.Close()
+	ct := &countingTransport{}
+	ts := startSessionOver(t, dir, ServerOptions{}, ClientOptions{}, func(a Transport) Transport {
+		ct.Transport = a
+		return ct
 	})
-	return c, ct
+	return ts.c, ct
 }
 
 // assertStatusErr checks that err is a *StatusError with status, and that it matches every
