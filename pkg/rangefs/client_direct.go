@@ -102,7 +102,7 @@ func (c *Client) releaseDirectLocked(s *cstream, n int64) {
 	c.session.onData(n)
 	c.queueCreditLocked(0, c.session.consumed(n))
 	s.window.onData(n) // what arrives after counts against the rest of the window
-	s.released, s.abandoned = true, true
+	s.abandoned = true
 	c.cancelQ = append(c.cancelQ, s.id)
 	s.signal()
 }
@@ -115,7 +115,7 @@ func (d *DirectRead) Wait(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		switch {
-		case s.released, s.abandoned:
+		case s.abandoned: // released, or closed
 			c.mu.Unlock()
 			return ErrReleased
 		case len(s.queue) > 0: // INFO or ENTRIES in a READ's answer

@@ -36,7 +36,6 @@ type cstream struct {
 
 	readAhead *seqReader // File.Read's stream: its DATA is a cache the session may reclaim
 	direct    DirectTap  // a DirectRead's stream: its tap takes the DATA (client_direct.go)
-	released  bool       // a DirectRead the session reclaimed: its tap no longer takes DATA
 	waiting   bool       // a consumer waits in next
 	lastUse   uint64     // c.useSeq when the consumer last took a frame
 }
