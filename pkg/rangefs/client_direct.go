@@ -94,16 +94,21 @@ func (c *Client) takenLocked(s *cstream, n int64) {
 	s.lastUse = c.useSeq
 }
 
-// releaseDirectLocked ends a direct stream whose tap was released owing n bytes: they are
-// credited back to the session, the stream is CANCELed (in flushCredit), and what still
-// arrives for it is dropped.
-func (c *Client) releaseDirectLocked(s *cstream, n int64) {
+// dropDirectLocked lets go of a direct stream whose tap was released owing n bytes: they are
+// credited back to the session, the stream is CANCELed unless it has ended (in flushCredit,
+// which the caller runs), and what still arrives for it is dropped. The session's reclaim and
+// Close both end a direct stream so.
+func (c *Client) dropDirectLocked(s *cstream, n int64) {
 	c.bytesIn.Add(n)
 	c.session.onData(n)
 	c.queueCreditLocked(0, c.session.consumed(n))
-	s.window.onData(n) // what arrives after counts against the rest of the window
 	s.abandoned = true
-	c.cancelQ = append(c.cancelQ, s.id)
+	if s.ended {
+		c.removeLocked(s)
+	} else {
+		s.window.onData(n) // what arrives after counts against the rest of the window
+		c.cancelQ = append(c.cancelQ, s.id)
+	}
 	s.signal()
 }
 
@@ -152,10 +157,10 @@ func (d *DirectRead) Close() {
 	c.mu.Lock()
 	if !s.abandoned {
 		owed, _ := s.direct.Release(true)
-		c.takenLocked(s, owed)
+		c.dropDirectLocked(s, owed)
 	}
 	c.mu.Unlock()
-	s.abandon()
+	c.flushCredit()
 }
 
 // Starved tells the session that the tap's consumer has been waiting for bytes a while. If

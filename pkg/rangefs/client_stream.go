@@ -144,7 +144,7 @@ func (c *Client) reclaimLocked() bool {
 		if s.direct != nil {
 			if n, ok := s.direct.Release(false); ok {
 				owed -= n
-				c.releaseDirectLocked(s, n)
+				c.dropDirectLocked(s, n)
 				queued = true
 			}
 			continue
