@@ -332,6 +332,11 @@ func (r *natsRouter) Forward(ctx context.Context, id string, m Message) (Message
 	switch {
 	case err == nil:
 	case errors.Is(err, nats.ErrNoResponders):
+		// Nobody holds id, or NATS is going down and has already dropped its holder's
+		// connection: a round trip to the server tells the two apart.
+		if !r.serverAlive(ctx) {
+			return Message{}, RouteCluster, fmt.Errorf("%w: %v", ErrCluster, errConnLost)
+		}
 		return Message{}, RouteCluster, ErrOffline
 	case errors.Is(context.Cause(ctx), errConnLost):
 		return Message{}, RouteCluster, fmt.Errorf("%w: %v", ErrCluster, errConnLost)
@@ -468,6 +473,14 @@ func (r *natsRouter) serveRequest(id string, msg *nats.Msg) {
 		return
 	}
 	_ = msg.Respond(b)
+}
+
+// serverAlive reports whether the NATS server still answers this connection: a PING and
+// its PONG within the presence timeout.
+func (r *natsRouter) serverAlive(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PresenceTimeout)
+	defer cancel()
+	return r.nc.FlushWithContext(ctx) == nil && r.nc.IsConnected()
 }
 
 // Connected reports whether the router reaches NATS right now.
