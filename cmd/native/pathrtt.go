@@ -113,22 +113,34 @@ func shortPath(rtt time.Duration, measured bool) bool {
 	return measured && floorRate*rtt.Seconds() < minFloor
 }
 
-// rtoSlack is what a peer's retransmission timeout allows beyond two round trips: a SACK
-// the receiver delays (200 ms at most, RFC 4960 §6.2; dcsctp's default) and some jitter.
-const rtoSlack = 250 * time.Millisecond
+// The slack of a peer's retransmission timeout beyond two round trips (sctpRTOMax): five
+// round trips, at least minRTOSlack, at most maxRTOSlack.
+const (
+	minRTOSlack = 60 * time.Millisecond  // a busy machine's and an emulated link's jitter
+	maxRTOSlack = 250 * time.Millisecond // a SACK the receiver delays (200 ms at most, RFC 4960 §6.2) and jitter
+)
 
 // sctpRTOMax is the cap on SCTP's retransmission timeout for a peer at round trip rtt
-// (measured false: not measured), at most max (--sctp-rto-max; 0: pion's own, 60 s).
+// (measured false: not measured): 2 × RTT + slack, at most most (--sctp-rto-max; 0: pion's
+// own, 60 s), and most for a peer not measured (relayed). The slack is fixed if given
+// (--sctp-rto-slack), else five round trips within [minRTOSlack, maxRTOSlack].
 //
 // pion's timeout is never under 1 s (RFC 4960's RTO.Min), so below that the cap is the
 // timeout itself. A timeout stalls everything queued behind the chunk it waits for on the
 // ordered channel: when Chromium's UDP socket overflows and drops a burst, and a resend is
-// dropped again, the answer to a seek waits the whole timeout (a 1.2 s stall traced at 50 ms,
-// docs/BENCHMARKS.md). So it is sized from the peer's round trip: 2 × RTT + rtoSlack (350 ms
-// at 50 ms), at most max, and max for a peer not measured (relayed).
-func sctpRTOMax(max, rtt time.Duration, measured bool) time.Duration {
-	if max <= 0 || !measured {
-		return max
+// dropped again, the reads wait the whole timeout (a 1.2 s stall traced at 50 ms; at 10 ms,
+// 56 % of a Chromium download's time was such stalls, docs/BENCHMARKS.md). The slack is
+// there for a SACK that the receiver delays: it does so for a lone packet, up to 200 ms. On
+// a path of a few round trips' worth of milliseconds, waiting for it costs more than it
+// saves: a timeout then resends that one chunk, and with a window floor (sctpFloor) the
+// congestion window stays where it was. So a short path's timeout is a few of its round
+// trips; from 50 ms on it keeps the whole slack (shorter measured no better there).
+func sctpRTOMax(most, slack, rtt time.Duration, measured bool) time.Duration {
+	if most <= 0 || !measured {
+		return most
 	}
-	return min(max, 2*rtt+rtoSlack)
+	if slack <= 0 {
+		slack = min(max(5*rtt, minRTOSlack), maxRTOSlack)
+	}
+	return min(most, 2*rtt+slack)
 }

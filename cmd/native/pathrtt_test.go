@@ -38,20 +38,23 @@ func TestSCTPFloor(t *testing.T) {
 func TestSCTPRTOMax(t *testing.T) {
 	const max = 800 * time.Millisecond
 	for _, c := range []struct {
-		max      time.Duration
-		rtt      time.Duration
-		measured bool
-		rto      time.Duration
+		max, slack time.Duration
+		rtt        time.Duration
+		measured   bool
+		rto        time.Duration
 	}{
-		{max, 60 * time.Microsecond, true, 250*time.Millisecond + 120*time.Microsecond}, // loopback
-		{max, 50 * time.Millisecond, true, 350 * time.Millisecond},
-		{max, 200 * time.Millisecond, true, 650 * time.Millisecond},
-		{max, 600 * time.Millisecond, true, max},
-		{max, 0, false, max}, // relayed: not measured
-		{0, 50 * time.Millisecond, true, 0},
-		{0, 0, false, 0},
+		{max, 0, 60 * time.Microsecond, true, 60*time.Millisecond + 120*time.Microsecond}, // loopback: the least slack
+		{max, 0, 10 * time.Millisecond, true, 20*time.Millisecond + 60*time.Millisecond},
+		{max, 0, 20 * time.Millisecond, true, 40*time.Millisecond + 100*time.Millisecond},  // five round trips
+		{max, 0, 50 * time.Millisecond, true, 100*time.Millisecond + 250*time.Millisecond}, // the most slack
+		{max, 0, 200 * time.Millisecond, true, 650 * time.Millisecond},
+		{max, 0, 400 * time.Millisecond, true, max},
+		{max, 250 * time.Millisecond, 10 * time.Millisecond, true, 270 * time.Millisecond}, // a fixed slack
+		{max, 0, 0, false, max}, // relayed: not measured
+		{0, 0, 50 * time.Millisecond, true, 0},
+		{0, 0, 0, false, 0},
 	} {
-		require.Equal(t, c.rto, sctpRTOMax(c.max, c.rtt, c.measured), "max %v, rtt %v, measured %v", c.max, c.rtt, c.measured)
+		require.Equal(t, c.rto, sctpRTOMax(c.max, c.slack, c.rtt, c.measured), "max %v, slack %v, rtt %v, measured %v", c.max, c.slack, c.rtt, c.measured)
 	}
 }
 
@@ -85,16 +88,18 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	require.Equal(t, "1048576", far[3], "the far peer's floor: %v", far)
 	rto, err := time.ParseDuration(far[4])
 	require.NoError(t, err)
-	require.Equal(t, 2*rtt+rtoSlack, rto, "the far peer's retransmission timeout: %v", far)
+	require.Equal(t, 2*rtt+maxRTOSlack, rto, "the far peer's retransmission timeout: %v", far)
 	require.Equal(t, "true", far[5], "the far peer is paced: %v", far)
 	require.Equal(t, "true", far[6], "the far peer's datagrams are spaced: %v", far)
 
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)
 	require.Equal(t, "0", near[3], "the near peer's floor: %v", near)
+	nearRTT, err := time.ParseDuration(near[1])
+	require.NoError(t, err)
 	rto, err = time.ParseDuration(near[4])
 	require.NoError(t, err)
-	require.Less(t, rto, 300*time.Millisecond, "the near peer's retransmission timeout: %v", near)
+	require.Equal(t, 2*nearRTT+minRTOSlack, rto, "the near peer's retransmission timeout: %v", near)
 	require.Equal(t, "false", near[5], "the near peer is not paced: %v", near)
 	require.Equal(t, "false", near[6], "the near peer's datagrams are spaced: %v", near)
 }

@@ -63,8 +63,8 @@ type serveConfig struct {
 // (docs/BENCHMARKS.md): its own BBR-like pacing decides the rate (pkg/peer
 // NativeOptions.Pacing), SCTP's loss-based window is held open under it (a 1 MiB floor: up
 // to ~10 MB/s at 50 ms, ~5 MB/s at 200 ms), each channel may keep 8 MiB unacknowledged, and
-// a retransmission timeout waits at most 800 ms instead of pion's 1 s minimum (safe up to
-// ~600 ms RTT).
+// a retransmission timeout waits 2 × RTT + 5 × RTT (within 60–250 ms), at most 800 ms,
+// instead of pion's 1 s minimum (safe up to ~600 ms RTT).
 var defaultSender = senderTuning{minCwnd: 1 << 20, rtoMax: 800 * time.Millisecond, sendBuffer: 8 << 20, pacing: true, paceDatagrams: true}
 
 // senderTuning is how the daemon's SCTP sends; the flags exist to measure other settings
@@ -74,7 +74,8 @@ type senderTuning struct {
 	fastRtxWnd uint
 	minCwnd    uint
 	rtoMax     time.Duration
-	sendBuffer int // each channel's high-water mark; it drains to half
+	rtoSlack   time.Duration // a measured peer's timeout beyond two round trips; 0: from its RTT (sctpRTOMax)
+	sendBuffer int           // each channel's high-water mark; it drains to half
 	pacing     bool
 	// paceDatagrams spaces every datagram at the pacer's rate, SCTP's retransmission
 	// bursts included (NativeOptions.PaceDatagrams)
@@ -103,7 +104,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.UintVar(&cfg.sender.caStep, "sctp-ca-step", 0, "tuning: bytes SCTP's congestion window grows per round trip in congestion avoidance (0: pion's one MTU)")
 	fs.UintVar(&cfg.sender.fastRtxWnd, "sctp-fast-rtx-wnd", 0, "tuning: SCTP's fast-retransmit window in bytes (0: pion's one MTU)")
 	fs.UintVar(&cfg.sender.minCwnd, "sctp-min-cwnd", defaultSender.minCwnd, "tuning: most of the floor under SCTP's congestion window in bytes, kept even after a timeout; each peer's is sized from its signaling round trip (100 MB/s × RTT, none under 128 KiB, this much for a relayed peer); 0: none. Unsafe on narrow paths without --pacing")
-	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: most of the cap on SCTP's retransmission timeout, which is the timeout below pion's 1 s minimum; each peer's is sized from its signaling round trip (2 × RTT + 250 ms, this much for a relayed peer); 0: pion's 60 s and its 1 s minimum")
+	fs.DurationVar(&cfg.sender.rtoMax, "sctp-rto-max", defaultSender.rtoMax, "tuning: most of the cap on SCTP's retransmission timeout, which is the timeout below pion's 1 s minimum; each peer's is sized from its signaling round trip (2 × RTT + --sctp-rto-slack, this much for a relayed peer); 0: pion's 60 s and its 1 s minimum")
+	fs.DurationVar(&cfg.sender.rtoSlack, "sctp-rto-slack", defaultSender.rtoSlack, "tuning: what a peer's retransmission timeout allows beyond two of its round trips (see --sctp-rto-max); 0: five round trips, within 60 ms and 250 ms")
 	fs.IntVar(&cfg.sender.sendBuffer, "send-buffer", defaultSender.sendBuffer, "tuning: bytes each channel may have buffered (unacknowledged) before a write waits (0: pkg/peer's 1 MiB)")
 	fs.BoolVar(&cfg.sender.pacing, "pacing", defaultSender.pacing, "tuning: pace sending to peers beyond 1.3 ms of round trip from the measured bandwidth and RTT (pkg/peer NativeOptions.Pacing); false leaves it to SCTP's loss-based congestion control for all")
 	fs.BoolVar(&cfg.sender.paceDatagrams, "pacing-datagrams", defaultSender.paceDatagrams, "tuning: with --pacing, also space every UDP datagram sent to a peer whose path has an SCTP window floor (see --sctp-min-cwnd) at the paced rate, SCTP's retransmissions included (pkg/peer NativeOptions.PaceDatagrams)")
@@ -247,7 +249,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			learnMappedAddrs(mux, servers, log)
 			rtt, measured := signalingRTT(r)
 			floor := sctpFloor(cfg.sender.minCwnd, rtt, measured)
-			rtoMax := sctpRTOMax(cfg.sender.rtoMax, rtt, measured)
+			rtoMax := sctpRTOMax(cfg.sender.rtoMax, cfg.sender.rtoSlack, rtt, measured)
 			// A near peer (shortPath) is not paced: SCTP's own window decides its rate.
 			pacing := cfg.sender.pacing && !shortPath(rtt, measured)
 			// The bursts that spacing the datagrams smooths are the floor's: after a timeout
