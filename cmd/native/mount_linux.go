@@ -80,9 +80,11 @@ Flags:
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
 		MountOptions: fuse.MountOptions{
-			FsName:       "rangecast",
-			Name:         "rangecast",
-			DirectMount:  true, // as root, mount(2) directly; fusermount3 otherwise
+			FsName:      "rangecast",
+			Name:        "rangecast",
+			DirectMount: true, // as root, mount(2) directly; fusermount3 otherwise
+			// The kernel's read-ahead: go-fuse holds it to MaxWrite (128 KiB); 1 MiB reads
+			// measured no better (docs/BENCHMARKS.md, "Mount: larger FUSE reads").
 			MaxReadAhead: 1 << 20,
 			Debug:        *debug,
 			Logger:       log.New(stderr, "", log.Ltime|log.Lmicroseconds),
