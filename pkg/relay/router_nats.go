@@ -236,11 +236,9 @@ func (r *natsRouter) Register(ctx context.Context, id string, l Local) (func(), 
 	r.publishClaim(id, epoch)
 	// Round trip to the NATS server before the daemon hears REGISTERED: then its subscription
 	// is in place, and every instance finds the daemon online from that moment on.
-	fctx, cancel := context.WithTimeout(ctx, r.opts.PresenceTimeout)
-	if err := r.nc.FlushWithContext(fctx); err != nil {
+	if err := r.roundTrip(ctx); err != nil {
 		r.log.Warn("relay: NATS flush after registering", "id", id, "err", err)
 	}
-	cancel()
 	return func() {
 		r.mu.Lock()
 		if r.regs[id] != reg {
@@ -331,14 +329,11 @@ func (r *natsRouter) Forward(ctx context.Context, id string, m Message) (Message
 	reply, err := r.nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case err == nil:
-	case errors.Is(err, nats.ErrNoResponders):
-		// Nobody holds id, or NATS is going down and has already dropped its holder's
-		// connection: a round trip to the server tells the two apart.
-		if !r.serverAlive(ctx) {
-			return Message{}, RouteCluster, fmt.Errorf("%w: %v", ErrCluster, errConnLost)
-		}
+	case errors.Is(err, nats.ErrNoResponders) && r.roundTrip(ctx) == nil && r.nc.IsConnected():
+		// Nobody holds id. (No responders also comes from a NATS going down that has
+		// already dropped its holder's connection: then the server does not answer.)
 		return Message{}, RouteCluster, ErrOffline
-	case errors.Is(context.Cause(ctx), errConnLost):
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(context.Cause(ctx), errConnLost):
 		return Message{}, RouteCluster, fmt.Errorf("%w: %v", ErrCluster, errConnLost)
 	case ctx.Err() != nil:
 		return Message{}, RouteCluster, ctx.Err()
@@ -475,12 +470,12 @@ func (r *natsRouter) serveRequest(id string, msg *nats.Msg) {
 	_ = msg.Respond(b)
 }
 
-// serverAlive reports whether the NATS server still answers this connection: a PING and
-// its PONG within the presence timeout.
-func (r *natsRouter) serverAlive(ctx context.Context) bool {
+// roundTrip sends the NATS server a PING and waits for its PONG, at most the presence
+// timeout: what was published before has then reached the server.
+func (r *natsRouter) roundTrip(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PresenceTimeout)
 	defer cancel()
-	return r.nc.FlushWithContext(ctx) == nil && r.nc.IsConnected()
+	return r.nc.FlushWithContext(ctx)
 }
 
 // Connected reports whether the router reaches NATS right now.
