@@ -37,13 +37,19 @@ const envServeFlags = "RANGECAST_BENCH_SERVE_FLAGS"
 
 // startDaemonEnv is startDaemon with env added to this process's environment.
 func startDaemonEnv(ctx context.Context, cfg *config, env []string, extra ...string) (*daemon, error) {
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--max-peers", "128", "--log-level", "warn"}, strings.Fields(os.Getenv(envServeFlags))...)
-	args = append(args, extra...)
-	cmd := exec.Command(cfg.bin, append(args, cfg.dataDir)...)
+	cmd := exec.Command(cfg.bin, serveArgs(cfg, "127.0.0.1:0", 128, extra...)...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
 	return startDaemonCmd(ctx, cmd)
+}
+
+// serveArgs are the arguments of a bench daemon, `rangecast serve` on listen for at most
+// maxPeers: $RANGECAST_BENCH_SERVE_FLAGS, then extra, then the data directory.
+func serveArgs(cfg *config, listen string, maxPeers int, extra ...string) []string {
+	args := []string{"serve", "--listen", listen, "--max-peers", strconv.Itoa(maxPeers), "--log-level", "warn"}
+	args = append(args, strings.Fields(os.Getenv(envServeFlags))...)
+	return append(append(args, extra...), cfg.dataDir)
 }
 
 // startDaemonCmd starts cmd, a `rangecast serve` (perhaps wrapped, as in ip netns exec, which

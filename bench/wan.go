@@ -199,9 +199,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 	for i, v := range variants {
 		// $RANGECAST_BENCH_SERVE_FLAGS reaches every daemon of the group, as in the others;
 		// a variant's flags come after them.
-		args := []string{"serve", "--listen", l.AddrA().String() + ":0", "--max-peers", "16", "--log-level", "warn"}
-		args = append(append(args, strings.Fields(os.Getenv(envServeFlags))...), v.flags...)
-		cmd := l.Command(wan.A, cfg.bin, append(args, cfg.dataDir)...)
+		cmd := l.Command(wan.A, cfg.bin, serveArgs(cfg, l.AddrA().String()+":0", 16, v.flags...)...)
 		if len(v.env) > 0 {
 			cmd.Env = append(os.Environ(), v.env...)
 		}
