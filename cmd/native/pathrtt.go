@@ -121,8 +121,8 @@ const (
 )
 
 // sctpRTOMax is the cap on SCTP's retransmission timeout for a peer at round trip rtt
-// (measured false: not measured): 2 × RTT + slack, at most most (--sctp-rto-max; 0: pion's
-// own, 60 s), and most for a peer not measured (relayed). The slack is fixed if given
+// (measured false: not measured): 2 × RTT + slack, at most `most` (--sctp-rto-max; 0:
+// pion's own, 60 s), and `most` itself for a peer not measured (relayed). The slack is fixed if given
 // (--sctp-rto-slack), else five round trips within [minRTOSlack, maxRTOSlack].
 //
 // pion's timeout is never under 1 s (RFC 4960's RTO.Min), so below that the cap is the

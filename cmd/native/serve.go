@@ -63,8 +63,9 @@ type serveConfig struct {
 // (docs/BENCHMARKS.md): its own BBR-like pacing decides the rate (pkg/peer
 // NativeOptions.Pacing), SCTP's loss-based window is held open under it (a 1 MiB floor: up
 // to ~10 MB/s at 50 ms, ~5 MB/s at 200 ms), each channel may keep 8 MiB unacknowledged, and
-// a retransmission timeout waits 2 × RTT + 5 × RTT (within 60–250 ms), at most 800 ms,
-// instead of pion's 1 s minimum (safe up to ~600 ms RTT).
+// a retransmission timeout waits two round trips and a slack of five more (kept within
+// 60–250 ms), at most 800 ms (safe up to ~600 ms RTT), instead of pion's 1 s minimum
+// (sctpRTOMax).
 var defaultSender = senderTuning{minCwnd: 1 << 20, rtoMax: 800 * time.Millisecond, sendBuffer: 8 << 20, pacing: true, paceDatagrams: true}
 
 // senderTuning is how the daemon's SCTP sends; the flags exist to measure other settings
