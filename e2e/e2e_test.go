@@ -377,6 +377,74 @@ func TestCancelThenReadAgain(t *testing.T) {
 	}
 }
 
+// File.read resolves with exactly its range when many run at once, and its failures reject
+// the Promise with a RangecastError whose code says why, leaving the session serving: a bad
+// argument, a range beyond the end, an aborted signal, and a file changed since it was opened
+// (the daemon refuses the READ, and no byte of the new version is mixed in).
+func TestReadRangesAndErrors(t *testing.T) {
+	netns.Require(t)
+	dir := t.TempDir()
+	data := make([]byte, 2<<20+77)
+	_, _ = rand.NewChaCha8([32]byte{5, 6}).Read(data)
+	path := filepath.Join(dir, "f.bin")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	td := testdaemon.Start(t, binPath, nil, "--listen", "127.0.0.1:0", dir)
+	ctx := browser(t)
+	openApp(t, ctx, td.Link, "browsing")
+
+	type first struct {
+		Sums  []string
+		Codes []string
+		Empty int
+	}
+	var js strings.Builder
+	js.WriteString(`(async () => {
+	  const code = (p) => p.then((b) => "resolved " + b.length, (e) => e.name + ":" + e.code);
+	  const f = await app.remote.open("f.bin");
+	  globalThis.__f = f;
+	  const reads = [`)
+	type rg struct{ off, n int }
+	var ranges []rg
+	for i := range 16 {
+		r := rg{i * 131072, 300000}
+		if i == 15 {
+			r.n = len(data) - r.off + 1000 // past the end: what there is
+		}
+		ranges = append(ranges, r)
+		fmt.Fprintf(&js, "f.read(%d, %d),", r.off, r.n)
+	}
+	js.WriteString(`];
+	  const sums = (await Promise.all(reads)).map((b) => { const h = testSHA256(); h.update(b); return b.length + ":" + h.hex(); });
+	  const ac = new AbortController(); ac.abort();
+	  const codes = [await code(f.read(-1, 1)), await code(f.read(f.size + 1, 1)), await code(f.read(0, 10, {signal: ac.signal}))];
+	  return {sums, codes, empty: (await f.read(f.size, 10)).length};
+	})()`)
+	r, err := eval[first](ctx, js.String())
+	require.NoError(t, err)
+	require.Len(t, r.Sums, len(ranges))
+	for i, rg := range ranges {
+		end := min(rg.off+rg.n, len(data))
+		assert.Equal(t, fmt.Sprintf("%d:%s", end-rg.off, hexSum(data[rg.off:end])), r.Sums[i], "read %d: %d+%d", i, rg.off, rg.n)
+	}
+	assert.Equal(t, []string{"RangecastError:bad_argument", "RangecastError:range", "RangecastError:canceled"}, r.Codes)
+	assert.Zero(t, r.Empty, "a read at the end")
+
+	changed := append([]byte(nil), data...)
+	changed[5] ^= 0xff
+	require.NoError(t, os.WriteFile(path, changed, 0o644))
+	type second struct{ Code, Sum string }
+	r2, err := eval[second](ctx, `(async () => {
+	  const code = await __f.read(0, 1000).then((b) => "resolved " + b.length, (e) => e.name + ":" + e.code);
+	  const g = await app.remote.open("f.bin");
+	  const b = await g.read(5, 1000); const h = testSHA256(); h.update(b);
+	  await g.close(); await __f.close();
+	  return {code, sum: h.hex()};
+	})()`)
+	require.NoError(t, err)
+	assert.Equal(t, "RangecastError:changed", r2.Code, "a read of the version opened, after the file changed")
+	assert.Equal(t, hexSum(changed[5:1005]), r2.Sum, "a read of the file opened again")
+}
+
 // A stream reads ahead of a consumer that stops by no more than the stream's credit window
 // and its one queued chunk: the daemon's bytes stop with the consumer, and reading on takes
 // up where it stopped.
