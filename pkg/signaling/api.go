@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 )
 
@@ -22,7 +21,7 @@ func call(ctx context.Context, a api, method, url, token string, in, out any) er
 	var body []byte
 	if in != nil {
 		var err error
-		if body, err = json.Marshal(in); err != nil {
+		if body, err = encodeJSON(in); err != nil {
 			return err
 		}
 	}
@@ -32,7 +31,7 @@ func call(ctx context.Context, a api, method, url, token string, in, out any) er
 	}
 	if status < 200 || status > 299 {
 		var er ErrorResponse
-		if json.Unmarshal(resp, &er) != nil || er.Code == "" {
+		if decodeJSON(resp, &er) != nil || er.Code == "" {
 			er = ErrorResponse{Code: fmt.Sprintf("http_%d", status), Message: string(resp)}
 		}
 		return &APIError{Status: status, Code: er.Code, Message: er.Message}
@@ -40,7 +39,7 @@ func call(ctx context.Context, a api, method, url, token string, in, out any) er
 	if out == nil || status == 204 {
 		return nil
 	}
-	if err := json.Unmarshal(resp, out); err != nil {
+	if err := decodeJSON(resp, out); err != nil {
 		return fmt.Errorf("signal: %s %s: bad answer: %w", method, url, err)
 	}
 	return nil

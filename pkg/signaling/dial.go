@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -234,7 +233,7 @@ func Probe(ctx context.Context, link string) error {
 	if err == nil && status == 503 && l.Relayed() {
 		// The relay answers for a daemon that is not registered: that one is gone.
 		var er ErrorResponse
-		if json.Unmarshal(body, &er) == nil && er.Code == CodeDaemonOffline {
+		if decodeJSON(body, &er) == nil && er.Code == CodeDaemonOffline {
 			return &APIError{Status: status, Code: er.Code, Message: er.Message}
 		}
 	}

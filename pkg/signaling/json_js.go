@@ -1,0 +1,286 @@
+//go:build js
+
+package signaling
+
+import (
+	"fmt"
+	"math"
+	"syscall/js"
+
+	"github.com/rangecast/rangecast/internal/jsutil"
+	"github.com/rangecast/rangecast/pkg/peer"
+)
+
+// The browser build encodes and decodes the client's few messages with the page's JSON
+// object instead of encoding/json, which with the reflection it needs was an eighth of the
+// gzipped wasm (1.31 MB with it, 1.14 without: docs/BENCHMARKS.md). The shapes are those of
+// the struct tags in messages.go, dial.go and pkg/peer, which the daemon and the relay decode
+// with encoding/json; json_js_test.go checks that both builds agree, on good input and bad.
+// What comes from a daemon or a relay is checked field by field: a wrong type is an error,
+// as it is for encoding/json, never a panic.
+
+var (
+	jsJSON   = js.Global().Get("JSON")
+	jsObject = js.Global().Get("Object")
+	jsArray  = js.Global().Get("Array")
+)
+
+// encodeJSON encodes what the client sends: an offer, and batches of candidates.
+func encodeJSON(v any) ([]byte, error) {
+	var o js.Value
+	switch v := v.(type) {
+	case peer.Signal:
+		o = signalToJS(v)
+	case []peer.Signal:
+		o = jsArray.New(len(v))
+		for i, s := range v {
+			o.SetIndex(i, signalToJS(s))
+		}
+	default:
+		return nil, fmt.Errorf("signaling: no JSON encoding for %T in the browser build", v)
+	}
+	s, err := jsutil.Call(jsJSON, "stringify", o)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s.String()), nil
+}
+
+func signalToJS(s peer.Signal) js.Value {
+	o := jsObject.New()
+	o.Set("type", string(s.Type))
+	if s.SDP != "" {
+		o.Set("sdp", s.SDP)
+	}
+	if c := s.Candidate; c != nil {
+		co := jsObject.New()
+		co.Set("candidate", c.Candidate)
+		co.Set("sdpMid", optional(c.SDPMid))
+		if c.SDPMLineIndex != nil {
+			co.Set("sdpMLineIndex", int(*c.SDPMLineIndex))
+		} else {
+			co.Set("sdpMLineIndex", nil)
+		}
+		co.Set("usernameFragment", optional(c.UsernameFragment))
+		o.Set("candidate", co)
+	}
+	return o
+}
+
+func optional(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// decodeJSON decodes what the client receives into v: a *CreateResponse, *PollResponse,
+// *ErrorResponse or *ICEResponse. Like encoding/json, it ignores fields it does not know,
+// leaves those that are absent or null as they were, and fails on a value of the wrong type;
+// unlike it, it matches field names exactly (encoding/json also takes "ID" for "id").
+func decodeJSON(b []byte, v any) error {
+	root, err := jsutil.Call(jsJSON, "parse", string(b))
+	if err != nil {
+		return fmt.Errorf("signaling: bad JSON: %w", err)
+	}
+	d := decoder{}
+	switch v := v.(type) {
+	case *CreateResponse:
+		if d.object(root, "") {
+			d.str(root, "id", &v.ID)
+			if a := root.Get("answer"); d.object(a, "answer") {
+				d.signal(a, "answer", &v.Answer)
+			}
+		}
+	case *PollResponse:
+		if d.object(root, "") {
+			if arr := root.Get("signals"); d.array(arr, "signals") {
+				n := arr.Length()
+				v.Signals = make([]peer.Signal, n)
+				for i := range n {
+					name := fmt.Sprintf("signals[%d]", i)
+					if e := arr.Index(i); d.object(e, name) {
+						d.signal(e, name, &v.Signals[i])
+					}
+				}
+			}
+			d.integer(root, "next", &v.Next)
+			d.boolean(root, "done", &v.Done)
+		}
+	case *ErrorResponse:
+		if d.object(root, "") {
+			d.str(root, "code", &v.Code)
+			d.str(root, "error", &v.Message)
+		}
+	case *ICEResponse:
+		if d.object(root, "") {
+			if arr := root.Get("iceServers"); d.array(arr, "iceServers") {
+				n := arr.Length()
+				v.ICEServers = make([]peer.ICEServer, n)
+				for i := range n {
+					d.iceServer(arr.Index(i), fmt.Sprintf("iceServers[%d]", i), &v.ICEServers[i])
+				}
+			}
+			var exp float64
+			if d.number(root, "expires", &exp) {
+				v.Expires = int64(exp)
+			}
+		}
+	default:
+		return fmt.Errorf("signaling: no JSON decoding for %T in the browser build", v)
+	}
+	return d.err
+}
+
+// decoder reads fields of parsed JSON and keeps the first type error.
+type decoder struct{ err error }
+
+func (d *decoder) fail(field, want string, got js.Value) {
+	if d.err == nil {
+		if field == "" {
+			field = "the answer"
+		}
+		d.err = fmt.Errorf("signaling: bad JSON: %s is %s, not %s", field, kindOf(got), want)
+	}
+}
+
+func kindOf(v js.Value) string {
+	if v.Type() == js.TypeObject && jsArray.Call("isArray", v).Bool() {
+		return "an array"
+	}
+	return "a " + v.Type().String()
+}
+
+// present reports whether v holds a value; absent and null leave the field as it was.
+func present(v js.Value) bool { return !v.IsUndefined() && !v.IsNull() }
+
+func (d *decoder) object(v js.Value, field string) bool {
+	if !present(v) {
+		return false
+	}
+	if v.Type() != js.TypeObject || jsArray.Call("isArray", v).Bool() {
+		d.fail(field, "an object", v)
+		return false
+	}
+	return d.err == nil
+}
+
+func (d *decoder) array(v js.Value, field string) bool {
+	if !present(v) {
+		return false
+	}
+	if v.Type() != js.TypeObject || !jsArray.Call("isArray", v).Bool() {
+		d.fail(field, "an array", v)
+		return false
+	}
+	return d.err == nil
+}
+
+func (d *decoder) str(o js.Value, name string, dst *string) {
+	v := o.Get(name)
+	if !present(v) {
+		return
+	}
+	if v.Type() != js.TypeString {
+		d.fail(name, "a string", v)
+		return
+	}
+	*dst = v.String()
+}
+
+func (d *decoder) optStr(o js.Value, name string, dst **string) {
+	v := o.Get(name)
+	if !present(v) {
+		return
+	}
+	if v.Type() != js.TypeString {
+		d.fail(name, "a string", v)
+		return
+	}
+	s := v.String()
+	*dst = &s
+}
+
+func (d *decoder) boolean(o js.Value, name string, dst *bool) {
+	v := o.Get(name)
+	if !present(v) {
+		return
+	}
+	if v.Type() != js.TypeBoolean {
+		d.fail(name, "a boolean", v)
+		return
+	}
+	*dst = v.Bool()
+}
+
+// number reads an integer that a float64 holds exactly (|n| ≤ 2^53): a fraction, or anything
+// but a number, is an error, as encoding/json's into an int. (JSON.parse has already made 1.0
+// and 1e3 numbers, which it takes as 1 and 1000 where encoding/json refuses them.)
+func (d *decoder) number(o js.Value, name string, dst *float64) bool {
+	v := o.Get(name)
+	if !present(v) {
+		return false
+	}
+	f := math.NaN()
+	if v.Type() == js.TypeNumber {
+		f = v.Float()
+	}
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		d.fail(name, "an integer", v)
+		return false
+	}
+	*dst = f
+	return true
+}
+
+func (d *decoder) integer(o js.Value, name string, dst *int) {
+	var f float64
+	if d.number(o, name, &f) {
+		*dst = int(f)
+	}
+}
+
+func (d *decoder) signal(o js.Value, field string, s *peer.Signal) {
+	var t string
+	d.str(o, "type", &t)
+	s.Type = peer.SignalType(t)
+	d.str(o, "sdp", &s.SDP)
+	c := o.Get("candidate")
+	if !d.object(c, field+".candidate") {
+		return
+	}
+	ci := &peer.ICECandidateInit{}
+	d.str(c, "candidate", &ci.Candidate)
+	d.optStr(c, "sdpMid", &ci.SDPMid)
+	var idx float64
+	if d.number(c, "sdpMLineIndex", &idx) {
+		if idx < 0 || idx > math.MaxUint16 {
+			d.fail(field+".candidate.sdpMLineIndex", "an m-line index", c.Get("sdpMLineIndex"))
+			return
+		}
+		i := uint16(idx)
+		ci.SDPMLineIndex = &i
+	}
+	d.optStr(c, "usernameFragment", &ci.UsernameFragment)
+	s.Candidate = ci
+}
+
+func (d *decoder) iceServer(o js.Value, field string, s *peer.ICEServer) {
+	if !d.object(o, field) {
+		return
+	}
+	if urls := o.Get("urls"); d.array(urls, field+".urls") {
+		n := urls.Length()
+		s.URLs = make([]string, n)
+		for i := range n {
+			u := urls.Index(i)
+			if u.Type() != js.TypeString {
+				d.fail(fmt.Sprintf("%s.urls[%d]", field, i), "a string", u)
+				return
+			}
+			s.URLs[i] = u.String()
+		}
+	}
+	d.str(o, "username", &s.Username)
+	d.str(o, "credential", &s.Credential)
+}
