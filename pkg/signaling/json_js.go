@@ -83,53 +83,51 @@ func decodeJSON(b []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("signaling: bad JSON: %w", err)
 	}
-	d := decoder{}
+	d := &decoder{}
+	if !d.object(root, "") {
+		return d.err // null leaves v as it was
+	}
 	switch v := v.(type) {
 	case *CreateResponse:
-		if d.object(root, "") {
-			d.str(root, "id", &v.ID)
-			if a := root.Get("answer"); d.object(a, "answer") {
-				d.signal(a, "answer", &v.Answer)
-			}
+		d.str(root, "id", &v.ID)
+		if a := root.Get("answer"); d.object(a, "answer") {
+			d.signal(a, "answer", &v.Answer)
 		}
 	case *PollResponse:
-		if d.object(root, "") {
-			if arr := root.Get("signals"); d.array(arr, "signals") {
-				n := arr.Length()
-				v.Signals = make([]peer.Signal, n)
-				for i := range n {
-					name := fmt.Sprintf("signals[%d]", i)
-					if e := arr.Index(i); d.object(e, name) {
-						d.signal(e, name, &v.Signals[i])
-					}
-				}
+		decodeArray(d, root, "", "signals", &v.Signals, func(e js.Value, field string, s *peer.Signal) {
+			if d.object(e, field) {
+				d.signal(e, field, s)
 			}
-			d.integer(root, "next", &v.Next)
-			d.boolean(root, "done", &v.Done)
-		}
+		})
+		d.integer(root, "next", &v.Next)
+		d.boolean(root, "done", &v.Done)
 	case *ErrorResponse:
-		if d.object(root, "") {
-			d.str(root, "code", &v.Code)
-			d.str(root, "error", &v.Message)
-		}
+		d.str(root, "code", &v.Code)
+		d.str(root, "error", &v.Message)
 	case *ICEResponse:
-		if d.object(root, "") {
-			if arr := root.Get("iceServers"); d.array(arr, "iceServers") {
-				n := arr.Length()
-				v.ICEServers = make([]peer.ICEServer, n)
-				for i := range n {
-					d.iceServer(arr.Index(i), fmt.Sprintf("iceServers[%d]", i), &v.ICEServers[i])
-				}
-			}
-			var exp float64
-			if d.number(root, "expires", &exp) {
-				v.Expires = int64(exp)
-			}
+		decodeArray(d, root, "", "iceServers", &v.ICEServers, d.iceServer)
+		var exp float64
+		if d.number(root, "expires", &exp) {
+			v.Expires = int64(exp)
 		}
 	default:
 		return fmt.Errorf("signaling: no JSON decoding for %T in the browser build", v)
 	}
 	return d.err
+}
+
+// decodeArray reads the array o[name] into *dst, each element with f; field names the array
+// in errors after prefix. Absent or null leaves *dst as it was.
+func decodeArray[T any](d *decoder, o js.Value, prefix, name string, dst *[]T, f func(e js.Value, field string, t *T)) {
+	arr := o.Get(name)
+	if !d.array(arr, prefix+name) {
+		return
+	}
+	n := arr.Length()
+	*dst = make([]T, n)
+	for i := range n {
+		f(arr.Index(i), fmt.Sprintf("%s%s[%d]", prefix, name, i), &(*dst)[i])
+	}
 }
 
 // decoder reads fields of parsed JSON and keeps the first type error.
@@ -269,18 +267,13 @@ func (d *decoder) iceServer(o js.Value, field string, s *peer.ICEServer) {
 	if !d.object(o, field) {
 		return
 	}
-	if urls := o.Get("urls"); d.array(urls, field+".urls") {
-		n := urls.Length()
-		s.URLs = make([]string, n)
-		for i := range n {
-			u := urls.Index(i)
-			if u.Type() != js.TypeString {
-				d.fail(fmt.Sprintf("%s.urls[%d]", field, i), "a string", u)
-				return
-			}
-			s.URLs[i] = u.String()
+	decodeArray(d, o, field+".", "urls", &s.URLs, func(u js.Value, field string, url *string) {
+		if u.Type() != js.TypeString {
+			d.fail(field, "a string", u)
+			return
 		}
-	}
+		*url = u.String()
+	})
 	d.str(o, "username", &s.Username)
 	d.str(o, "credential", &s.Credential)
 }
