@@ -174,41 +174,36 @@ func (d *decoder) array(v js.Value, field string) bool {
 	return d.err == nil
 }
 
-func (d *decoder) str(o js.Value, name string, dst *string) {
+// field returns o[name] if it is present and of type t; a value of another type is an error.
+func (d *decoder) field(o js.Value, name string, t js.Type, want string) (js.Value, bool) {
 	v := o.Get(name)
 	if !present(v) {
-		return
+		return v, false
 	}
-	if v.Type() != js.TypeString {
-		d.fail(name, "a string", v)
-		return
+	if v.Type() != t {
+		d.fail(name, want, v)
+		return v, false
 	}
-	*dst = v.String()
+	return v, true
+}
+
+func (d *decoder) str(o js.Value, name string, dst *string) {
+	if v, ok := d.field(o, name, js.TypeString, "a string"); ok {
+		*dst = v.String()
+	}
 }
 
 func (d *decoder) optStr(o js.Value, name string, dst **string) {
-	v := o.Get(name)
-	if !present(v) {
-		return
+	if v, ok := d.field(o, name, js.TypeString, "a string"); ok {
+		s := v.String()
+		*dst = &s
 	}
-	if v.Type() != js.TypeString {
-		d.fail(name, "a string", v)
-		return
-	}
-	s := v.String()
-	*dst = &s
 }
 
 func (d *decoder) boolean(o js.Value, name string, dst *bool) {
-	v := o.Get(name)
-	if !present(v) {
-		return
+	if v, ok := d.field(o, name, js.TypeBoolean, "a boolean"); ok {
+		*dst = v.Bool()
 	}
-	if v.Type() != js.TypeBoolean {
-		d.fail(name, "a boolean", v)
-		return
-	}
-	*dst = v.Bool()
 }
 
 // number reads an integer that a float64 holds exactly (|n| ≤ 2^53): a fraction, or anything
