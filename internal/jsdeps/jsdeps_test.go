@@ -35,7 +35,7 @@ func readBrowserPackages(t *testing.T) []string {
 
 // net (the resolver: ~40 kB of wasm), mime (its tables) and log/slog (with log: ~40 kB) only
 // ever served code that does not run in a page; encoding/json and the reflection it needs
-// were 157 kB of the gzipped wasm, for a few signaling messages the page's own JSON object
+// were 155 kB of the gzipped wasm, for a few signaling messages the page's own JSON object
 // reads (pkg/signaling/json_js.go). Keeping them out holds the wasm under its 1.3 MB gzip
 // target (docs/BENCHMARKS.md).
 var forbidden = []string{"net/http", "testing", "runtime/pprof", "net/http/pprof", "net", "mime", "log", "log/slog", "encoding/json"}

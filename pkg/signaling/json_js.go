@@ -13,7 +13,7 @@ import (
 
 // The browser build encodes and decodes the client's few messages with the page's JSON
 // object instead of encoding/json, which with the reflection it needs was an eighth of the
-// gzipped wasm (1.31 MB with it, 1.14 without: docs/BENCHMARKS.md). The shapes are those of
+// gzipped wasm (1.31 MB with it, 1.15 without: docs/BENCHMARKS.md). The shapes are those of
 // the struct tags in messages.go, dial.go and pkg/peer, which the daemon and the relay decode
 // with encoding/json; json_js_test.go checks that both builds agree, on good input and bad.
 // What comes from a daemon or a relay is checked field by field: a wrong type is an error,
