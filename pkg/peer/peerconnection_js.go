@@ -118,18 +118,25 @@ func (c *Conn) setRemoteDescription(typ SignalType, sdp string) error {
 
 // addICECandidate applies one remote candidate.
 func (c *Conn) addICECandidate(cand ICECandidateInit) error {
-	init := map[string]any{"candidate": cand.Candidate, "sdpMid": nil, "sdpMLineIndex": nil, "usernameFragment": nil}
-	if cand.SDPMid != nil {
-		init["sdpMid"] = *cand.SDPMid
-	}
-	if cand.SDPMLineIndex != nil {
-		init["sdpMLineIndex"] = int(*cand.SDPMLineIndex)
-	}
-	if cand.UsernameFragment != nil {
-		init["usernameFragment"] = *cand.UsernameFragment
-	}
-	_, err := jsutil.AwaitCall(c.pcv, "addIceCandidate", init)
+	_, err := jsutil.AwaitCall(c.pcv, "addIceCandidate", cand.JSInit())
 	return err
+}
+
+// JSInit returns c as the browser's RTCIceCandidateInit, for js.ValueOf: what
+// addIceCandidate takes, and the candidate's JSON form in signaling (a field c
+// lacks is null, as encoding/json writes it).
+func (c ICECandidateInit) JSInit() map[string]any {
+	init := map[string]any{"candidate": c.Candidate, "sdpMid": nil, "sdpMLineIndex": nil, "usernameFragment": nil}
+	if c.SDPMid != nil {
+		init["sdpMid"] = *c.SDPMid
+	}
+	if c.SDPMLineIndex != nil {
+		init["sdpMLineIndex"] = int(*c.SDPMLineIndex)
+	}
+	if c.UsernameFragment != nil {
+		init["usernameFragment"] = *c.UsernameFragment
+	}
+	return init
 }
 
 // candidateInit converts an RTCIceCandidate to its RTCIceCandidateInit form.

@@ -53,25 +53,9 @@ func signalToJS(s peer.Signal) js.Value {
 		o.Set("sdp", s.SDP)
 	}
 	if c := s.Candidate; c != nil {
-		co := jsObject.New()
-		co.Set("candidate", c.Candidate)
-		co.Set("sdpMid", optional(c.SDPMid))
-		if c.SDPMLineIndex != nil {
-			co.Set("sdpMLineIndex", int(*c.SDPMLineIndex))
-		} else {
-			co.Set("sdpMLineIndex", nil)
-		}
-		co.Set("usernameFragment", optional(c.UsernameFragment))
-		o.Set("candidate", co)
+		o.Set("candidate", c.JSInit())
 	}
 	return o
-}
-
-func optional(s *string) any {
-	if s == nil {
-		return nil
-	}
-	return *s
 }
 
 // decodeJSON decodes what the client receives into v: a *CreateResponse, *PollResponse,
@@ -210,14 +194,11 @@ func (d *decoder) boolean(o js.Value, name string, dst *bool) {
 // but a number, is an error, as encoding/json's into an int. (JSON.parse has already made 1.0
 // and 1e3 numbers, which it takes as 1 and 1000 where encoding/json refuses them.)
 func (d *decoder) number(o js.Value, name string, dst *float64) bool {
-	v := o.Get(name)
-	if !present(v) {
+	v, ok := d.field(o, name, js.TypeNumber, "an integer")
+	if !ok {
 		return false
 	}
-	f := math.NaN()
-	if v.Type() == js.TypeNumber {
-		f = v.Float()
-	}
+	f := v.Float()
 	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		d.fail(name, "an integer", v)
 		return false
