@@ -118,11 +118,14 @@ func wanRows(cfg *config) ([]wanRowSpec, error) {
 // wanVariant is one rangecast daemon of a row: the default one has no name; others come from
 // $RANGECAST_BENCH_WAN_VARIANTS, "NAME:FLAG FLAG…;NAME:…", extra `rangecast serve` flags
 // measured next to the default: an A/B test of the daemon's settings. A token VAR=VALUE (an
-// upper-case name) is set in that daemon's environment instead.
+// upper-case name) is set in that daemon's environment instead. A token connections=N is the
+// native client's instead (`rangecast get --connections N`): a variant of the client, which
+// has no Chromium of its own.
 type wanVariant struct {
 	name  string
 	flags []string
 	env   []string // NAME=VALUE tokens among the flags: the daemon's environment
+	conns int      // connections=N: the native client's connections; 0: one, as `rangecast get`
 }
 
 // envName is how a variant's token names an environment variable rather than a flag.
@@ -146,9 +149,17 @@ func wanVariants() ([]wanVariant, error) {
 		}
 		w := wanVariant{name: strings.TrimSpace(name)}
 		for _, f := range strings.Fields(flags) {
-			if k, _, ok := strings.Cut(f, "="); ok && envName.MatchString(k) {
+			k, val, ok := strings.Cut(f, "=")
+			switch {
+			case ok && k == "connections":
+				n, err := strconv.Atoi(val)
+				if err != nil || n < 1 {
+					return nil, fmt.Errorf("$%s: %q: want connections=N, N ≥ 1", envWANVariants, f)
+				}
+				w.conns = n
+			case ok && envName.MatchString(k):
 				w.env = append(w.env, f)
-			} else {
+			default:
 				w.flags = append(w.flags, f)
 			}
 		}
@@ -169,6 +180,12 @@ func (v wanVariant) method() string { return "rangecast" + v.suffix() }
 
 // chromium is the method of the web app in Chromium against the variant's daemon.
 func (v wanVariant) chromium() string { return methodChromium + v.suffix() }
+
+// hasChromium reports whether the variant has a Chromium method: not when it varies only the
+// native client.
+func (v wanVariant) hasChromium() bool {
+	return v.conns == 0 || len(v.flags)+len(v.env) > 0
+}
 
 // wanTransfer is what one run of one method measured.
 type wanTransfer struct {
@@ -228,7 +245,9 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		methods = append(methods, v.method())
 	}
 	for _, v := range variants {
-		methods = append(methods, v.chromium())
+		if v.hasChromium() {
+			methods = append(methods, v.chromium())
+		}
 	}
 	browsers := make([]*wanBrowser, len(variants))
 	defer func() {
@@ -267,7 +286,7 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				dt, err = browsers[i].read(n)
 			default:
 				i := slices.IndexFunc(variants, func(v wanVariant) bool { return v.method() == m })
-				dt, err = wanGet(ctx, cfg, l, daemons[i], n)
+				dt, err = wanGet(ctx, l, daemons[i], variants[i].conns, n)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("run %d, %s: %w", run+1, m, err)
@@ -342,7 +361,9 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		rms = append(rms, rowMethod{v.method(), "wan " + row.label + v.suffix()})
 	}
 	for _, v := range variants {
-		rms = append(rms, rowMethod{v.chromium(), "wan " + row.label + " chromium" + v.suffix()})
+		if v.hasChromium() {
+			rms = append(rms, rowMethod{v.chromium(), "wan " + row.label + " chromium" + v.suffix()})
+		}
 	}
 	for i, rm := range rms {
 		m, name := rm.m, rm.name
@@ -434,14 +455,14 @@ func sqrt(x float64) float64 {
 }
 
 // wanGet runs the native client in B against d for n bytes of big.bin.
-func wanGet(ctx context.Context, cfg *config, l *wan.Link, d *daemon, n int64) (time.Duration, error) {
-	_, dt, err := wanGetFor(ctx, l, d, n, 0)
+func wanGet(ctx context.Context, l *wan.Link, d *daemon, conns int, n int64) (time.Duration, error) {
+	_, dt, err := wanGetFor(ctx, l, d, conns, n, 0)
 	return dt, err
 }
 
 // wanGetFor runs the native client in B against d for n bytes of big.bin, or as many as it
 // reads in limit if that is not 0.
-func wanGetFor(ctx context.Context, l *wan.Link, d *daemon, n int64, limit time.Duration) (int64, time.Duration, error) {
+func wanGetFor(ctx context.Context, l *wan.Link, d *daemon, conns int, n int64, limit time.Duration) (int64, time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, 0, err
@@ -451,6 +472,7 @@ func wanGetFor(ctx context.Context, l *wan.Link, d *daemon, n int64, limit time.
 		args = []string{helperArg, "get-for", d.link, "big.bin", limit.String(), strconv.FormatInt(n, 10)}
 	}
 	cmd := l.CommandContext(ctx, wan.B, self, args...)
+	cmd.Env = append(os.Environ(), envHelperConnections+"="+strconv.Itoa(conns))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -459,6 +481,9 @@ func wanGetFor(ctx context.Context, l *wan.Link, d *daemon, n int64, limit time.
 	var r helperResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		return 0, 0, fmt.Errorf("get: %q: %w", out, err)
+	}
+	if r.Stripes > 1 {
+		logf("  get read over %d connections", r.Stripes)
 	}
 	return r.Bytes, time.Duration(r.Seconds * float64(time.Second)), nil
 }
@@ -494,7 +519,7 @@ func wanShare(ctx context.Context, l *wan.Link, d *daemon, tcp *tcpServer, bigSi
 		}
 		return out, errors.Join(errs...)
 	}
-	rc := func() (int64, time.Duration, error) { return wanGetFor(ctx, l, d, bigSize, wanShareTime) }
+	rc := func() (int64, time.Duration, error) { return wanGetFor(ctx, l, d, 0, bigSize, wanShareTime) }
 	before := l.Stats().AtoB
 	r, err := both(rc, rc)
 	if err != nil {

@@ -20,6 +20,20 @@ func TestWANVariants(t *testing.T) {
 	assert.Equal(t, "chromium [a]", vs[1].chromium())
 	assert.Equal(t, "chromium", vs[0].chromium())
 
+	t.Setenv(envWANVariants, "one:connections=1;both:connections=2 --pacing=false")
+	vs, err = wanVariants()
+	require.NoError(t, err)
+	require.Len(t, vs, 3)
+	assert.Equal(t, wanVariant{name: "one", conns: 1}, vs[1], "connections=N is the client's, not a flag")
+	assert.False(t, vs[1].hasChromium(), "a variant of the native client alone has no Chromium")
+	assert.Equal(t, wanVariant{name: "both", conns: 2, flags: []string{"--pacing=false"}}, vs[2])
+	assert.True(t, vs[2].hasChromium())
+	assert.True(t, vs[0].hasChromium())
+
+	t.Setenv(envWANVariants, "x:connections=0")
+	_, err = wanVariants()
+	assert.Error(t, err)
+
 	t.Setenv(envWANVariants, ":--pacing=false")
 	_, err = wanVariants()
 	assert.Error(t, err)

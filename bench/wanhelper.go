@@ -25,12 +25,17 @@ import (
 // on stdout.
 const helperArg = "wan-helper"
 
+// envHelperConnections is the connections `get` reads over, as `rangecast get --connections`;
+// 0 or unset: one.
+const envHelperConnections = "RANGECAST_BENCH_HELPER_CONNECTIONS"
+
 // helperResult is the last line a helper prints.
 type helperResult struct {
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds,omitempty"`
-	Start   int64   `json:"start,omitempty"` // unix ns: pion-send, when the channel was open
-	End     int64   `json:"end,omitempty"`   // unix ns: pion-recv, when the last byte arrived
+	Start   int64   `json:"start,omitempty"`   // unix ns: pion-send, when the channel was open
+	End     int64   `json:"end,omitempty"`     // unix ns: pion-recv, when the last byte arrived
+	Stripes int     `json:"stripes,omitempty"` // get: the connections the read used
 }
 
 // helperMain runs a helper role and returns the exit status:
@@ -96,7 +101,8 @@ func printJSON(v any) error {
 }
 
 func helperGet(ctx context.Context, link, name string, n int64, limit time.Duration) error {
-	r, err := connect.Dial(ctx, link, connect.NativeOptions())
+	opts := connect.NativeOptions()
+	r, err := connect.Dial(ctx, link, opts)
 	if err != nil {
 		return err
 	}
@@ -106,21 +112,31 @@ func helperGet(ctx context.Context, link, name string, n int64, limit time.Durat
 		return err
 	}
 	defer f.Close()
-	got, dt, err := readFor(io.LimitReader(f, n), limit)
+	// As `rangecast get --connections N` reads.
+	t0 := time.Now()
+	var src io.Reader = io.LimitReader(f, n)
+	stripes, _ := strconv.Atoi(os.Getenv(envHelperConnections))
+	if stripes > 1 {
+		st := f.Striped(ctx, 0, n)
+		more := connect.DialStripes(ctx, link, opts, st, stripes-1, nil)
+		defer more.Close()
+		defer st.Close()
+		src = st
+	}
+	got, dt, err := readFor(t0, src, limit)
 	if err != nil {
 		return err
 	}
 	if limit == 0 && got != n {
 		return fmt.Errorf("read %d bytes of %s, want %d", got, name, n)
 	}
-	return printJSON(helperResult{Bytes: got, Seconds: dt.Seconds()})
+	return printJSON(helperResult{Bytes: got, Seconds: dt.Seconds(), Stripes: max(stripes, 1)})
 }
 
-// readFor reads r to the end, or until limit has passed if it is not 0, and returns the
-// bytes read and the time it took.
-func readFor(r io.Reader, limit time.Duration) (int64, time.Duration, error) {
+// readFor reads r to the end, or until limit has passed since t0 if it is not 0, and returns
+// the bytes read and the time since t0.
+func readFor(t0 time.Time, r io.Reader, limit time.Duration) (int64, time.Duration, error) {
 	buf := make([]byte, 1<<20)
-	t0 := time.Now()
 	var got int64
 	for {
 		n, err := r.Read(buf)

@@ -118,7 +118,7 @@ func (s *tcpServer) getFor(ctx context.Context, l *wan.Link, name string, n int6
 	if resp.StatusCode != http.StatusPartialContent {
 		return 0, 0, fmt.Errorf("tcp %s: HTTP %s", s.cc, resp.Status)
 	}
-	got, _, err := readFor(resp.Body, limit)
+	got, _, err := readFor(time.Now(), resp.Body, limit)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -14,15 +14,25 @@ import (
 // dial opens a connection to the daemon named by link, with the native client's settings
 // and, besides the relay's (for a relay link), the STUN/TURN servers named by iceServers.
 func dial(ctx context.Context, link string, iceServers ...string) (*connect.Remote, error) {
+	r, err := connect.Dial(ctx, link, dialOptions(iceServers))
+	if err != nil {
+		return nil, explainDial(err)
+	}
+	return r, nil
+}
+
+// dialOptions are the native client's options with iceServers added.
+func dialOptions(iceServers []string) connect.Options {
 	opts := connect.NativeOptions()
 	for _, u := range iceServers {
 		opts.Signal.Peer.ICEServers = append(opts.Signal.Peer.ICEServers, peer.ICEServer{URLs: []string{u}})
 	}
-	r, err := connect.Dial(ctx, link, opts)
-	if err != nil {
-		return nil, explain(connect.WithCode(connect.DialCodeOf(err), err))
-	}
-	return r, nil
+	return opts
+}
+
+// explainDial explains an error of connect.Dial.
+func explainDial(err error) error {
+	return explain(connect.WithCode(connect.DialCodeOf(err), err))
 }
 
 // explain turns the errors people meet into sentences that say what to do. It goes by

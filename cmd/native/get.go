@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rangecast/rangecast/pkg/connect"
 	"github.com/rangecast/rangecast/pkg/peer"
 	"github.com/rangecast/rangecast/pkg/rangefs"
 )
@@ -33,13 +34,17 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	force := fset.Bool("force", false, "with -c, resume a partial file that rangecast did not record, after checking its last 64 KiB against the remote bytes")
 	recursive := fset.Bool("r", false, "mirror the remote directory DIR into DEST (default: DIR's name), resuming what is there")
 	jobs := fset.Int("j", 6, "files in flight at once with -r or several PATHs")
+	conns := fset.Int("connections", 1, "read one PATH over N connections at once, 1 to 8: several times faster across a long lossy path, unfair to others at a bottleneck one connection fills")
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), `Usage: rangecast get [-o FILE] [-c [--force]] [-v] [--ice-server URL] LINK PATH...
+		fmt.Fprint(fset.Output(), `Usage: rangecast get [-o FILE] [-c [--force]] [-v] [--connections N] [--ice-server URL] LINK PATH...
        rangecast get -r [-j N] LINK DIR [DEST]
 
 Downloads each PATH from the daemon into the current directory (or FILE) and prints its
 sha256, as sha256sum does. A PATH that fails is reported and the others go on; the exit
-status is 1 if any failed.
+status is 1 if any failed. --connections 3 reads one PATH over three connections at once,
+each with a congestion window of its own: across a long path that loses packets (a far
+network, Wi-Fi) that carries several times what one connection does, but where one
+connection already fills the path it only takes more than a fair share from others.
 
 With -r, mirrors the tree under DIR into DEST, several files at once over one connection:
 files whose size and modification time already match are skipped, partial ones resume
@@ -78,6 +83,9 @@ Flags:
 	}
 	if *jobs < 1 || *jobs > 64 {
 		return usagef("-j %d: want 1 to 64 files in flight", *jobs)
+	}
+	if *conns < 1 || *conns > rangefs.MaxStripes {
+		return usagef("--connections %d: want 1 to %d", *conns, rangefs.MaxStripes)
 	}
 	if *force && !*resume {
 		return usagef("--force goes with -c (it resumes a partial file rangecast did not record)")
@@ -146,12 +154,34 @@ Flags:
 		dst = file
 	}
 
-	prog := newProgress(stderr, remote, size, start)
+	var src io.Reader = ctxReader{ctx, f}
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return err
 	}
+	if *conns > 1 {
+		var report func(time.Duration, error)
+		if *verbose {
+			fmt.Fprintf(stderr, "reading over %d connections\n", *conns)
+			var mu sync.Mutex // the dials report at once
+			report = func(took time.Duration, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					fmt.Fprintf(stderr, "another connection: %v\n", explainDial(err))
+					return
+				}
+				fmt.Fprintf(stderr, "another connection in %v\n", took.Round(time.Millisecond))
+			}
+		}
+		st := f.Striped(ctx, start, size-start)
+		more := connect.DialStripes(ctx, link, dialOptions(ice), st, *conns-1, report)
+		defer more.Close()
+		defer st.Close() // before the connections close
+		src = st
+	}
+	prog := newProgress(stderr, remote, size, start)
 	buf := make([]byte, 1<<20)
-	_, err = io.CopyBuffer(io.MultiWriter(dst, h, prog), ctxReader{ctx, f}, buf)
+	_, err = io.CopyBuffer(io.MultiWriter(dst, h, prog), src, buf)
 	prog.stop()
 	if err == nil {
 		err = ctx.Err()

@@ -67,7 +67,7 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
-	d := startDaemonInA(t, l)
+	d := startDaemonInA(t, l, dataDir)
 
 	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) sctp_rto_max=(\S+) pacing=(\S+) pace_datagrams=(\S+)`)
 	ls := func(side wan.Side) []string {
