@@ -442,8 +442,20 @@ func wanSize(cfg *config, p wan.Path, m string, earlier []wanTransfer) int64 {
 			rate = min(rate, float64(p.RateBps)/8)
 		}
 	}
-	n := int64(rate*5) &^ (64<<10 - 1)
+	n := int64(rate*wanSeconds()) &^ (64<<10 - 1)
 	return min(max(n, minSize), cfg.bigSize)
+}
+
+// envWANSeconds sets how long a transfer of the wan group is meant to last, at its method's
+// expected rate: 5 s unless set. Longer transfers weigh setup less (a download striped over
+// several connections dials them while it runs).
+const envWANSeconds = "RANGECAST_BENCH_WAN_SECONDS"
+
+func wanSeconds() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(envWANSeconds), 64); err == nil && v > 0 {
+		return v
+	}
+	return 5
 }
 
 func sqrt(x float64) float64 {

@@ -23,6 +23,9 @@ const (
 	StripeDepth = 3
 )
 
+// stripeChunk is StripeChunk; tests make it smaller, to cut many chunks from small files.
+var stripeChunk int64 = StripeChunk
+
 // MaxStripes is how many sessions one striped read uses at most.
 const MaxStripes = 8
 
@@ -113,9 +116,9 @@ func (s *Striped) handOutLocked(buf []byte) {
 	if s.next >= s.end {
 		return
 	}
-	n := min(StripeChunk, s.end-s.next)
+	n := min(stripeChunk, s.end-s.next)
 	if cap(buf) < int(n) {
-		buf = make([]byte, StripeChunk)
+		buf = make([]byte, stripeChunk)
 	}
 	p := &stripePiece{off: s.next, buf: buf[:n], done: make(chan struct{})}
 	s.next += n

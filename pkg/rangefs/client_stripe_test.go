@@ -16,6 +16,12 @@ import (
 	"github.com/rangecast/rangecast/pkg/wire"
 )
 
+// chunk is the chunk size of the striped reads in these tests: smaller than StripeChunk, so
+// that files of a few MiB make dozens of chunks (and run quickly under Node too).
+const chunk = 64 << 10
+
+func init() { stripeChunk = chunk }
+
 // startCountingSessions starts n sessions on dir, each with its client's writes counted.
 func startCountingSessions(t *testing.T, dir string, n int) ([]*testSession, []*countingTransport) {
 	t.Helper()
@@ -36,7 +42,7 @@ func startCountingSessions(t *testing.T, dir string, n int) ([]*testSession, []*
 // one added after the read began too.
 func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 	dir := t.TempDir()
-	src := writeRandom(t, dir, "big.bin", 30*StripeChunk+12345)
+	src := writeRandom(t, dir, "big.bin", 30*chunk+12345)
 	tss, cts := startCountingSessions(t, dir, 3)
 	f, err := tss[0].c.Open(t.Context(), "big.bin")
 	require.NoError(t, err)
@@ -46,11 +52,11 @@ func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 		before[i] = ct.writes.Load()
 	}
 
-	const off, n = StripeChunk/2 + 7, 25*StripeChunk + 999 // a short last chunk
+	const off, n = chunk/2 + 7, 25*chunk + 999 // a short last chunk
 	s := f.Striped(t.Context(), off, n, tss[1].c)
 	h := sha256.New()
 	buf := make([]byte, 100_000) // reads that straddle chunks
-	_, err = io.CopyBuffer(h, io.LimitReader(s, StripeChunk), buf)
+	_, err = io.CopyBuffer(h, io.LimitReader(s, chunk), buf)
 	require.NoError(t, err)
 	s.Add(tss[2].c)
 	_, err = io.CopyBuffer(h, s, buf)
@@ -85,7 +91,7 @@ func (c *cutTransport) MaxMessageSize() int { return transportMax(c.Transport) }
 // the bytes still come out whole and in order.
 func TestStripedSurvivesALostSession(t *testing.T) {
 	dir := t.TempDir()
-	src := writeRandom(t, dir, "big.bin", 12*StripeChunk)
+	src := writeRandom(t, dir, "big.bin", 12*chunk)
 	tss, _ := startCountingSessions(t, dir, 2)
 	// HELLO is write 1; the second of the lost session's READs fails it, the first in flight.
 	cut := &cutTransport{cut: 3}
@@ -109,14 +115,14 @@ func TestStripedSurvivesALostSession(t *testing.T) {
 // When every session is lost, Read says why instead of waiting.
 func TestStripedFailsWhenEverySessionIsLost(t *testing.T) {
 	dir := t.TempDir()
-	writeRandom(t, dir, "big.bin", 40*StripeChunk)
+	writeRandom(t, dir, "big.bin", 40*chunk)
 	tss, _ := startCountingSessions(t, dir, 2)
 	f, err := tss[0].c.Open(t.Context(), "big.bin")
 	require.NoError(t, err)
 	defer f.Close()
 	s := f.Striped(t.Context(), 0, math.MaxInt64, tss[1].c)
 	defer s.Close()
-	_, err = io.CopyN(io.Discard, s, StripeChunk)
+	_, err = io.CopyN(io.Discard, s, chunk)
 	require.NoError(t, err)
 	for _, ts := range tss {
 		require.NoError(t, ts.c.Close())
@@ -140,7 +146,7 @@ func TestStripedFailsWhenEverySessionIsLost(t *testing.T) {
 // ErrChanged, whichever session meets it, and no byte of the new version comes out.
 func TestStripedChangedFileFails(t *testing.T) {
 	dir := t.TempDir()
-	src := writeRandom(t, dir, "big.bin", 8*StripeChunk)
+	src := writeRandom(t, dir, "big.bin", 8*chunk)
 	tss, _ := startCountingSessions(t, dir, 2)
 	f, err := tss[0].c.Open(t.Context(), "big.bin")
 	require.NoError(t, err)
