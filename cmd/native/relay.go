@@ -79,7 +79,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	assets, err := newWebAssets(web.FS())
+	assets, err := newWebAssets(web.FS(), webCacheDir())
 	if err != nil {
 		return fmt.Errorf("relay: web app: %w", err)
 	}

@@ -321,7 +321,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 		}
 	}
 
-	assets, err := newWebAssets(web.FS())
+	assets, err := newWebAssets(web.FS(), webCacheDir())
 	if err != nil {
 		_ = sig.Close()
 		return fmt.Errorf("serve: web app: %w", err)

@@ -5,11 +5,15 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -24,7 +28,9 @@ type asset struct {
 
 // compressed is an asset's gzip body, made in the background: at BestCompression the wasm
 // alone takes most of a second of CPU, which the daemon's start (its link printed, the tests
-// that wait for it) need not wait for. A request that wants it before it is ready waits.
+// that wait for it) need not wait for. A request that wants it before it is ready waits. A
+// large asset's gzip body is kept in the user's cache directory (gzipCache), so that the
+// next start of the same build reads it instead of compressing it again.
 type compressed struct {
 	ready chan struct{}
 	body  []byte // nil when compression does not pay
@@ -62,8 +68,11 @@ var contentTypes = map[string]string{
 	".png":  "image/png",
 }
 
-func newWebAssets(fsys fs.FS) (*webAssets, error) {
+// newWebAssets reads the web app from fsys. cacheDir, if not "", keeps the gzip bodies of
+// large assets between starts (gzipCache).
+func newWebAssets(fsys fs.FS, cacheDir string) (*webAssets, error) {
 	w := &webAssets{files: map[string]*asset{}, start: time.Now()}
+	cache := gzipCache(cacheDir)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasPrefix(path.Base(p), ".") {
 			return err
@@ -72,7 +81,7 @@ func newWebAssets(fsys fs.FS) (*webAssets, error) {
 		if err != nil {
 			return err
 		}
-		w.files["/"+p] = newAsset(p, body)
+		w.files["/"+p] = newAsset(p, body, cache)
 		return nil
 	})
 	if err != nil {
@@ -95,7 +104,7 @@ func newWebAssets(fsys fs.FS) (*webAssets, error) {
 	}
 	if page := w.files["/index.html"]; page != nil && len(renames) > 0 {
 		body := strings.NewReplacer(renames...).Replace(string(page.body))
-		w.files["/index.html"] = newAsset("index.html", []byte(body))
+		w.files["/index.html"] = newAsset("index.html", []byte(body), cache)
 	}
 	return w, nil
 }
@@ -107,7 +116,7 @@ func hashedName(name string, body []byte) string {
 	return strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:8]) + ext
 }
 
-func newAsset(p string, body []byte) *asset {
+func newAsset(p string, body []byte, cache gzipCache) *asset {
 	ext := path.Ext(p)
 	a := &asset{body: body, ctype: contentTypes[ext]}
 	if a.ctype == "" {
@@ -119,12 +128,21 @@ func newAsset(p string, body []byte) *asset {
 		a.gz = &compressed{ready: make(chan struct{})}
 		go func() {
 			defer close(a.gz.ready)
+			if len(body) >= cachedSize {
+				if b := cache.get(body, sum); b != nil {
+					a.gz.body = b
+					return
+				}
+			}
 			var b bytes.Buffer
 			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 			_, _ = zw.Write(body)
 			_ = zw.Close()
 			if b.Len() < len(body)*9/10 {
 				a.gz.body = b.Bytes()
+				if len(body) >= cachedSize {
+					cache.put(sum, a.gz.body)
+				}
 			}
 		}()
 	}
@@ -173,4 +191,82 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// cachedSize is the least size of an asset whose gzip body is cached: smaller ones compress
+// in a millisecond or two.
+const cachedSize = 64 << 10
+
+// gzipCache is a directory of gzip bodies of assets, each named by the SHA-256 of what it
+// decompresses to; "" keeps nothing. A body is checked against its asset's CRC-32 and size
+// (the gzip trailer) before it is served, so a damaged file is compressed again, not served.
+type gzipCache string
+
+// webCacheDir is where `rangecast serve` and `relay` keep compressed assets: rangecast/web
+// under the user's cache directory, or "" if there is none.
+func webCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "rangecast", "web")
+}
+
+func (c gzipCache) name(sum [32]byte) string {
+	return filepath.Join(string(c), hex.EncodeToString(sum[:16])+".gz")
+}
+
+// get returns the cached gzip body of body, or nil if there is none or it does not check out.
+func (c gzipCache) get(body []byte, sum [32]byte) []byte {
+	if c == "" {
+		return nil
+	}
+	name := c.name(sum)
+	b, err := os.ReadFile(name)
+	if err != nil || len(b) < 18 {
+		return nil
+	}
+	trailer := b[len(b)-8:]
+	if binary.LittleEndian.Uint32(trailer) != crc32.ChecksumIEEE(body) ||
+		binary.LittleEndian.Uint32(trailer[4:]) != uint32(len(body)) { //nolint:gosec // ISIZE is the size mod 2^32
+		return nil
+	}
+	now := time.Now()
+	_ = os.Chtimes(name, now, now) // in use: pruneGzipCache keeps it
+	return b
+}
+
+// put stores gz as the gzip body of the asset whose SHA-256 is sum, and removes entries
+// that no start has used for a week. Failing to is no error: the next start compresses again.
+func (c gzipCache) put(sum [32]byte, gz []byte) {
+	if c == "" || os.MkdirAll(string(c), 0o700) != nil {
+		return
+	}
+	f, err := os.CreateTemp(string(c), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(gz)
+	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), c.name(sum)) != nil {
+		_ = os.Remove(f.Name())
+		return
+	}
+	c.prune(time.Now().Add(-gzipCacheKeep))
+}
+
+// gzipCacheKeep is how long a cached body that no start has used is kept: each build of the
+// web app leaves one.
+const gzipCacheKeep = 7 * 24 * time.Hour
+
+// prune removes the cache's files last used before cutoff.
+func (c gzipCache) prune(cutoff time.Time) {
+	entries, err := os.ReadDir(string(c))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(string(c), e.Name()))
+		}
+	}
 }

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +24,7 @@ func TestWebAssets(t *testing.T) {
 		"index.html":          {Data: []byte("<!doctype html><title>x</title>")},
 		"dist/rangecast.wasm": {Data: wasm},
 		"dist/.gitkeep":       {Data: nil},
-	})
+	}, "")
 	require.NoError(t, err)
 
 	get := func(path string, hdr map[string]string) *http.Response {
@@ -73,7 +76,7 @@ func TestWebAssetsHashedNames(t *testing.T) {
 		"dist/wasm_exec.js":   {Data: []byte("// go")},
 		"boot.js":             {Data: []byte("// boot")},
 		"sw.js":               {Data: []byte("// worker")},
-	})
+	}, "")
 	require.NoError(t, err)
 	get := func(path string) (*http.Response, string) {
 		rec := httptest.NewRecorder()
@@ -111,4 +114,78 @@ func TestWebAssetsHashedNames(t *testing.T) {
 	resp, body = get("/dist/rangecast.wasm")
 	assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, string(wasm), body)
+}
+
+// The gzip body of a large asset is kept in the cache directory and read back at the next
+// start, as long as it decompresses to the asset (its gzip trailer's CRC-32 and size);
+// entries no start has used for a week are removed.
+func TestWebAssetsGzipCache(t *testing.T) {
+	dir := t.TempDir()
+	wasm := bytes.Repeat([]byte("\x00asm cached wasm "), 10_000) // above cachedSize
+	fsys := fstest.MapFS{"dist/rangecast.wasm": {Data: wasm}}
+	cache := gzipCache(dir)
+	entry := cache.name(sha256.Sum256(wasm))
+	getGzip := func(w *webAssets) []byte {
+		req := httptest.NewRequest("GET", "/dist/rangecast.wasm", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		w.ServeHTTP(rec, req)
+		require.Equal(t, "gzip", rec.Result().Header.Get("Content-Encoding"))
+		body := rec.Body.Bytes()
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		require.NoError(t, err)
+		got, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.Equal(t, sha256.Sum256(wasm), sha256.Sum256(got), "the gzip body does not decompress to the asset")
+		return body
+	}
+	gzipOf := func(b []byte, comment string) []byte {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Comment = comment
+		_, _ = zw.Write(b)
+		require.NoError(t, zw.Close())
+		return buf.Bytes()
+	}
+
+	// A first start compresses and keeps the result.
+	w, err := newWebAssets(fsys, dir)
+	require.NoError(t, err)
+	first := getGzip(w)
+	kept, err := os.ReadFile(entry)
+	require.NoError(t, err, "nothing kept in the cache")
+	assert.Equal(t, first, kept)
+
+	// The next start serves what is kept (here another valid gzip of the same bytes).
+	other := gzipOf(wasm, "from the cache")
+	require.NoError(t, os.WriteFile(entry, other, 0o600))
+	w, err = newWebAssets(fsys, dir)
+	require.NoError(t, err)
+	assert.Equal(t, other, getGzip(w), "the cached body was not used")
+
+	// A kept body of other bytes is not served; the asset is compressed again and kept.
+	require.NoError(t, os.WriteFile(entry, gzipOf([]byte("something else"), ""), 0o600))
+	w, err = newWebAssets(fsys, dir)
+	require.NoError(t, err)
+	assert.Equal(t, first, getGzip(w))
+	kept, err = os.ReadFile(entry)
+	require.NoError(t, err)
+	assert.Equal(t, first, kept, "the damaged entry was not replaced")
+
+	// Storing prunes what was last used more than a week ago.
+	stale, fresh := filepath.Join(dir, "stale.gz"), filepath.Join(dir, "fresh.gz")
+	require.NoError(t, os.WriteFile(stale, nil, 0o600))
+	require.NoError(t, os.WriteFile(fresh, nil, 0o600))
+	old := time.Now().Add(-gzipCacheKeep - time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	w, err = newWebAssets(fstest.MapFS{"dist/rangecast.wasm": {Data: append(bytes.Clone(wasm), 1)}}, dir)
+	require.NoError(t, err)
+	for _, a := range w.files {
+		if a.gz != nil {
+			a.gz.get() // the compression, and the store after it, are done
+		}
+	}
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, fresh)
+	assert.FileExists(t, entry)
 }

@@ -21,6 +21,11 @@ const (
 	// busy for the round trip it takes a READ to start answering (3 × 2 MiB is 30 MB/s at
 	// 200 ms), within a session's default credit (16 MiB).
 	StripeDepth = 3
+	// StripeAhead is how many chunks each session adds to those handed out and not yet
+	// returned by Read (in flight, waiting for a reader, or read and waiting for their
+	// turn): while a chunk is held up on one connection (a retransmission timeout), the
+	// others read this far past it before they wait.
+	StripeAhead = 8
 )
 
 // stripeChunk is StripeChunk; tests make it smaller, to cut many chunks from small files.
@@ -30,13 +35,14 @@ var stripeChunk int64 = StripeChunk
 const MaxStripes = 8
 
 // Striped reads a range of a file over several sessions and returns its bytes in order, as an
-// io.Reader. The range is cut into chunks of StripeChunk bytes; each session
-// takes the next chunk whenever one of its StripeDepth reads finishes, so a slower session takes
-// fewer. A session that fails (its connection lost) leaves its chunks to the others; a read
-// fails only when no session is left, or with an error about the file itself (a StatusError:
-// it changed since Open, it was removed), which every session would meet. Read must not be
-// called concurrently; Add may be called at any time; Close stops every read in flight and
-// waits for them.
+// io.Reader. The range is cut into chunks of StripeChunk bytes; each session takes the next
+// chunk whenever one of its StripeDepth reads finishes, so a slower session takes fewer, up to
+// StripeAhead chunks per session past the one Read waits for (StripeChunk × StripeAhead of
+// memory per session). A session that fails (its connection lost) leaves its chunks to the
+// others; a read fails only when no session is left, or with an error about the file itself (a
+// StatusError: it changed since Open, it was removed), which every session would meet. Read
+// must not be called concurrently; Add may be called at any time; Close stops every read in
+// flight and waits for them.
 type Striped struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -71,7 +77,7 @@ func (f *File) Striped(ctx context.Context, off, n int64, others ...*Client) *St
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Striped{
 		ctx: ctx, cancel: cancel, f: f,
-		work: make(chan *stripePiece, StripeDepth*MaxStripes),
+		work: make(chan *stripePiece, StripeAhead*MaxStripes),
 		dead: make(chan struct{}),
 		next: off, end: f.info.size,
 	}
@@ -104,8 +110,10 @@ func (s *Striped) addLocked(f *File) {
 	}
 	s.sessions++
 	s.live += StripeDepth
-	for range StripeDepth {
+	for range StripeAhead {
 		s.handOutLocked(nil)
+	}
+	for range StripeDepth {
 		s.wg.Add(1)
 		go s.read(f)
 	}
@@ -123,7 +131,7 @@ func (s *Striped) handOutLocked(buf []byte) {
 	p := &stripePiece{off: s.next, buf: buf[:n], done: make(chan struct{})}
 	s.next += n
 	s.queue = append(s.queue, p)
-	s.work <- p // never blocks: StripeDepth per session are out at most, the channel's capacity
+	s.work <- p // never blocks: StripeAhead per session are out at most, the channel's capacity
 }
 
 // read is one of a session's StripeDepth readers: it reads chunks until the work is done,
