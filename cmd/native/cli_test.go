@@ -208,6 +208,16 @@ func TestFolderAndFileArguments(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 2, exitCode(err), stderr)
 	assert.Contains(t, stderr, `-o "`+filepath.Join(missing, "x")+`": there is no directory`)
+	for _, args := range [][]string{
+		{"get", "--connections", "3", "-r", deadLink, "sub"},
+		{"get", "--connections", "3", deadLink, "a.bin", "b.bin"},
+		{"get", "--connections", "9", deadLink, "big.bin"},
+	} {
+		_, stderr, err = rangecast(t.Context(), args...)
+		require.Error(t, err, args)
+		assert.Equal(t, 2, exitCode(err), stderr)
+		assert.Contains(t, stderr, "--connections", args)
+	}
 	if runtime.GOOS != "linux" {
 		return // mount is Linux-only
 	}
