@@ -59,8 +59,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 			return 1
 		}
-		// Daemons keep their share key and state here, not in the user's config directory.
+		// Daemons keep their share key and state here, not in the user's config directory,
+		// and their compressed web app (webCacheDir) here, not in the user's cache directory.
 		_ = os.Setenv(envStateDir, filepath.Join(tmp, "state"))
+		_ = os.Setenv("XDG_CACHE_HOME", filepath.Join(tmp, "cache"))
 		dataDir = filepath.Join(tmp, "data")
 		if err := os.MkdirAll(filepath.Join(dataDir, "sub"), 0o755); err != nil {
 			panic(err)

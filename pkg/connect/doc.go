@@ -6,7 +6,8 @@
 // A [Remote] is one such connection: a peer.Conn with a session on it. A [Redialer] keeps a
 // Remote alive for an application that lives longer than one connection (the web app): it
 // watches the connection, replaces it when it is lost, backing off between attempts, reports
-// each state change, and measures throughput. [CodeOf] maps every error the layers return onto
+// each state change, and measures throughput. [DialStripes] adds connections to a download
+// striped over several (rangefs.Striped). [CodeOf] maps every error the layers return onto
 // one table of stable codes ([Code]), the ones the JavaScript API rejects with and the native
 // client explains.
 //
