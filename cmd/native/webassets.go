@@ -128,11 +128,9 @@ func newAsset(p string, body []byte, cache gzipCache) *asset {
 		a.gz = &compressed{ready: make(chan struct{})}
 		go func() {
 			defer close(a.gz.ready)
-			if len(body) >= cachedSize {
-				if b := cache.get(body, sum); b != nil {
-					a.gz.body = b
-					return
-				}
+			if b := cache.get(body, sum); b != nil {
+				a.gz.body = b
+				return
 			}
 			var b bytes.Buffer
 			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
@@ -140,9 +138,7 @@ func newAsset(p string, body []byte, cache gzipCache) *asset {
 			_ = zw.Close()
 			if b.Len() < len(body)*9/10 {
 				a.gz.body = b.Bytes()
-				if len(body) >= cachedSize {
-					cache.put(sum, a.gz.body)
-				}
+				cache.put(body, sum, a.gz.body)
 			}
 		}()
 	}
@@ -216,9 +212,10 @@ func (c gzipCache) name(sum [32]byte) string {
 	return filepath.Join(string(c), hex.EncodeToString(sum[:16])+".gz")
 }
 
-// get returns the cached gzip body of body, or nil if there is none or it does not check out.
+// get returns the cached gzip body of body, or nil if there is none, it does not check out, or
+// body is too small to be cached.
 func (c gzipCache) get(body []byte, sum [32]byte) []byte {
-	if c == "" {
+	if c == "" || len(body) < cachedSize {
 		return nil
 	}
 	name := c.name(sum)
@@ -236,10 +233,11 @@ func (c gzipCache) get(body []byte, sum [32]byte) []byte {
 	return b
 }
 
-// put stores gz as the gzip body of the asset whose SHA-256 is sum, and removes entries
-// that no start has used for a week. Failing to is no error: the next start compresses again.
-func (c gzipCache) put(sum [32]byte, gz []byte) {
-	if c == "" || os.MkdirAll(string(c), 0o700) != nil {
+// put stores gz as the gzip body of body, whose SHA-256 is sum, if body is large enough to be
+// cached, and removes entries that no start has used for a week. Failing to is no error: the
+// next start compresses again.
+func (c gzipCache) put(body []byte, sum [32]byte, gz []byte) {
+	if c == "" || len(body) < cachedSize || os.MkdirAll(string(c), 0o700) != nil {
 		return
 	}
 	f, err := os.CreateTemp(string(c), ".tmp-*")

@@ -22,20 +22,17 @@ const chunk = 64 << 10
 
 func init() { stripeChunk = chunk }
 
-// startCountingSessions starts n sessions on dir, each with its client's writes counted.
-func startCountingSessions(t *testing.T, dir string, n int) ([]*testSession, []*countingTransport) {
+// startCountingSessions starts n sessions on dir (startCountingSession), each with its
+// client's writes counted.
+func startCountingSessions(t *testing.T, dir string, n int) ([]*Client, []*countingTransport) {
 	t.Helper()
-	var tss []*testSession
+	var cs []*Client
 	var cts []*countingTransport
 	for range n {
-		ct := &countingTransport{}
-		tss = append(tss, startSessionOver(t, dir, ServerOptions{}, ClientOptions{}, func(a Transport) Transport {
-			ct.Transport = a
-			return ct
-		}))
-		cts = append(cts, ct)
+		c, ct := startCountingSession(t, dir)
+		cs, cts = append(cs, c), append(cts, ct)
 	}
-	return tss, cts
+	return cs, cts
 }
 
 // A striped read returns the range's bytes, in order, and every session carries some of them,
@@ -43,8 +40,8 @@ func startCountingSessions(t *testing.T, dir string, n int) ([]*testSession, []*
 func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 	dir := t.TempDir()
 	src := writeRandom(t, dir, "big.bin", 30*chunk+12345)
-	tss, cts := startCountingSessions(t, dir, 3)
-	f, err := tss[0].c.Open(t.Context(), "big.bin")
+	cs, cts := startCountingSessions(t, dir, 3)
+	f, err := cs[0].Open(t.Context(), "big.bin")
 	require.NoError(t, err)
 	defer f.Close()
 	var before [3]int64
@@ -53,12 +50,12 @@ func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 	}
 
 	const off, n = chunk/2 + 7, 25*chunk + 999 // a short last chunk
-	s := f.Striped(t.Context(), off, n, tss[1].c)
+	s := f.Striped(t.Context(), off, n, cs[1])
 	h := sha256.New()
 	buf := make([]byte, 100_000) // reads that straddle chunks
 	_, err = io.CopyBuffer(h, io.LimitReader(s, chunk), buf)
 	require.NoError(t, err)
-	s.Add(tss[2].c)
+	s.Add(cs[2])
 	_, err = io.CopyBuffer(h, s, buf)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
@@ -66,7 +63,7 @@ func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 	for i, ct := range cts {
 		assert.Greater(t, ct.writes.Load(), before[i], "session %d sent no READ", i)
 	}
-	s.Add(tss[2].c) // after Close: nothing to do, nothing started
+	s.Add(cs[2]) // after Close: nothing to do, nothing started
 }
 
 // cutTransport fails for good at its client's write number cut: the connection is lost
@@ -92,17 +89,17 @@ func (c *cutTransport) MaxMessageSize() int { return transportMax(c.Transport) }
 func TestStripedSurvivesALostSession(t *testing.T) {
 	dir := t.TempDir()
 	src := writeRandom(t, dir, "big.bin", 12*chunk)
-	tss, _ := startCountingSessions(t, dir, 2)
+	cs, _ := startCountingSessions(t, dir, 2)
 	// HELLO is write 1; the second of the lost session's READs fails it, the first in flight.
 	cut := &cutTransport{cut: 3}
 	lost := startSessionOver(t, dir, ServerOptions{}, ClientOptions{}, func(a Transport) Transport {
 		cut.Transport = a
 		return cut
 	})
-	f, err := tss[0].c.Open(t.Context(), "big.bin")
+	f, err := cs[0].Open(t.Context(), "big.bin")
 	require.NoError(t, err)
 	defer f.Close()
-	s := f.Striped(t.Context(), 0, math.MaxInt64, lost.c, tss[1].c)
+	s := f.Striped(t.Context(), 0, math.MaxInt64, lost.c, cs[1])
 	defer s.Close()
 
 	h := sha256.New()
@@ -116,16 +113,16 @@ func TestStripedSurvivesALostSession(t *testing.T) {
 func TestStripedFailsWhenEverySessionIsLost(t *testing.T) {
 	dir := t.TempDir()
 	writeRandom(t, dir, "big.bin", 40*chunk)
-	tss, _ := startCountingSessions(t, dir, 2)
-	f, err := tss[0].c.Open(t.Context(), "big.bin")
+	cs, _ := startCountingSessions(t, dir, 2)
+	f, err := cs[0].Open(t.Context(), "big.bin")
 	require.NoError(t, err)
 	defer f.Close()
-	s := f.Striped(t.Context(), 0, math.MaxInt64, tss[1].c)
+	s := f.Striped(t.Context(), 0, math.MaxInt64, cs[1])
 	defer s.Close()
 	_, err = io.CopyN(io.Discard, s, chunk)
 	require.NoError(t, err)
-	for _, ts := range tss {
-		require.NoError(t, ts.c.Close())
+	for _, c := range cs {
+		require.NoError(t, c.Close())
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -147,8 +144,8 @@ func TestStripedFailsWhenEverySessionIsLost(t *testing.T) {
 func TestStripedChangedFileFails(t *testing.T) {
 	dir := t.TempDir()
 	src := writeRandom(t, dir, "big.bin", 8*chunk)
-	tss, _ := startCountingSessions(t, dir, 2)
-	f, err := tss[0].c.Open(t.Context(), "big.bin")
+	cs, _ := startCountingSessions(t, dir, 2)
+	f, err := cs[0].Open(t.Context(), "big.bin")
 	require.NoError(t, err)
 	defer f.Close()
 	// Replace it before the striped read starts: the second session opens nothing of its own.
@@ -156,7 +153,7 @@ func TestStripedChangedFileFails(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.bin.new"), other, 0o644))
 	require.NoError(t, os.Rename(filepath.Join(dir, "big.bin.new"), filepath.Join(dir, "big.bin")))
 
-	s := f.Striped(t.Context(), 0, math.MaxInt64, tss[1].c)
+	s := f.Striped(t.Context(), 0, math.MaxInt64, cs[1])
 	defer s.Close()
 	got, err := io.ReadAll(s)
 	assertStatusErr(t, err, wire.StatusPreconditionFailed, ErrChanged)
