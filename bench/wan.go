@@ -310,15 +310,17 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 	}
 
-	// Sharing the bottleneck: the default daemon.
-	var jains, shareDrops, tcpShares []float64
+	// Sharing the bottleneck: each variant's daemon and native client.
+	jains, shareDrops, tcpShares := make([][]float64, len(variants)), make([][]float64, len(variants)), make([][]float64, len(variants))
 	if row.path.RateBps > 0 {
 		for range cfg.runs {
-			j, q, t, err := wanShare(ctx, l, daemons[0], tcps["cubic"], cfg.bigSize)
-			if err != nil {
-				return nil, fmt.Errorf("share: %w", err)
+			for i, v := range variants {
+				j, q, t, err := wanShare(ctx, l, daemons[i], v.conns, tcps["cubic"], cfg.bigSize)
+				if err != nil {
+					return nil, fmt.Errorf("share%s: %w", v.suffix(), err)
+				}
+				jains[i], shareDrops[i], tcpShares[i] = append(jains[i], j), append(shareDrops[i], 100*q), append(tcpShares[i], 100*t)
 			}
-			jains, shareDrops, tcpShares = append(jains, j), append(shareDrops, 100*q), append(tcpShares, 100*t)
 		}
 	}
 
@@ -379,11 +381,11 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				newResult(name+" queue drops", "%", field(m, func(t wanTransfer) float64 { return t.qdrops }),
 					"TCP CUBIC", field("tcp cubic", func(t wanTransfer) float64 { return t.qdrops }), "≤ 2"))
 		}
-		if row.path.RateBps > 0 && i == 0 { // the default daemon
+		if row.path.RateBps > 0 && i < len(variants) { // a native client: its sharing tests
 			rs = append(rs,
-				newResult(name+" 2 downloads, Jain index", "index", jains, "", nil, "≥ 0.9"),
-				newResult(name+" 2 downloads, queue drops", "%", shareDrops, "", nil, "≤ 2"),
-				newResult(name+" TCP CUBIC's share beside it", "%", tcpShares, "", nil, "≥ 33"))
+				newResult(name+" 2 downloads, Jain index", "index", jains[i], "", nil, "≥ 0.9"),
+				newResult(name+" 2 downloads, queue drops", "%", shareDrops[i], "", nil, "≤ 2"),
+				newResult(name+" TCP CUBIC's share beside it", "%", tcpShares[i], "", nil, "≥ 33"))
 		}
 		for i := range rs {
 			rs[i].Notes = note
@@ -505,8 +507,12 @@ const wanShareTime = 10 * time.Second
 
 // wanShare runs two downloads at once through the row's bottleneck for wanShareTime: two
 // rangecast downloads from d (their Jain fairness index, and the queue drops meanwhile), then
-// one from d beside a TCP CUBIC one (TCP's share of the total).
-func wanShare(ctx context.Context, l *wan.Link, d *daemon, tcp *tcpServer, bigSize int64) (jain, qdrops, tcpShare float64, err error) {
+// one from d beside a TCP CUBIC one (TCP's share of the total). Each rangecast download reads
+// over conns connections (0: one), as `rangecast get --connections`. A striped download's bytes
+// count as it hands them on, in order: at a share of 20 Mbit/s a 2 MiB chunk takes seconds, so
+// its rate (and with it the Jain index and TCP's share) lags what it carried; its queue drops
+// do not.
+func wanShare(ctx context.Context, l *wan.Link, d *daemon, conns int, tcp *tcpServer, bigSize int64) (jain, qdrops, tcpShare float64, err error) {
 	type res struct {
 		mbps float64
 		err  error
@@ -531,7 +537,7 @@ func wanShare(ctx context.Context, l *wan.Link, d *daemon, tcp *tcpServer, bigSi
 		}
 		return out, errors.Join(errs...)
 	}
-	rc := func() (int64, time.Duration, error) { return wanGetFor(ctx, l, d, 0, bigSize, wanShareTime) }
+	rc := func() (int64, time.Duration, error) { return wanGetFor(ctx, l, d, conns, bigSize, wanShareTime) }
 	before := l.Stats().AtoB
 	r, err := both(rc, rc)
 	if err != nil {
