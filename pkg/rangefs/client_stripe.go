@@ -35,7 +35,8 @@ var stripeChunk int64 = StripeChunk
 const MaxStripes = 8
 
 // Striped reads a range of a file over several sessions and returns its bytes in order, as an
-// io.Reader. The range is cut into chunks of StripeChunk bytes; each session takes the next
+// io.Reader. The range is cut into chunks of StripeChunk bytes (the first ones smaller, growing
+// from StripeChunk/32, so that the first bytes come soon); each session takes the next
 // chunk whenever one of its StripeDepth reads finishes, so a slower session takes fewer, up to
 // StripeAhead chunks per session past the one Read waits for (StripeChunk × StripeAhead of
 // memory per session). A session that fails (its connection lost) leaves its chunks to the
@@ -54,6 +55,7 @@ type Striped struct {
 
 	mu        sync.Mutex     // guards the fields below
 	queue     []*stripePiece // every chunk handed out and not yet returned, in order
+	start     int64          // the offset the read began at
 	next, end int64          // the offset of the next chunk to hand out; the file's size
 	sessions  int            // sessions added
 	live      int            // readers still running (StripeDepth per session)
@@ -77,9 +79,9 @@ func (f *File) Striped(ctx context.Context, off, n int64, others ...*Client) *St
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Striped{
 		ctx: ctx, cancel: cancel, f: f,
-		work: make(chan *stripePiece, StripeAhead*MaxStripes),
-		dead: make(chan struct{}),
-		next: off, end: f.info.size,
+		work:  make(chan *stripePiece, StripeAhead*MaxStripes),
+		dead:  make(chan struct{}),
+		start: off, next: off, end: f.info.size,
 	}
 	if n < s.end-off {
 		s.end = off + n
@@ -124,7 +126,11 @@ func (s *Striped) handOutLocked(buf []byte) {
 	if s.next >= s.end {
 		return
 	}
-	n := min(stripeChunk, s.end-s.next)
+	// The first chunks are small, each as large as all handed out before it: every reader
+	// starts at once and they share the path, so with whole chunks from the start the one
+	// Read waits for took as long as all of them (two striped downloads sharing 20 Mbit/s
+	// handed on nothing for most of their first 10 s; docs/BENCHMARKS.md).
+	n := min(max(stripeChunk/32, s.next-s.start), stripeChunk, s.end-s.next)
 	if cap(buf) < int(n) {
 		buf = make([]byte, stripeChunk)
 	}

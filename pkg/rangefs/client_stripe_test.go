@@ -39,7 +39,7 @@ func startCountingSessions(t *testing.T, dir string, n int) ([]*Client, []*count
 // one added after the read began too.
 func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 	dir := t.TempDir()
-	src := writeRandom(t, dir, "big.bin", 30*chunk+12345)
+	src := writeRandom(t, dir, "big.bin", 70*chunk+12345)
 	cs, cts := startCountingSessions(t, dir, 3)
 	f, err := cs[0].Open(t.Context(), "big.bin")
 	require.NoError(t, err)
@@ -49,7 +49,8 @@ func TestStripedReadsInOrderOverEverySession(t *testing.T) {
 		before[i] = ct.writes.Load()
 	}
 
-	const off, n = chunk/2 + 7, 25*chunk + 999 // a short last chunk
+	// A short last chunk, and chunks enough left when the third session comes to have some.
+	const off, n = chunk/2 + 7, 65*chunk + 999
 	s := f.Striped(t.Context(), off, n, cs[1])
 	h := sha256.New()
 	buf := make([]byte, 100_000) // reads that straddle chunks
@@ -88,7 +89,7 @@ func (c *cutTransport) MaxMessageSize() int { return transportMax(c.Transport) }
 // the bytes still come out whole and in order.
 func TestStripedSurvivesALostSession(t *testing.T) {
 	dir := t.TempDir()
-	src := writeRandom(t, dir, "big.bin", 12*chunk)
+	src := writeRandom(t, dir, "big.bin", 40*chunk)
 	cs, _ := startCountingSessions(t, dir, 2)
 	// HELLO is write 1; the second of the lost session's READs fails it, the first in flight.
 	cut := &cutTransport{cut: 3}
@@ -158,4 +159,32 @@ func TestStripedChangedFileFails(t *testing.T) {
 	got, err := io.ReadAll(s)
 	assertStatusErr(t, err, wire.StatusPreconditionFailed, ErrChanged)
 	assert.Equal(t, src[:len(got)], got, "bytes of the new version came out")
+}
+
+// The first chunks of a striped read are small and grow to StripeChunk, each as large as all
+// before it: every reader starts at once and they share the path, so a whole first chunk took
+// as long to finish as all the chunks in flight, and Read waited for it.
+func TestStripedStartsWithSmallChunks(t *testing.T) {
+	dir := t.TempDir()
+	src := writeRandom(t, dir, "big.bin", 20*chunk)
+	cs, _ := startCountingSessions(t, dir, 1)
+	f, err := cs[0].Open(t.Context(), "big.bin")
+	require.NoError(t, err)
+	defer f.Close()
+
+	const off = 1000
+	s := f.Striped(t.Context(), off, math.MaxInt64)
+	defer s.Close()
+	s.mu.Lock()
+	var sizes []int
+	for _, p := range s.queue {
+		sizes = append(sizes, len(p.buf))
+	}
+	s.mu.Unlock()
+	const c = chunk / 32
+	assert.Equal(t, []int{c, c, 2 * c, 4 * c, 8 * c, 16 * c, 32 * c, 32 * c}, sizes, "the first chunks handed out")
+
+	got, err := io.ReadAll(s)
+	require.NoError(t, err)
+	assert.Equal(t, sum(src[off:]), sum(got))
 }
