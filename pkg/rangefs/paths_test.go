@@ -60,10 +60,14 @@ func symlinkOrSkip(t *testing.T, target, link string) {
 type countingTransport struct {
 	Transport
 	writes atomic.Int64
+	delay  time.Duration // how long each write waits before it is sent
 }
 
 func (c *countingTransport) Write(p []byte) (int, error) {
 	c.writes.Add(1)
+	if c.delay > 0 {
+		time.Sleep(c.delay)
+	}
 	return c.Transport.Write(p)
 }
 
@@ -72,7 +76,14 @@ func (c *countingTransport) MaxMessageSize() int { return transportMax(c.Transpo
 // startCountingSession is startSession with the client's writes counted.
 func startCountingSession(t *testing.T, dir string) (*Client, *countingTransport) {
 	t.Helper()
-	ct := &countingTransport{}
+	return startDelayedSession(t, dir, 0)
+}
+
+// startDelayedSession is startCountingSession with each of the client's writes held back by
+// delay.
+func startDelayedSession(t *testing.T, dir string, delay time.Duration) (*Client, *countingTransport) {
+	t.Helper()
+	ct := &countingTransport{delay: delay}
 	ts := startSessionOver(t, dir, ServerOptions{}, ClientOptions{}, func(a Transport) Transport {
 		ct.Transport = a
 		return ct
