@@ -310,8 +310,9 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 	}
 
-	// Sharing the bottleneck: each variant's daemon and native client.
-	jains, shareDrops, tcpShares := make([][]float64, len(variants)), make([][]float64, len(variants)), make([][]float64, len(variants))
+	// Sharing the bottleneck: each variant's daemon and native client, run by run.
+	type shareRuns struct{ jain, drops, tcp []float64 }
+	shares := make([]shareRuns, len(variants))
 	if row.path.RateBps > 0 {
 		for range cfg.runs {
 			for i, v := range variants {
@@ -319,7 +320,8 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 				if err != nil {
 					return nil, fmt.Errorf("share%s: %w", v.suffix(), err)
 				}
-				jains[i], shareDrops[i], tcpShares[i] = append(jains[i], j), append(shareDrops[i], 100*q), append(tcpShares[i], 100*t)
+				sh := &shares[i]
+				sh.jain, sh.drops, sh.tcp = append(sh.jain, j), append(sh.drops, 100*q), append(sh.tcp, 100*t)
 			}
 		}
 	}
@@ -383,9 +385,9 @@ func wanRow(ctx context.Context, cfg *config, row wanRowSpec, variants []wanVari
 		}
 		if row.path.RateBps > 0 && i < len(variants) { // a native client: its sharing tests
 			rs = append(rs,
-				newResult(name+" 2 downloads, Jain index", "index", jains[i], "", nil, "≥ 0.9"),
-				newResult(name+" 2 downloads, queue drops", "%", shareDrops[i], "", nil, "≤ 2"),
-				newResult(name+" TCP CUBIC's share beside it", "%", tcpShares[i], "", nil, "≥ 33"))
+				newResult(name+" 2 downloads, Jain index", "index", shares[i].jain, "", nil, "≥ 0.9"),
+				newResult(name+" 2 downloads, queue drops", "%", shares[i].drops, "", nil, "≤ 2"),
+				newResult(name+" TCP CUBIC's share beside it", "%", shares[i].tcp, "", nil, "≥ 33"))
 		}
 		for i := range rs {
 			rs[i].Notes = note

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -178,11 +177,11 @@ func newACME(domains []string, email, cache, directory string) (*autocert.Manage
 		}
 	}
 	if cache == "" {
-		dir, err := os.UserCacheDir()
+		dir, err := cacheDir("autocert")
 		if err != nil {
 			return nil, fmt.Errorf("relay: no cache directory for the ACME certificates (name one with --acme-cache): %w", err)
 		}
-		cache = filepath.Join(dir, "rangecast", "autocert")
+		cache = dir
 	}
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: --acme-cache: %w", err)

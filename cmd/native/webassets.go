@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rangecast/rangecast/pkg/share"
 )
 
 // asset is one file of the web app, read once at startup.
@@ -198,14 +200,20 @@ const cachedSize = 64 << 10
 // (the gzip trailer) before it is served, so a damaged file is compressed again, not served.
 type gzipCache string
 
-// webCacheDir is where `rangecast serve` and `relay` keep compressed assets: rangecast/web
-// under the user's cache directory, or "" if there is none.
+// webCacheDir is where `rangecast serve` and `relay` keep compressed assets, or "" if the
+// user has no cache directory.
 func webCacheDir() string {
+	d, _ := cacheDir("web")
+	return d
+}
+
+// cacheDir is rangecast's directory name under the user's cache directory.
+func cacheDir(name string) (string, error) {
 	d, err := os.UserCacheDir()
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return filepath.Join(d, "rangecast", "web")
+	return filepath.Join(d, "rangecast", name), nil
 }
 
 func (c gzipCache) name(sum [32]byte) string {
@@ -220,7 +228,7 @@ func (c gzipCache) get(body []byte, sum [32]byte) []byte {
 	}
 	name := c.name(sum)
 	b, err := os.ReadFile(name)
-	if err != nil || len(b) < 18 {
+	if err != nil || len(b) < 18 { // a gzip header (10 bytes) and trailer (8) at least
 		return nil
 	}
 	trailer := b[len(b)-8:]
@@ -237,16 +245,7 @@ func (c gzipCache) get(body []byte, sum [32]byte) []byte {
 // cached, and removes entries that no start has used for a week. Failing to is no error: the
 // next start compresses again.
 func (c gzipCache) put(body []byte, sum [32]byte, gz []byte) {
-	if c == "" || len(body) < cachedSize || os.MkdirAll(string(c), 0o700) != nil {
-		return
-	}
-	f, err := os.CreateTemp(string(c), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(gz)
-	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), c.name(sum)) != nil {
-		_ = os.Remove(f.Name())
+	if c == "" || len(body) < cachedSize || share.WriteFileAtomic(c.name(sum), gz) != nil {
 		return
 	}
 	c.prune(time.Now().Add(-gzipCacheKeep))

@@ -31,10 +31,6 @@ const (
 // stripeChunk is StripeChunk; tests make it smaller, to cut many chunks from small files.
 var stripeChunk int64 = StripeChunk
 
-// stripeFirstChunk is the size of a striped read's first chunk; each after it is as large as
-// all before it, up to stripeChunk (handOutLocked).
-var stripeFirstChunk = stripeChunk / 32
-
 // MaxStripes is how many sessions one striped read uses at most.
 const MaxStripes = 8
 
@@ -134,7 +130,7 @@ func (s *Striped) handOutLocked(buf []byte) {
 	// starts at once and they share the path, so with whole chunks from the start the one
 	// Read waits for took as long as all of them (two striped downloads sharing 20 Mbit/s
 	// handed on nothing for most of their first 10 s; docs/BENCHMARKS.md).
-	n := min(max(stripeFirstChunk, s.next-s.start), stripeChunk, s.end-s.next)
+	n := min(max(stripeChunk/32, s.next-s.start), stripeChunk, s.end-s.next)
 	if cap(buf) < int(n) {
 		buf = make([]byte, stripeChunk)
 	}

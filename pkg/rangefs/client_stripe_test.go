@@ -17,13 +17,10 @@ import (
 )
 
 // chunk is the chunk size of the striped reads in these tests: smaller than StripeChunk, so
-// that files of a few MiB make dozens of chunks (and run quickly under Node too). Their first
-// chunks are whole too: chunks of a few KiB are gone before every session's readers have
-// started, and these tests need each session to take some (TestStripedStartsWithSmallChunks
-// sets the first chunk's size itself).
+// that files of a few MiB make dozens of chunks (and run quickly under Node too).
 const chunk = 64 << 10
 
-func init() { stripeChunk, stripeFirstChunk = chunk, chunk }
+func init() { stripeChunk = chunk }
 
 // stripeWriteDelay holds back every write of the sessions of these tests (startStripeSessions),
 // READs included. A reader then stays busy with its chunk long enough for every reader of every
@@ -182,9 +179,6 @@ func TestStripedChangedFileFails(t *testing.T) {
 // before it: every reader starts at once and they share the path, so a whole first chunk took
 // as long to finish as all the chunks in flight, and Read waited for it.
 func TestStripedStartsWithSmallChunks(t *testing.T) {
-	first := stripeFirstChunk
-	stripeFirstChunk = chunk / 32
-	t.Cleanup(func() { stripeFirstChunk = first })
 	sf := newStripedFile(t, 20*chunk, 1)
 	src, f := sf.src, sf.f
 
