@@ -2,6 +2,7 @@ package peer
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -48,6 +49,20 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // a bottleneck kept full by a TCP flow): the bound is then 0.7 × what the round delivered,
 // never below half the estimate. A round in startup that stalls (nothing acknowledged for 3
 // RTTs: a retransmission timeout) or loses heavily ends startup.
+//
+// Either loss also bounds the bytes in flight (BBRv2's inflight_hi): at lossBeta of the most
+// the round had unacknowledged, never below 1.25 × the unbounded estimate's bandwidth-delay
+// product. Several flows at one bottleneck each keep a maximum of their recent delivery
+// rates, and those add up to more than the link (each delivers more in the rounds where the
+// others drain), so a bound on the rate alone lets their queue refill within a second; the
+// inflight bound does not grow with the estimate. It holds for probeWait (2–3 s, jittered
+// so that flows sharing a bottleneck do not probe in step) or probeRounds rounds, whichever
+// comes first, then grows by a slope that doubles each round from probeStep, until it no
+// longer binds or loss sets it again. A flow whose minimum RTT is too high (SCTP's first
+// smoothed RTT often includes the receiver's delayed SACK, or another flow's queue) does not
+// see the queue it builds, and this is what holds it back. The floor keeps a lossy path
+// without a bottleneck (random loss rarely reads as heavy, and then one bandwidth-delay
+// product and a quarter still carry the rate) at its speed.
 type pacer struct {
 	buffered func() int // the association's unacknowledged and unsent bytes
 	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
@@ -75,6 +90,12 @@ type pacer struct {
 	bw             [bwRounds]float64
 	bwIdx          int
 	bwHi           float64 // a bound on the estimate after loss at a queue, 0 if none
+	roundMaxBuf    int     // the most bytes unacknowledged in this round
+	inflightHi     int     // a bound on the inflight cap after loss, 0 if none
+	hiSince        time.Time
+	hiRounds       int           // rounds since inflightHi was set
+	hiWait         time.Duration // this bound's probeWait, jittered
+	hiSlope        int           // bytes added to inflightHi in the last round of probing
 	minRTT         time.Duration
 	minRTTAt       time.Time
 
@@ -103,9 +124,10 @@ const (
 	initialRTT       = 100 * time.Millisecond
 	minRTTWindow     = 30 * time.Second
 	queueSlack       = 10 * time.Millisecond
-	initialWindow    = 64 << 10  // bytes in flight before anything is measured
-	minWindow        = 256 << 10 // the inflight cap never goes below this: a LAN or loopback RTT of a few ms still carries 50+ MB/s
-	startupGain      = 2.885     // 2/ln 2
+	initialWindow    = 64 << 10              // bytes in flight before anything is measured
+	minWindow        = 256 << 10             // the inflight cap's floor on short paths: a LAN or loopback RTT of a few ms still carries 50+ MB/s
+	lanRTT           = 10 * time.Millisecond // a minimum RTT up to which minWindow is the floor
+	startupGain      = 2.885                 // 2/ln 2
 	pacingBurst      = 2 * time.Millisecond
 	wireOverhead     = 1.1      // wire bytes per byte written: SCTP, DTLS, UDP and IP headers on 1191-byte packets
 	lossThresh       = 0.02     // retransmitted / sent in a round, with a queue: congestion (BBRv2's loss_thresh)
@@ -114,6 +136,12 @@ const (
 	minLossSample    = 64 << 10 // wire bytes a round must send for its loss rate to count
 	maxPoll          = 5 * time.Millisecond
 	datagramHeadroom = 1.25 // the wire's rate over the pacing rate: it smooths bursts, the pacer sets the rate
+	lossBeta         = 0.7  // inflightHi after loss, of the round's most unacknowledged bytes (BBRv2's beta)
+	hiFloorGain      = 1.25 // inflightHi's floor, in bandwidth-delay products of the unbounded estimate
+	probeWait        = 2 * time.Second
+	probeJitter      = time.Second
+	probeRounds      = 63      // a bound held this many rounds probes even before probeWait (BBRv2: short paths)
+	probeStep        = 4 << 10 // inflightHi's first step up when probing
 )
 
 var probeGains = [8]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
@@ -160,13 +188,64 @@ func (p *pacer) gains() (pacing, cwnd float64) {
 
 // limits returns the pacing rate (bytes/s) and the inflight cap (bytes). The caller holds mu.
 func (p *pacer) limits() (rate float64, window int) {
+	rate, window = p.unboundedLimits()
+	if p.inflightHi > 0 {
+		window = min(window, p.inflightHi)
+	}
+	return rate, window
+}
+
+// unboundedLimits is limits without inflightHi. The caller holds mu.
+func (p *pacer) unboundedLimits() (rate float64, window int) {
 	pg, cg := p.gains()
 	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
 	bdp := bw * p.rtt().Seconds()
-	if p.queueing {
-		return pg * bw, max(int(cg*bdp), queueWindow)
+	return pg * bw, max(int(cg*bdp), p.windowFloor())
+}
+
+// windowFloor is the inflight cap's floor: minWindow in startup and on short paths, where an
+// RTT of a few ms must still carry a LAN's rate, then shrinking with the minimum RTT (to
+// queueWindow from 4 × lanRTT): on a longer path the floor would otherwise exceed the
+// bandwidth-delay product of a narrow bottleneck several times over, and fill its queue
+// whatever the estimate says. queueWindow while a queue stands. The caller holds mu.
+func (p *pacer) windowFloor() int {
+	switch {
+	case p.queueing:
+		return queueWindow
+	case p.mode == pacerStartup || p.minRTT <= lanRTT:
+		return minWindow
 	}
-	return pg * bw, max(int(cg*bdp), minWindow)
+	return max(int(minWindow*lanRTT/p.minRTT), queueWindow)
+}
+
+// boundInflight sets inflightHi after a round with loss at a bottleneck (see pacer) and
+// restarts its wait. The caller holds mu.
+func (p *pacer) boundInflight(now time.Time) {
+	floor := max(int(hiFloorGain*p.maxBw()*p.rtt().Seconds()), queueWindow)
+	hi := max(int(lossBeta*float64(p.roundMaxBuf)), floor)
+	if p.inflightHi == 0 || hi < p.inflightHi {
+		p.inflightHi = hi
+	}
+	p.hiSince, p.hiRounds, p.hiSlope = now, 0, 0
+	p.hiWait = probeWait + rand.N(probeJitter) //nolint:gosec // jitter, not a secret
+}
+
+// probeInflight moves inflightHi at the end of a round without loss: held for its wait, then
+// grown by a slope that doubles each round, at most an eighth of the bound; dropped once the
+// unbounded cap is the tighter. The caller holds mu.
+func (p *pacer) probeInflight(now time.Time) {
+	if p.inflightHi == 0 {
+		return
+	}
+	p.hiRounds++
+	if now.Sub(p.hiSince) < p.hiWait && p.hiRounds < probeRounds {
+		return
+	}
+	p.hiSlope = min(max(2*p.hiSlope, probeStep), max(p.inflightHi/8, probeStep))
+	p.inflightHi += p.hiSlope
+	if _, w := p.unboundedLimits(); p.inflightHi >= w {
+		p.inflightHi, p.hiSlope = 0, 0
+	}
 }
 
 // update ends the current round if it has lasted a minimum RTT: takes a delivery-rate sample
@@ -176,6 +255,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 	if srtt > 0 && (p.minRTT == 0 || srtt <= p.minRTT || now.Sub(p.minRTTAt) > minRTTWindow) {
 		p.minRTT, p.minRTTAt = srtt, now
 	}
+	p.roundMaxBuf = max(p.roundMaxBuf, buffered)
 	delivered := p.written - int64(buffered)
 	if delivered > p.lastDelivered || buffered == 0 || p.lastDeliveryAt.IsZero() {
 		p.lastDelivered, p.lastDeliveryAt = delivered, now
@@ -245,6 +325,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 		if p.bwHi == 0 || hi < p.bwHi {
 			p.bwHi = hi
 		}
+		p.boundInflight(now)
 	case p.queueing && lossRate > lossThresh && el <= 3*p.rtt():
 		// The queue overflowed: what this round delivered is about the bottleneck's rate. (A
 		// longer round was stretched by a stall in loss recovery: its retransmissions say
@@ -256,20 +337,25 @@ func (p *pacer) update(now time.Time, buffered int) {
 		if p.bwHi == 0 || hi < p.bwHi {
 			p.bwHi = hi
 		}
-	case p.bwHi > 0:
-		p.bwHi *= 1.125
-		if p.bwHi > p.maxBw() {
-			p.bwHi = 0
+		p.boundInflight(now)
+	default:
+		if p.bwHi > 0 {
+			p.bwHi *= 1.125
+			if p.bwHi > p.maxBw() {
+				p.bwHi = 0
+			}
 		}
+		p.probeInflight(now)
 	}
+	p.roundMaxBuf = buffered
 	bw := p.btlBw()
 	if r, _ := p.limits(); bw > 0 {
 		p.datagrams.setRate(max(r, bw) * wireOverhead * datagramHeadroom)
 	}
 	if pacerTrace {
 		r, w := p.limits()
-		fmt.Fprintf(os.Stderr, "pacer %s mode=%d cyc=%d q=%v bw=%.2fMB/s hi=%.2f sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK loss=%.1f%% round=%v\n",
-			now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, p.bwHi/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, 100*lossRate, el.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "pacer %p %s mode=%d cyc=%d q=%v bw=%.2fMB/s hi=%.2f sample=%.2f send=%.2f minrtt=%v srtt=%v rate=%.2f win=%dK buf=%dK loss=%.1f%% round=%v ihi=%dK\n",
+			p, now.Format("15:04:05.000"), p.mode, p.cycle, p.queueing, bw/1e6, p.bwHi/1e6, rate/1e6, sendRate/1e6, p.minRTT, srtt, r/1e6, w>>10, buffered>>10, 100*lossRate, el.Round(time.Millisecond), p.inflightHi>>10)
 	}
 	switch p.mode {
 	case pacerStartup:

@@ -263,6 +263,50 @@ func TestPacerHeavyLossBoundsEstimate(t *testing.T) {
 	assert.Zero(t, s.p.bwHi, "the bound did not lift on a clean path")
 }
 
+// Loss at a bottleneck also bounds the bytes in flight, and the bound holds for the probe
+// wait while rounds are clean: a flow sharing a bottleneck, whose estimate counts the rounds
+// in which the other flows drained, must not refill the queue within a second. After the
+// wait it probes back up to the unbounded cap.
+func TestPacerLossBoundsInflightUntilProbe(t *testing.T) {
+	const rate = 2e6
+	s := newSteadySimPath(t, rate) // 100 kB unacknowledged
+	// 15 % resent in a round while 1.6 MB/s get through: 140 kB unacknowledged at its end.
+	s.run(100*time.Millisecond, rate, 1.6e6, 0.15, true)
+	_, w := s.p.limits()
+	bdp := int(rate * 0.05)
+	assert.Less(t, w, bdp*3/2, "the inflight cap after loss")
+	assert.GreaterOrEqual(t, w, bdp, "the inflight cap fell below a bandwidth-delay product")
+
+	s.delivered = s.p.written - int64(bdp)
+	s.run(1500*time.Millisecond, rate, rate, 0, true) // 30 clean rounds
+	_, w = s.p.limits()
+	assert.Less(t, w, bdp*3/2, "the inflight bound lifted before the probe wait")
+
+	s.run(3*time.Second, rate, rate, 0, true)
+	assert.Zero(t, s.p.inflightHi, "the inflight cap did not probe back up")
+	_, w = s.p.limits()
+	assert.GreaterOrEqual(t, w, 2*bdp, "the inflight cap after probing")
+}
+
+// Past startup, a path of 50 ms at 2 MB/s may have twice its bandwidth-delay product in
+// flight, not the 256 KiB floor that a LAN's short round trips need: more than 250 kB
+// overflows a 20 Mbit/s bottleneck with a 50 ms queue whatever the estimate says. On a LAN
+// the floor stays.
+func TestPacerWindowFloorShrinksWithRTT(t *testing.T) {
+	const rate = 2e6
+	s := newSteadySimPath(t, rate)
+	s.p.mode = pacerProbeBW
+	_, w := s.p.limits()
+	assert.InDelta(t, 2*rate*0.05, w, 0.25*rate*0.05, "the inflight cap at 50 ms")
+
+	lan := newSimPath(2 * time.Millisecond)
+	lan.run(2*time.Millisecond, 20e6, 0, 0, true)
+	lan.run(time.Second, 20e6, 20e6, 0, true)
+	lan.p.mode = pacerProbeBW
+	_, w = lan.p.limits()
+	assert.Equal(t, minWindow, w, "the inflight cap at 2 ms")
+}
+
 // When the rate falls, bytes written earlier and queued in SCTP drain onto the wire: the wire
 // then carries more than this round's writes without any loss. Counted against what was
 // delivered too, that is not loss, and the estimate stays unbounded.
