@@ -89,13 +89,12 @@ type pacer struct {
 	lastDeliveryAt time.Time
 	bw             [bwRounds]float64
 	bwIdx          int
-	bwHi           float64 // a bound on the estimate after loss at a queue, 0 if none
-	roundMaxBuf    int     // the most bytes unacknowledged in this round
-	inflightHi     int     // a bound on the inflight cap after loss, 0 if none
-	hiSince        time.Time
-	hiRounds       int           // rounds since inflightHi was set
-	hiWait         time.Duration // this bound's probeWait, jittered
-	hiSlope        int           // bytes added to inflightHi in the last round of probing
+	bwHi           float64   // a bound on the estimate after loss at a queue, 0 if none
+	roundMaxBuf    int       // the most bytes unacknowledged in this round
+	inflightHi     int       // a bound on the inflight cap after loss, 0 if none
+	hiProbeAt      time.Time // when inflightHi starts to grow: probeWait, jittered, after it was set
+	hiRounds       int       // rounds since inflightHi was set
+	hiSlope        int       // bytes added to inflightHi in the last round of probing
 	minRTT         time.Duration
 	minRTTAt       time.Time
 
@@ -218,16 +217,20 @@ func (p *pacer) windowFloor() int {
 	return max(int(minWindow*lanRTT/p.minRTT), queueWindow)
 }
 
-// boundInflight sets inflightHi after a round with loss at a bottleneck (see pacer) and
-// restarts its wait. The caller holds mu.
-func (p *pacer) boundInflight(now time.Time) {
+// boundAfterLoss bounds the estimate at bw and the inflight data (inflightHi, see pacer) after
+// a round with loss at a bottleneck, keeping tighter bounds, and restarts the inflight bound's
+// wait. The caller holds mu.
+func (p *pacer) boundAfterLoss(now time.Time, bw float64) {
+	if p.bwHi == 0 || bw < p.bwHi {
+		p.bwHi = bw
+	}
 	floor := max(int(hiFloorGain*p.maxBw()*p.rtt().Seconds()), queueWindow)
 	hi := max(int(lossBeta*float64(p.roundMaxBuf)), floor)
 	if p.inflightHi == 0 || hi < p.inflightHi {
 		p.inflightHi = hi
 	}
-	p.hiSince, p.hiRounds, p.hiSlope = now, 0, 0
-	p.hiWait = probeWait + rand.N(probeJitter) //nolint:gosec // jitter, not a secret
+	p.hiRounds, p.hiSlope = 0, 0
+	p.hiProbeAt = now.Add(probeWait + rand.N(probeJitter)) //nolint:gosec // jitter, not a secret
 }
 
 // probeInflight moves inflightHi at the end of a round without loss: held for its wait, then
@@ -238,7 +241,7 @@ func (p *pacer) probeInflight(now time.Time) {
 		return
 	}
 	p.hiRounds++
-	if now.Sub(p.hiSince) < p.hiWait && p.hiRounds < probeRounds {
+	if now.Before(p.hiProbeAt) && p.hiRounds < probeRounds {
 		return
 	}
 	p.hiSlope = min(max(2*p.hiSlope, probeStep), max(p.inflightHi/8, probeStep))
@@ -321,11 +324,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 		// Heavy loss, queue or not: a receiver that drops bursts (a browser's small socket
 		// buffer) shows no queue, nor does a drop-tail bottleneck shared with a flow that
 		// keeps it full. Back off to 0.7 × what got through, at most by half.
-		hi := max(0.7*rate, 0.5*p.maxBw())
-		if p.bwHi == 0 || hi < p.bwHi {
-			p.bwHi = hi
-		}
-		p.boundInflight(now)
+		p.boundAfterLoss(now, max(0.7*rate, 0.5*p.maxBw()))
 	case p.queueing && lossRate > lossThresh && el <= 3*p.rtt():
 		// The queue overflowed: what this round delivered is about the bottleneck's rate. (A
 		// longer round was stretched by a stall in loss recovery: its retransmissions say
@@ -333,11 +332,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 		// Never below half the unbounded estimate: a noisy signal (the loss rate is wire
 		// minus written bytes, the queue an RTT that a busy machine inflates too) must not
 		// ratchet the bound down round after round.
-		hi := max(rate, 0.5*p.maxBw())
-		if p.bwHi == 0 || hi < p.bwHi {
-			p.bwHi = hi
-		}
-		p.boundInflight(now)
+		p.boundAfterLoss(now, max(rate, 0.5*p.maxBw()))
 	default:
 		if p.bwHi > 0 {
 			p.bwHi *= 1.125
