@@ -61,7 +61,8 @@ func TestSCTPRTOMax(t *testing.T) {
 // The daemon sizes each peer's SCTP window floor from the round trip of the connection that
 // carried its offer: across a 60 ms emulated link the full floor, from the daemon's own
 // namespace (the same host) none; both paced, and the far peer's datagrams spaced, the near
-// peer's not. Read from the daemon's debug log of each offer.
+// peer's not; the far peer's pacer is given the measured round trip (NativeOptions.PathRTT).
+// Read from the daemon's debug log of each offer.
 func TestSenderFollowsSignalingPath(t *testing.T) {
 	netns.Require(t)
 	l, err := wan.New(t.Context(), wan.Path{RTT: 60 * time.Millisecond}.Config())
@@ -69,7 +70,7 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
 	d := startDaemonInA(t, l, dataDir)
 
-	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) sctp_rto_max=(\S+) pacing=(\S+) pace_datagrams=(\S+)`)
+	offers := regexp.MustCompile(`msg="peer offer" .*signaling_rtt=(\S+) measured=(\S+) sctp_min_cwnd=(\d+) sctp_rto_max=(\S+) pacing=(\S+) pace_datagrams=(\S+) path_rtt=(\S+)`)
 	ls := func(side wan.Side) []string {
 		t.Helper()
 		before := len(offers.FindAllStringSubmatch(d.Log.String(), -1))
@@ -91,6 +92,7 @@ func TestSenderFollowsSignalingPath(t *testing.T) {
 	require.Equal(t, 2*rtt+maxRTOSlack, rto, "the far peer's retransmission timeout: %v", far)
 	require.Equal(t, "true", far[5], "the far peer is paced: %v", far)
 	require.Equal(t, "true", far[6], "the far peer's datagrams are spaced: %v", far)
+	require.Equal(t, far[1], far[7], "the far peer's pacer sizes its startup from the signaling RTT: %v", far)
 
 	near := ls(wan.A)
 	require.Equal(t, "true", near[2], "the near peer's round trip was measured: %v", near)

@@ -257,7 +257,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 			// SCTP resends up to a whole floor at once. On a path too short for a floor,
 			// spacing only cost the browser on loopback (docs/BENCHMARKS.md).
 			paceDatagrams := pacing && cfg.sender.paceDatagrams && floor > 0
-			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "sctp_rto_max", rtoMax, "pacing", pacing, "pace_datagrams", paceDatagrams)
+			var pathRTT time.Duration // sizes the pacer's startup window, if measured
+			if measured {
+				pathRTT = rtt
+			}
+			log.Debug("peer offer", "remote", r.RemoteAddr, "signaling_rtt", rtt, "measured", measured, "sctp_min_cwnd", floor, "sctp_rto_max", rtoMax, "pacing", pacing, "pace_datagrams", paceDatagrams, "path_rtt", pathRTT)
 			return peer.Config{
 				ICEServers:    servers,
 				HighWaterMark: cfg.sender.sendBuffer,
@@ -286,6 +290,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Log
 					SCTPMinCwnd:            floor,
 					SCTPRTOMax:             rtoMax,
 					Pacing:                 pacing,
+					PathRTT:                pathRTT,
 					PaceDatagrams:          paceDatagrams,
 					// Paced or not, a seek's answer waits behind at most one such message (into
 					// Chromium on loopback, seek p99 1.8–2.2 ms with 32 KiB messages against

@@ -99,6 +99,12 @@ type NativeOptions struct {
 	// (SCTPMinCwnd). For a daemon over long lossy paths.
 	Pacing bool
 
+	// PathRTT, with Pacing, is the path's round trip to the peer if it was
+	// measured before the association (0: not known): the pacer sizes its
+	// window from it until its own minimum RTT is lower. The daemon takes the
+	// kernel's minimum RTT of the TCP connection that carried the offer.
+	PathRTT time.Duration
+
 	// PaceDatagrams, with Pacing and a UDPMux, also spaces every datagram
 	// the Conn sends at the pacer's rate (with headroom), SCTP's
 	// retransmissions included: after a timeout SCTP resends its whole

@@ -30,7 +30,8 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // is acknowledged for up to a second — stretches one round instead of filling the
 // bandwidth filter with empty ones: the estimate survives the stall and the sender resumes
 // at the path's rate. There is no ProbeRTT state (the minimum RTT is a 30 s windowed
-// minimum of SCTP's smoothed RTT), and a round in which no write had to wait, or in which
+// minimum of SCTP's smoothed RTT; in startup and drain a round trip measured before the
+// association sizes the window instead if it is lower, see propRTT), and a round in which no write had to wait, or in which
 // the sender had nothing to write for more than a quarter of it, is app-limited: its rate
 // only counts if it is the highest. Additions: a delivery-rate sample
 // never exceeds the rate the previous round sent at (a burst of SACKs is not bandwidth), and
@@ -68,6 +69,9 @@ type pacer struct {
 	// stats returns SCTP's smoothed RTT (0 before the first measurement) and the bytes it
 	// has sent on the wire: packets, headers and retransmissions included.
 	stats func() (srtt time.Duration, wire uint64)
+	// pathRTT is the path's round trip measured before the association (NativeOptions.PathRTT),
+	// 0 if unknown: see propRTT.
+	pathRTT time.Duration
 
 	mu      sync.Mutex
 	written int64     // bytes handed to SCTP
@@ -153,6 +157,25 @@ func (p *pacer) rtt() time.Duration {
 	return p.minRTT
 }
 
+// propRTT is the round trip that the bandwidth-delay product is sized from. In startup and
+// drain it is the lesser of the minimum RTT and the path's RTT measured beforehand (pathRTT),
+// when there is one: SCTP's first smoothed RTT often includes the receiver's delayed SACK or
+// another flow's queue (100–105 ms on a 50 ms path), and its minimum then comes down by an
+// eighth per round trip, seconds to within a few ms of the path's. A startup window sized
+// from it is twice what the path holds, and two flows starting at once overflow a
+// bottleneck's queue with it. From ProbeBW on it is the minimum RTT, standing queue and all:
+// sized from the path's RTT alone, the window of a flow beside a loss-based one (TCP CUBIC)
+// that keeps the queue full holds whatever share the flow has (its rate × (RTT + queue) is
+// then 2 × its rate × RTT), and CUBIC took 78 % of the link (docs/BENCHMARKS.md). The queue
+// test compares SCTP's smoothed RTT with that RTT's own minimum, as both share SCTP's bias.
+// The caller holds mu.
+func (p *pacer) propRTT() time.Duration {
+	if p.pathRTT > 0 && p.mode != pacerProbeBW {
+		return min(p.pathRTT, p.rtt())
+	}
+	return p.rtt()
+}
+
 // btlBw is the bandwidth estimate in bytes/s, 0 before the first round. The caller holds mu.
 func (p *pacer) btlBw() float64 {
 	m := p.maxBw()
@@ -198,23 +221,25 @@ func (p *pacer) limits() (rate float64, window int) {
 func (p *pacer) unboundedLimits() (rate float64, window int) {
 	pg, cg := p.gains()
 	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
-	bdp := bw * p.rtt().Seconds()
+	bdp := bw * p.propRTT().Seconds()
 	return pg * bw, max(int(cg*bdp), p.windowFloor())
 }
 
-// windowFloor is the inflight cap's floor: minWindow in startup and on short paths, where an
-// RTT of a few ms must still carry a LAN's rate, then shrinking with the minimum RTT (to
-// queueWindow from 4 × lanRTT): on a longer path the floor would otherwise exceed the
-// bandwidth-delay product of a narrow bottleneck several times over, and fill its queue
-// whatever the estimate says. queueWindow while a queue stands. The caller holds mu.
+// windowFloor is the inflight cap's floor: minWindow on short paths, where an RTT of a few ms
+// must still carry a LAN's rate, then shrinking with propRTT (to queueWindow from 4 × lanRTT):
+// on a longer path the floor would otherwise exceed the bandwidth-delay product of a narrow
+// bottleneck several times over, and fill its queue whatever the estimate says. minWindow in
+// startup too while the path's RTT is not known beforehand: SCTP's first samples overstate
+// it. queueWindow while a queue stands. The caller holds mu.
 func (p *pacer) windowFloor() int {
+	rtt := p.propRTT()
 	switch {
 	case p.queueing:
 		return queueWindow
-	case p.mode == pacerStartup || p.minRTT <= lanRTT:
+	case p.mode == pacerStartup && p.pathRTT == 0, rtt <= lanRTT:
 		return minWindow
 	}
-	return max(int(minWindow*lanRTT/p.minRTT), queueWindow)
+	return max(int(minWindow*lanRTT/rtt), queueWindow)
 }
 
 // boundAfterLoss bounds the estimate at bw and the inflight data (inflightHi, see pacer) after
@@ -224,7 +249,7 @@ func (p *pacer) boundAfterLoss(now time.Time, bw float64) {
 	if p.bwHi == 0 || bw < p.bwHi {
 		p.bwHi = bw
 	}
-	floor := max(int(hiFloorGain*p.maxBw()*p.rtt().Seconds()), queueWindow)
+	floor := max(int(hiFloorGain*p.maxBw()*p.propRTT().Seconds()), queueWindow)
 	hi := max(int(lossBeta*float64(p.roundMaxBuf)), floor)
 	if p.inflightHi == 0 || hi < p.inflightHi {
 		p.inflightHi = hi
@@ -364,7 +389,7 @@ func (p *pacer) update(now time.Time, buffered int) {
 			p.mode = pacerDrain
 		}
 	case pacerDrain:
-		if float64(buffered) <= bw*p.rtt().Seconds() {
+		if float64(buffered) <= bw*p.propRTT().Seconds() {
 			p.mode, p.cycle = pacerProbeBW, 2
 		}
 	case pacerProbeBW:

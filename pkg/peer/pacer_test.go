@@ -307,6 +307,32 @@ func TestPacerWindowFloorShrinksWithRTT(t *testing.T) {
 	assert.Equal(t, minWindow, w, "the inflight cap at 2 ms")
 }
 
+// SCTP's first smoothed RTT often doubles the path's (the receiver's delayed SACK): in startup
+// the window is sized from the path's RTT measured beforehand, not from it, and without the
+// LAN floor, so that two flows starting at once do not overflow a bottleneck's queue. Past
+// startup the minimum RTT decides again, with the standing queue a competing flow keeps in it.
+func TestPacerStartupWindowFromPathRTT(t *testing.T) {
+	const rate = 2e6
+	start := func(pathRTT time.Duration) *simPath {
+		s := newSimPath(100 * time.Millisecond)
+		s.p.pathRTT = pathRTT
+		s.run(50*time.Millisecond, rate, 0, 0, true)
+		s.run(300*time.Millisecond, rate, rate, 0, true)
+		require.Equal(t, pacerStartup, s.p.mode)
+		require.InDelta(t, rate, s.p.btlBw(), 0.2*rate)
+		return s
+	}
+	s := start(50 * time.Millisecond)
+	_, w := s.p.limits()
+	assert.InDelta(t, 2*rate*0.05, w, 0.25*rate*0.05, "the startup window with the path's RTT known")
+	s.p.mode = pacerProbeBW
+	_, w = s.p.limits()
+	assert.InDelta(t, 2*rate*0.1, w, 0.25*rate*0.1, "the window past startup")
+
+	_, w = start(0).p.limits()
+	assert.InDelta(t, 2*rate*0.1, w, 0.25*rate*0.1, "the startup window with the path's RTT unknown")
+}
+
 // When the rate falls, bytes written earlier and queued in SCTP drain onto the wire: the wire
 // then carries more than this round's writes without any loss. Counted against what was
 // delivered too, that is not loss, and the estimate stays unbounded.

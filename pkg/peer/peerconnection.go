@@ -59,6 +59,7 @@ func (c *Conn) newPeerConnection() error {
 	if o.Pacing {
 		// The closures read c.pc, which is set once pion has built it.
 		c.pace = &pacer{
+			pathRTT: o.PathRTT,
 			buffered: func() int {
 				if s := c.pc.SCTP(); s != nil {
 					return s.BufferedAmount()
