@@ -101,8 +101,9 @@ type NativeOptions struct {
 
 	// PathRTT, with Pacing, is the path's round trip to the peer if it was
 	// measured before the association (0: not known): the pacer sizes its
-	// window from it until its own minimum RTT is lower. The daemon takes the
-	// kernel's minimum RTT of the TCP connection that carried the offer.
+	// window in startup from it, unless its own minimum RTT is lower. The
+	// daemon takes the kernel's minimum RTT of the TCP connection that
+	// carried the offer.
 	PathRTT time.Duration
 
 	// PaceDatagrams, with Pacing and a UDPMux, also spaces every datagram

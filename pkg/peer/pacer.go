@@ -31,11 +31,11 @@ var pacerTrace = os.Getenv("RANGECAST_PACER_TRACE") == "1"
 // bandwidth filter with empty ones: the estimate survives the stall and the sender resumes
 // at the path's rate. There is no ProbeRTT state (the minimum RTT is a 30 s windowed
 // minimum of SCTP's smoothed RTT; in startup and drain a round trip measured before the
-// association sizes the window instead if it is lower, see propRTT), and a round in which no write had to wait, or in which
-// the sender had nothing to write for more than a quarter of it, is app-limited: its rate
-// only counts if it is the highest. Additions: a delivery-rate sample
-// never exceeds the rate the previous round sent at (a burst of SACKs is not bandwidth), and
-// a smoothed RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends
+// association sizes the window instead if it is lower, see propRTT), and a round in which
+// no write had to wait, or in which the sender had nothing to write for more than a quarter
+// of it, is app-limited: its rate only counts if it is the highest. Additions: a
+// delivery-rate sample never exceeds the rate the previous round sent at (a burst of SACKs
+// is not bandwidth), and a smoothed RTT above 1.25 × the minimum + 10 ms (a queue building at a bottleneck) ends
 // startup, skips the probing phase of the gain cycle and lowers the inflight cap to 1.25 ×
 // the bandwidth-delay product: pion's SCTP retransmits in bursts, so every drop at a
 // bottleneck costs more than for TCP, and a stall for a retransmission timeout (1 s) more
