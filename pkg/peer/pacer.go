@@ -221,18 +221,18 @@ func (p *pacer) limits() (rate float64, window int) {
 func (p *pacer) unboundedLimits() (rate float64, window int) {
 	pg, cg := p.gains()
 	bw := max(p.btlBw(), initialWindow/initialRTT.Seconds())
-	bdp := bw * p.propRTT().Seconds()
-	return pg * bw, max(int(cg*bdp), p.windowFloor())
+	rtt := p.propRTT()
+	return pg * bw, max(int(cg*bw*rtt.Seconds()), p.windowFloor(rtt))
 }
 
-// windowFloor is the inflight cap's floor: minWindow on short paths, where an RTT of a few ms
-// must still carry a LAN's rate, then shrinking with propRTT (to queueWindow from 4 × lanRTT):
-// on a longer path the floor would otherwise exceed the bandwidth-delay product of a narrow
-// bottleneck several times over, and fill its queue whatever the estimate says. minWindow in
-// startup too while the path's RTT is not known beforehand: SCTP's first samples overstate
-// it. queueWindow while a queue stands. The caller holds mu.
-func (p *pacer) windowFloor() int {
-	rtt := p.propRTT()
+// windowFloor is the inflight cap's floor for a round trip of rtt (propRTT): minWindow on short
+// paths, where an RTT of a few ms must still carry a LAN's rate, then shrinking with rtt (to
+// queueWindow from 4 × lanRTT): on a longer path the floor would otherwise exceed the
+// bandwidth-delay product of a narrow bottleneck several times over, and fill its queue
+// whatever the estimate says. minWindow in startup too while the path's RTT is not known
+// beforehand: SCTP's first samples overstate it. queueWindow while a queue stands. The caller
+// holds mu.
+func (p *pacer) windowFloor(rtt time.Duration) int {
 	switch {
 	case p.queueing:
 		return queueWindow
